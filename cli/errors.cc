@@ -1,0 +1,20 @@
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace istar::cli {
+
+int ReportError(const char* command, const absl::Status& status) {
+  std::cerr << "istar " << command << ": " << status.message() << "\n";
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kFailedPrecondition:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace istar::cli

@@ -1,0 +1,35 @@
+// The `istar` binary: one program, one subcommand per task (docs/cli.md).
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "base/version.h"
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "istar: a distributed experiment runner for isotropy research on transformer language "
+      "models.\nRun `istar COMMAND --help` for the options of a command.",
+      "istar"};
+  app.set_version_flag("--version", std::string("istar ") + istar::kVersion);
+  app.require_subcommand(1);
+
+  const std::map<std::string, istar::cli::CommandRunner> commands = {
+      {"isoscore", istar::cli::AddIsoScoreCommand(app)},
+      {"generate", istar::cli::AddGenerateCommand(app)},
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help, the version, or the parse error
+    return code == 0 ? 0 : 2;
+  }
+  for (const auto& [name, run] : commands) {
+    if (app.got_subcommand(name)) return run();
+  }
+  std::cerr << app.help();
+  return 2;
+}

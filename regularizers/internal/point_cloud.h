@@ -1,0 +1,24 @@
+// Validation shared by the functions of regularizers/isotropy.h.
+#ifndef ISTAR_REGULARIZERS_INTERNAL_POINT_CLOUD_H_
+#define ISTAR_REGULARIZERS_INTERNAL_POINT_CLOUD_H_
+
+#include <ATen/core/Tensor.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace istar::regularizers::internal {
+
+// Checks that `points` is a 2-D float32/float64 tensor with at least 2 columns and that `keep` is
+// undefined or a bool tensor of shape [N] on the same device. Returns the kept rows (`points`
+// itself when `keep` is undefined). `what` names the caller in error messages.
+[[nodiscard]] absl::StatusOr<at::Tensor> KeptRows(const at::Tensor& points, const at::Tensor& keep,
+                                                  const char* what);
+
+// Returns InvalidArgument("<what>: ...") when `value` (a 0-dim tensor, read back to the host)
+// is NaN or infinite: the points it was computed from held NaN or infinite values.
+[[nodiscard]] absl::Status CheckFinite(const at::Tensor& value, const char* what);
+
+}  // namespace istar::regularizers::internal
+
+#endif  // ISTAR_REGULARIZERS_INTERNAL_POINT_CLOUD_H_

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Fails when the dependency rules of DESIGN.md §3 / STYLE.md §1 and §9 are broken:
+#  1. the torch-free modules include LibTorch (torch/, ATen/, c10/);
+#  2. a module includes another module's internal/ headers;
+#  3. any file includes <torch/torch.h> or <torch/nn.h> (25-30 s per translation unit here).
+set -u
+root=${1:?usage: layering_test.sh REPO_ROOT}
+cd "$root" || exit 2
+failures=0
+fail() { echo "layering: $1"; failures=$((failures + 1)); }
+
+torch_free="base arrays coordinator db sweeps proto cli comm"
+for module in $torch_free; do
+  [ -d "$module" ] || continue
+  while IFS= read -r hit; do
+    fail "$hit: module '$module' must not include LibTorch"
+  done < <(grep -rnE '^\s*#\s*include\s*[<"](torch|ATen|c10)/' "$module" --include='*.h' --include='*.cc' --include='*.cpp' 2>/dev/null)
+done
+
+for file in $(git ls-files --cached --others --exclude-standard -- "*.h" "*.cc" "*.cpp" 2>/dev/null); do
+  module=${file%%/*}
+  while IFS= read -r include; do
+    other=${include%%/internal/*}
+    if [ "$other" != "$module" ]; then
+      fail "$file includes $include: internal/ headers are private to module '$other'"
+    fi
+  done < <(grep -oE '^\s*#\s*include\s*"[a-z_]+/internal/[^"]+"' "$file" | sed -E 's/.*"(.*)"/\1/')
+  if grep -qE '^\s*#\s*include\s*<torch/(torch|nn)\.h>' "$file"; then
+    fail "$file includes <torch/torch.h> or <torch/nn.h>; include the narrowest header (STYLE.md §9)"
+  fi
+done
+
+if [ "$failures" -ne 0 ]; then
+  echo "layering_test: $failures violation(s)"
+  exit 1
+fi
+echo "layering_test: dependency rules hold"
