@@ -30,7 +30,7 @@ function(istar_test)
   cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
   set(target istar_${ARG_NAME}_test)
   add_executable(${target} ${ARG_SRCS})
-  target_link_libraries(${target} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  target_link_libraries(${target} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest GTest::gtest_main)
   # DISCOVERY_TIMEOUT: a LibTorch test binary can take several seconds just to load.
   gtest_discover_tests(${target} DISCOVERY_TIMEOUT 120
                        PROPERTIES LABELS ${ARG_NAME})

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that istar's build, tests and runs need, from Debian's own
+# registry. Idempotent: packages already installed are skipped, and apt is not called at all when
+# nothing is missing. Works as root, or as a user with sudo.
+#
+#   bash deploy/debian/install-deps.sh          # install what is missing
+#   bash deploy/debian/install-deps.sh --list   # print the package list and exit
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build ccache pkg-config git
+  # LibTorch (CPU) and an optimized BLAS: without OpenBLAS, Debian's LibTorch runs its matrix
+  # products on the reference BLAS, about 25 times slower (docs/building.md).
+  libtorch-dev libopenblas0-pthread
+  # libraries
+  libabsl-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libopenmpi-dev openmpi-bin
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages are installed"
+else
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      echo "install-deps: missing packages (${missing[*]}) and not root, and sudo is not available." >&2
+      echo "install-deps: run this script as root." >&2
+      exit 1
+    fi
+    sudo=(sudo)
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -q
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The BLAS that LibTorch will load is whatever the libblas.so.3 alternative points to.
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
+case "$blas" in
+  *openblas*) echo "install-deps: BLAS is OpenBLAS ($blas)" ;;
+  *)
+    echo "install-deps: warning: libblas.so.3 is '$blas', not OpenBLAS; LibTorch will be ~25x slower." >&2
+    echo "install-deps: fix with: update-alternatives --auto libblas.so.3-x86_64-linux-gnu" >&2
+    ;;
+esac
