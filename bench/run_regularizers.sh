@@ -12,7 +12,8 @@ trap 'rm -f "$out"' EXIT
   --benchmark_out_format=json >/dev/null
 python3 - "$out" <<'PY'
 import json, sys
-runs = {b["name"]: b["real_time"] for b in json.load(open(sys.argv[1]))["benchmarks"]}
+runs = {b["name"].split("/")[0]: b["real_time"]
+        for b in json.load(open(sys.argv[1]))["benchmarks"]}
 for name, ms in runs.items():
     print(f"{name:34s} {ms:10.1f} ms")
 def ratio(a, b, what):

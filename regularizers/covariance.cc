@@ -14,14 +14,21 @@ namespace istar::regularizers {
 namespace {
 
 // Note [Scatter matrix with a one-product backward]
-// The scatter matrix of centred points is S = Xc^T Xc. Autograd's matmul backward treats the two
-// operands as independent and spends two N x d x d products on the gradient (G Xc^T and Xc G),
-// then adds them. Both operands are the same tensor, so dL/dXc = Xc (G + G^T): one product. With
-// the forward product this makes IsoScore* forward + backward cost two products of the size of
-// the covariance itself (bench/regularizers_bench.cc measures it against autograd's three).
-class ScatterFunction : public torch::autograd::Function<ScatterFunction> {
+// The scatter matrix is M = Xc^T Xc with Xc = X - mean(X). Written as autograd ops, its backward
+// spends two N x d x d products (autograd's matmul treats the two operands as independent:
+// G Xc^T and Xc G) and several N x d passes through the mean. Both are unneeded:
+//  - the two operands are one tensor, so dL/dXc = Xc (G + G^T): one product;
+//  - the gradient through the mean is -(1/N) sum_i dL/dXc_i = -(1/N) (sum_i Xc_i)(G + G^T) = 0,
+//    since centred rows sum to zero. So dL/dX = Xc (G + G^T) exactly, and the mean enters as a
+//    constant.
+// Forward + backward thus costs two products the size of the covariance itself
+// (bench/regularizers_bench.cc measures it against autograd's version).
+class CentredScatterFunction : public torch::autograd::Function<CentredScatterFunction> {
  public:
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& centred) {
+  // `rows` [N, d]; `mean` [d], their mean, not differentiated (see the Note).
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& rows,
+                            const at::Tensor& mean) {
+    const at::Tensor centred = rows - mean;
     ctx->save_for_backward({centred});
     return centred.t().mm(centred);
   }
@@ -30,7 +37,7 @@ class ScatterFunction : public torch::autograd::Function<ScatterFunction> {
                                                  torch::autograd::variable_list grads) {
     const at::Tensor centred = ctx->get_saved_variables()[0];
     const at::Tensor& g = grads[0];
-    return {centred.mm(g + g.t())};
+    return {centred.mm(g + g.t()), at::Tensor()};
   }
 };
 
@@ -56,15 +63,15 @@ absl::StatusOr<CovarianceStats> ComputeCovarianceStats(const at::Tensor& points,
   ISTAR_ASSIGN_OR_RETURN(const at::Tensor rows,
                          internal::KeptRows(points, keep, "covariance statistics"));
   const at::Tensor sum = rows.sum(0);
-  const at::Tensor count = at::scalar_tensor(static_cast<double>(rows.size(0)), sum.options());
+  const int64_t n = rows.size(0);
+  const at::Tensor count = at::scalar_tensor(static_cast<double>(n), sum.options());
   // Note [Centre before the scatter matrix]
   // BERT's hidden states have outlier dimensions whose mean is large next to their spread.
   // E[xx^T] - mu mu^T then cancels catastrophically in float32; centring first keeps every term
   // of the product on the scale of the spread.
-  const at::Tensor mean = rows.mean(0);
-  const at::Tensor scatter = rows.size(0) == 0
-                                 ? at::zeros({rows.size(1), rows.size(1)}, sum.options())
-                                 : ScatterFunction::apply(rows - mean);
+  const at::Tensor scatter =
+      n == 0 ? at::zeros({rows.size(1), rows.size(1)}, sum.options())
+             : CentredScatterFunction::apply(rows, sum.detach() / static_cast<double>(n));
   return CovarianceStats{count, sum, scatter};
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -41,12 +42,41 @@ struct UnitSum {
   at::Tensor sum;    // [d]
 };
 
+// Note [Unit-vector sum in two passes]
+// CosReg needs s = sum_i x_i / n_i with n_i = max(||x_i||, eps). As autograd ops (norm, divide,
+// sum) that is a chain of N x d temporaries, each read again by the backward: memory traffic, not
+// arithmetic, sets the time. Here the forward is two passes over X (the norms, then s = X^T (1/n)
+// as one matrix-vector product) and the backward, from
+//     dL/dx_i = g / n_i - (x_i . g) x_i / n_i^3     (the second term only where n_i > eps),
+// is one matrix-vector product X g and one pass that writes the gradient.
+class UnitVectorSumFunction : public torch::autograd::Function<UnitVectorSumFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& rows) {
+    constexpr double kEps = 1e-12;
+    const at::Tensor norms = rows.norm(2, {1});
+    const at::Tensor inverse = norms.clamp_min(kEps).reciprocal();
+    // -1/n^3 where the norm was not clamped (the unit vector depends on the direction only).
+    const at::Tensor projection = -inverse.pow(3) * (norms > kEps).to(rows.scalar_type());
+    ctx->save_for_backward({rows, inverse, projection});
+    return rows.t().mv(inverse);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& rows = saved[0];
+    const at::Tensor& g = grads[0];
+    at::Tensor grad = rows * (rows.mv(g) * saved[2]).unsqueeze(1);
+    grad.addr_(saved[1], g);
+    return {grad};
+  }
+};
+
 absl::StatusOr<UnitSum> SumOfUnitVectors(const at::Tensor& rows, const CrossRankSum& ranks,
                                          const char* what) {
-  const at::Tensor unit = rows / rows.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12);
   const at::Tensor local = at::cat(
       {at::scalar_tensor(static_cast<double>(rows.size(0)), rows.options()).reshape({1}),
-       unit.sum(0)});
+       UnitVectorSumFunction::apply(rows)});
   const at::Tensor totals = ranks.world_size() == 1 ? local : ranks.Sum(local);
   const at::Tensor count = totals[0];
   if (count.item<double>() < 2) {
