@@ -40,59 +40,48 @@ void BM_CovarianceProduct(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(x.t().mm(x));
 }
 
-void BM_IsoScoreStarClosedForm(benchmark::State& state) {
-  const at::Tensor points = Points(kIsoPoints).requires_grad_();
-  const at::Tensor s0 = Shrinkage();
+// Times `loss(points)` followed by its backward pass into `points`.
+template <typename Loss>
+void TimeForwardBackward(benchmark::State& state, at::Tensor points, Loss loss) {
+  points.requires_grad_();
   for (auto _ : state) {
-    at::Tensor iso = *regularizers::IsoScoreStar(points, {}, {.zeta = 0.2, .shrinkage = s0});
-    iso.backward();
+    loss(points).backward();
     benchmark::DoNotOptimize(points.grad().data_ptr());
     points.mutable_grad().reset();
   }
+}
+
+void BM_IsoScoreStarClosedForm(benchmark::State& state) {
+  const at::Tensor s0 = Shrinkage();
+  TimeForwardBackward(state, Points(kIsoPoints), [&](const at::Tensor& points) {
+    return *regularizers::IsoScoreStar(points, {}, {.zeta = 0.2, .shrinkage = s0});
+  });
 }
 
 void BM_IsoScoreStarAutogradMatmul(benchmark::State& state) {
-  const at::Tensor points = Points(kIsoPoints).requires_grad_();
   const at::Tensor s0 = Shrinkage();
-  for (auto _ : state) {
+  TimeForwardBackward(state, Points(kIsoPoints), [&](const at::Tensor& points) {
     const at::Tensor centred = points - points.mean(0);
     const at::Tensor cov = centred.t().mm(centred) / (kIsoPoints - 1.0);
-    at::Tensor iso = *regularizers::IsoScoreOfCovariance(0.8 * cov + 0.2 * s0);
-    iso.backward();
-    benchmark::DoNotOptimize(points.grad().data_ptr());
-    points.mutable_grad().reset();
-  }
+    return *regularizers::IsoScoreOfCovariance(0.8 * cov + 0.2 * s0);
+  });
 }
 
 void BM_IsoScoreStarPublished(benchmark::State& state) {
-  const at::Tensor points = Points(kIsoPoints).requires_grad_();
   const at::Tensor s0 = Shrinkage();
-  for (auto _ : state) {
-    at::Tensor iso = reference::PublishedIsoScoreStar(points, s0, 0.2);
-    iso.backward();
-    benchmark::DoNotOptimize(points.grad().data_ptr());
-    points.mutable_grad().reset();
-  }
+  TimeForwardBackward(state, Points(kIsoPoints), [&](const at::Tensor& points) {
+    return reference::PublishedIsoScoreStar(points, s0, 0.2);
+  });
 }
 
 void BM_CosRegClosedForm(benchmark::State& state) {
-  const at::Tensor points = Points(kCosPoints).requires_grad_();
-  for (auto _ : state) {
-    at::Tensor penalty = *regularizers::CosRegPenalty(points, {});
-    penalty.backward();
-    benchmark::DoNotOptimize(points.grad().data_ptr());
-    points.mutable_grad().reset();
-  }
+  TimeForwardBackward(state, Points(kCosPoints), [](const at::Tensor& points) {
+    return *regularizers::CosRegPenalty(points, {});
+  });
 }
 
 void BM_CosRegPairwise(benchmark::State& state) {
-  const at::Tensor points = Points(kCosPoints).requires_grad_();
-  for (auto _ : state) {
-    at::Tensor penalty = reference::PairwiseCosReg(points);
-    penalty.backward();
-    benchmark::DoNotOptimize(points.grad().data_ptr());
-    points.mutable_grad().reset();
-  }
+  TimeForwardBackward(state, Points(kCosPoints), reference::PairwiseCosReg);
 }
 
 BENCHMARK(BM_CovarianceProduct)->Unit(benchmark::kMillisecond)->UseRealTime();
