@@ -16,6 +16,9 @@
 namespace istar::cli {
 namespace {
 
+// Beyond this many points, TwoNN's O(N^2 d) cost is announced before it starts.
+constexpr int64_t kSlowTwoNNPoints = 20'000;
+
 struct IsoScoreFlags {
   std::string file;
   std::string tensor;
@@ -70,6 +73,10 @@ absl::Status Run(IsoScoreFlags flags) {
     ISTAR_ASSIGN_OR_RETURN(shrinkage, arrays::ReadMatrix(flags.shrinkage_file,
                                                          {.tensor_name = flags.shrinkage_tensor}));
     options.shrinkage = &shrinkage;
+  }
+  if (options.twonn && points.rows > kSlowTwoNNPoints) {
+    std::cerr << "istar isoscore: TwoNN on " << points.rows
+              << " points takes O(N^2 d) time; this may take minutes\n";
   }
   absl::StatusOr<regularizers::IsotropyReport> report =
       regularizers::MeasureIsotropy(points, options);

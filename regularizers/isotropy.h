@@ -33,7 +33,8 @@
 //
 // Errors: invalid inputs give InvalidArgument naming the argument and what was expected (a point
 // cloud that is not 2-D, d < 2, fewer than 2 kept rows, a mask of the wrong shape or type, NaN or
-// infinite values, all points identical). Checking for NaN reads one scalar back from the device.
+// infinite values, all points identical). These checks read a few scalars (the point count, the
+// trace and Frobenius norm) back from the device: on a GPU, one synchronisation each per call.
 //
 // Thread safety: the free functions are thread-safe; a ShrinkageEstimator is not (one owner).
 #ifndef ISTAR_REGULARIZERS_ISOTROPY_H_
