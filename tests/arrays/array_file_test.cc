@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -164,6 +165,9 @@ struct BadNpy {
   std::string bytes;
   std::string message;
 };
+
+// Names the case in test listings (gtest would otherwise print the struct's raw bytes).
+void PrintTo(const BadNpy& bad, std::ostream* os) { *os << bad.name; }
 
 class MalformedNpy : public ::testing::TestWithParam<BadNpy> {};
 
@@ -352,6 +356,8 @@ struct BadSafetensors {
   std::string bytes;
   std::string message;
 };
+
+void PrintTo(const BadSafetensors& bad, std::ostream* os) { *os << bad.name; }
 
 class MalformedSafetensors : public ::testing::TestWithParam<BadSafetensors> {};
 
