@@ -38,6 +38,19 @@ CommandRunner AddIsoScoreCommand(CLI::App& app);
 // `istar generate FILE`: writes a synthetic point cloud with a known isotropy (docs/cli.md).
 CommandRunner AddGenerateCommand(CLI::App& app);
 
+// `istar sweep expand FILE` (and, with the coordinator, submit/status/cancel/watch): sweeps.
+CommandRunner AddSweepCommand(CLI::App& app);
+
+// The read side of the results database (docs/database.md), each opening it read-only:
+// `istar trials`: trials with their status and final metrics.
+CommandRunner AddTrialsCommand(CLI::App& app);
+// `istar compare`: the model x task by regularizer table, seeds aggregated, vs baseline.
+CommandRunner AddCompareCommand(CLI::App& app);
+// `istar export`: a trial's metric and isotropy trajectories as CSV.
+CommandRunner AddExportCommand(CLI::App& app);
+// `istar sql`: any read-only SQL query.
+CommandRunner AddSqlCommand(CLI::App& app);
+
 // Prints "istar <command>: <status message>" to stderr and returns the exit code for `status`:
 // 2 for InvalidArgument, NotFound, OutOfRange and FailedPrecondition (the input must change),
 // 1 otherwise.

@@ -20,6 +20,11 @@ int main(int argc, char** argv) {
   const std::map<std::string, istar::cli::CommandRunner> commands = {
       {"isoscore", istar::cli::AddIsoScoreCommand(app)},
       {"generate", istar::cli::AddGenerateCommand(app)},
+      {"sweep", istar::cli::AddSweepCommand(app)},
+      {"trials", istar::cli::AddTrialsCommand(app)},
+      {"compare", istar::cli::AddCompareCommand(app)},
+      {"export", istar::cli::AddExportCommand(app)},
+      {"sql", istar::cli::AddSqlCommand(app)},
   };
   try {
     app.parse(argc, argv);

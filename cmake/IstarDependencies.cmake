@@ -43,6 +43,8 @@ endif()
 # machine missing one of them fails at configure time with the package to install.
 find_package(yaml-cpp CONFIG QUIET)
 istar_require(yaml-cpp_FOUND "yaml-cpp" libyaml-cpp-dev)
+find_package(OpenSSL QUIET)   # libcrypto: SHA-256 of trial configurations
+istar_require(OpenSSL_FOUND "OpenSSL (libcrypto)" libssl-dev)
 find_package(SQLite3 QUIET)
 istar_require(SQLite3_FOUND "SQLite 3" libsqlite3-dev)
 find_package(Protobuf QUIET)   # CMake's FindProtobuf: Debian's protobuf ships no CMake config.

@@ -14,7 +14,7 @@ packages=(
   # products on the reference BLAS, about 25 times slower (docs/building.md).
   libtorch-dev libopenblas0-pthread
   # libraries
-  libabsl-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3
+  libabsl-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libssl-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libopenmpi-dev openmpi-bin
   # tests and benchmarks

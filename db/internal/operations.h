@@ -1,0 +1,78 @@
+// File: db/internal/operations.h
+// -----------------------------------------------------------------------------
+// The SQL behind each Store method, as functions of one connection. The Store (db/store.cc)
+// owns the connection, holds its mutex around these calls, checks the open mode and reads the
+// clock; these functions only talk to SQLite. Grouped by file:
+//   submit.cc   SubmitSweep and the trial state transitions;
+//   results.cc  the metric, isotropy and final-result upserts;
+//   queries.cc  the trial listing, trajectories and id prefixes;
+//   user_query.cc  the user's read-only SQL;
+//   compare.cc  the comparison table.
+#ifndef ISTAR_DB_INTERNAL_OPERATIONS_H_
+#define ISTAR_DB_INTERNAL_OPERATIONS_H_
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "db/internal/sqlite.h"
+#include "db/records.h"
+#include "sweeps/sweep.h"
+
+namespace istar::db::internal {
+
+// The strings of trials.regularizer (docs/database.md); they match sweeps::RegularizerName but
+// belong to the file format, so they are spelled here.
+std::string_view RegularizerText(sweeps::Regularizer regularizer);
+std::optional<sweeps::Regularizer> ParseRegularizerText(std::string_view text);
+
+// submit.cc
+[[nodiscard]] absl::StatusOr<SubmitResult> SubmitSweep(Database& db, const sweeps::SweepSpec& sweep,
+                                                       Timestamp now);
+[[nodiscard]] absl::StatusOr<int64_t> MarkTrialRunning(Database& db, const std::string& trial_id,
+                                                       Timestamp now);
+// Ends the running attempt of `trial_id` as `status` (kDone or kFailed) with `error`.
+[[nodiscard]] absl::Status FinishTrial(Database& db, const std::string& trial_id,
+                                       TrialStatus status, const std::optional<std::string>& error,
+                                       Timestamp now);
+
+// results.cc
+[[nodiscard]] absl::Status WriteMetrics(Database& db, std::span<const MetricRow> rows);
+[[nodiscard]] absl::Status WriteIsotropy(Database& db, std::span<const IsotropyRow> rows);
+[[nodiscard]] absl::Status WriteFinalResults(Database& db, const std::string& trial_id,
+                                             std::span<const FinalResult> results);
+
+// queries.cc
+[[nodiscard]] absl::StatusOr<std::vector<TrialRecord>> ListTrials(Database& db,
+                                                                  const TrialFilter& filter);
+[[nodiscard]] absl::StatusOr<std::string> ResolveTrialId(Database& db, const std::string& prefix);
+[[nodiscard]] absl::StatusOr<Trajectories> ExportTrajectories(Database& db,
+                                                              const std::string& trial_id);
+// user_query.cc
+[[nodiscard]] absl::StatusOr<QueryResult> RunReadOnlyQuery(Database& db, const std::string& sql);
+
+// The SQL condition (on `trials AS t`) that keeps the trials of the sweeps named by `sweeps`
+// (names, ids or id prefixes), appended to `where` with its parameters numbered from
+// `params->size() + 1`; NotFound if a value matches no sweep. Shared by ListTrials and Compare.
+struct SqlParam {
+  enum class Kind { kInt, kDouble, kText } kind;
+  int64_t int_value = 0;
+  double double_value = 0.0;
+  std::string text;
+};
+[[nodiscard]] absl::Status AddSweepCondition(Database& db, const std::vector<std::string>& sweeps,
+                                             std::vector<std::string>* where,
+                                             std::vector<SqlParam>* params);
+void BindParams(Statement& statement, const std::vector<SqlParam>& params);
+
+// compare.cc
+[[nodiscard]] absl::StatusOr<ComparisonTable> Compare(Database& db, const CompareOptions& options);
+
+}  // namespace istar::db::internal
+
+#endif  // ISTAR_DB_INTERNAL_OPERATIONS_H_

@@ -1,0 +1,206 @@
+#include "db/internal/schema.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace istar::db::internal {
+namespace {
+
+// Version 1: the tables. Conventions (docs/database.md): ids are TEXT, times are INTEGER
+// milliseconds since the Unix epoch, every table is STRICT so a value of the wrong type is an
+// error instead of being stored as written, and the result tables are WITHOUT ROWID: their
+// primary key is how every query reaches them, so the key is the table.
+constexpr char kVersion1[] = R"sql(
+PRAGMA application_id = 1230197842;
+
+CREATE TABLE sweeps (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL,
+  source       TEXT NOT NULL,
+  yaml         TEXT NOT NULL,
+  trial_count  INTEGER NOT NULL CHECK (trial_count >= 0),
+  submitted_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE workers (
+  id                   TEXT PRIMARY KEY,
+  host                 TEXT NOT NULL,
+  registered_at        INTEGER NOT NULL,
+  last_seen_at         INTEGER NOT NULL,
+  consecutive_failures INTEGER NOT NULL DEFAULT 0 CHECK (consecutive_failures >= 0),
+  quarantined          INTEGER NOT NULL DEFAULT 0 CHECK (quarantined IN (0, 1))
+) STRICT;
+
+CREATE TABLE trials (
+  id               TEXT PRIMARY KEY CHECK (length(id) = 64),
+  canonical_json   TEXT NOT NULL,
+  model            TEXT NOT NULL,
+  task             TEXT NOT NULL,
+  regularizer      TEXT NOT NULL CHECK (regularizer IN ('baseline', 'cosreg', 'istar')),
+  lambda           REAL NOT NULL,
+  zeta             REAL NOT NULL,
+  batch_size       INTEGER NOT NULL CHECK (batch_size > 0),
+  epochs           INTEGER NOT NULL CHECK (epochs > 0),
+  seed             INTEGER NOT NULL,
+  learning_rate    REAL NOT NULL,
+  status           TEXT NOT NULL DEFAULT 'pending' CHECK (status IN
+                     ('pending', 'leased', 'running', 'done', 'failed', 'cancelled')),
+  attempts         INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  lease_id         TEXT,
+  fencing_token    INTEGER NOT NULL DEFAULT 0,
+  lease_expires_at INTEGER,
+  worker_id        TEXT REFERENCES workers (id),
+  created_at       INTEGER NOT NULL,
+  started_at       INTEGER,
+  finished_at      INTEGER,
+  error            TEXT
+) STRICT;
+
+CREATE TABLE sweep_trials (
+  sweep_id TEXT NOT NULL REFERENCES sweeps (id) ON DELETE CASCADE,
+  trial_id TEXT NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  PRIMARY KEY (sweep_id, trial_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE attempts (
+  trial_id      TEXT NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
+  attempt       INTEGER NOT NULL CHECK (attempt >= 1),
+  worker_id     TEXT REFERENCES workers (id),
+  lease_id      TEXT,
+  fencing_token INTEGER,
+  started_at    INTEGER NOT NULL,
+  ended_at      INTEGER,
+  outcome       TEXT NOT NULL DEFAULT 'running' CHECK (outcome IN
+                  ('running', 'done', 'failed', 'expired', 'cancelled', 'abandoned')),
+  error         TEXT,
+  PRIMARY KEY (trial_id, attempt)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE metrics (
+  trial_id TEXT NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
+  step     INTEGER NOT NULL CHECK (step >= 0),
+  epoch    REAL NOT NULL,
+  split    TEXT NOT NULL CHECK (split <> ''),
+  name     TEXT NOT NULL CHECK (name <> ''),
+  value    REAL NOT NULL,
+  PRIMARY KEY (trial_id, step, split, name)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE isotropy (
+  trial_id      TEXT NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
+  step          INTEGER NOT NULL CHECK (step >= 0),
+  epoch         REAL NOT NULL,
+  layer         INTEGER NOT NULL CHECK (layer >= -1),
+  isoscore_star REAL NOT NULL,
+  isoscore      REAL NOT NULL,
+  avg_cosine    REAL NOT NULL,
+  twonn         REAL,
+  PRIMARY KEY (trial_id, step, layer)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE final_results (
+  trial_id TEXT NOT NULL REFERENCES trials (id) ON DELETE CASCADE,
+  split    TEXT NOT NULL CHECK (split <> ''),
+  name     TEXT NOT NULL CHECK (name <> ''),
+  value    REAL NOT NULL,
+  PRIMARY KEY (trial_id, split, name)
+) STRICT, WITHOUT ROWID;
+)sql";
+
+// Version 2: the size of a trial's worker group, and the indices of the queries istar runs:
+// the coordinator's queue scan (pending trials, oldest first), the filters of `istar trials`
+// and `istar compare`, the sweeps of a trial, and a worker's attempts (quarantine).
+constexpr char kVersion2[] = R"sql(
+ALTER TABLE trials ADD COLUMN ranks INTEGER NOT NULL DEFAULT 1 CHECK (ranks >= 1);
+CREATE INDEX trials_by_status ON trials (status, created_at);
+CREATE INDEX trials_by_cell ON trials (model, task, regularizer);
+CREATE INDEX sweeps_by_name ON sweeps (name);
+CREATE INDEX sweep_trials_by_trial ON sweep_trials (trial_id);
+CREATE INDEX attempts_by_worker ON attempts (worker_id, started_at);
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1,
+     "tables: sweeps, workers, trials, sweep_trials, attempts, metrics, isotropy, "
+     "final_results",
+     kVersion1},
+    {2, "trials.ranks; indices for the queue scan, the trial filters and worker history",
+     kVersion2},
+};
+
+struct FileIdentity {
+  int64_t application_id = 0;
+  int64_t version = 0;
+  int64_t objects = 0;  // tables, indices, views and triggers
+};
+
+absl::StatusOr<FileIdentity> ReadIdentity(Database& db) {
+  FileIdentity identity;
+  ISTAR_ASSIGN_OR_RETURN(identity.application_id, db.QueryInt("PRAGMA application_id"));
+  ISTAR_ASSIGN_OR_RETURN(identity.version, db.QueryInt("PRAGMA user_version"));
+  ISTAR_ASSIGN_OR_RETURN(identity.objects, db.QueryInt("SELECT count(*) FROM sqlite_master"));
+  return identity;
+}
+
+absl::Status NotIstar(const Database& db, const FileIdentity& identity) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      db.path(), ": not an istar results database (SQLite application_id ", identity.application_id,
+      ", user_version ", identity.version, ", ", identity.objects,
+      " schema objects); istar will not change another program's database"));
+}
+
+absl::Status TooNew(const Database& db, const FileIdentity& identity) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      db.path(), ": schema version ", identity.version, " is newer than this istar knows (",
+      LatestSchemaVersion(), "); it was written by a newer istar, which is needed to open it"));
+}
+
+absl::Status ApplyStep(Database& db, const Migration& step) {
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
+  // Another process may have applied this step while we waited for the lock.
+  ISTAR_ASSIGN_OR_RETURN(const int64_t version, db.QueryInt("PRAGMA user_version"));
+  if (version >= step.version) return absl::OkStatus();
+  ISTAR_RETURN_IF_ERROR(db.Execute(step.sql));
+  ISTAR_RETURN_IF_ERROR(db.Execute(absl::StrCat("PRAGMA user_version = ", step.version)));
+  return transaction.Commit();
+}
+
+}  // namespace
+
+std::span<const Migration> Migrations() { return kMigrations; }
+
+int LatestSchemaVersion() { return kMigrations[std::size(kMigrations) - 1].version; }
+
+absl::Status Migrate(Database& db, int target_version) {
+  ISTAR_ASSIGN_OR_RETURN(const FileIdentity identity, ReadIdentity(db));
+  const bool empty = identity.application_id == 0 && identity.version == 0 && identity.objects == 0;
+  if (!empty && identity.application_id != kApplicationId) return NotIstar(db, identity);
+  if (identity.version > LatestSchemaVersion()) return TooNew(db, identity);
+  for (const Migration& step : kMigrations) {
+    if (step.version <= identity.version || step.version > target_version) continue;
+    absl::Status status = ApplyStep(db, step);
+    if (!status.ok()) {
+      return absl::Status(status.code(), absl::StrCat(db.path(), ": migration to schema version ",
+                                                      step.version, " failed: ", status.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckReadable(Database& db) {
+  ISTAR_ASSIGN_OR_RETURN(const FileIdentity identity, ReadIdentity(db));
+  if (identity.application_id != kApplicationId) return NotIstar(db, identity);
+  if (identity.version > LatestSchemaVersion()) return TooNew(db, identity);
+  if (identity.version < LatestSchemaVersion()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(db.path(), ": schema version ", identity.version,
+                     " is older than this istar's (", LatestSchemaVersion(),
+                     "); a read-only open never migrates: open it read-write once to upgrade it"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace istar::db::internal

@@ -1,0 +1,58 @@
+#include "db/records.h"
+
+#include "db/internal/operations.h"
+
+namespace istar::db {
+namespace {
+
+struct StatusName {
+  TrialStatus status;
+  std::string_view name;
+};
+// The values of trials.status (docs/database.md); the schema's CHECK lists the same strings.
+constexpr StatusName kStatusNames[] = {
+    {TrialStatus::kPending, "pending"}, {TrialStatus::kLeased, "leased"},
+    {TrialStatus::kRunning, "running"}, {TrialStatus::kDone, "done"},
+    {TrialStatus::kFailed, "failed"},   {TrialStatus::kCancelled, "cancelled"},
+};
+
+}  // namespace
+
+std::string_view TrialStatusName(TrialStatus status) {
+  for (const StatusName& entry : kStatusNames) {
+    if (entry.status == status) return entry.name;
+  }
+  return "unknown";
+}
+
+std::optional<TrialStatus> ParseTrialStatus(std::string_view name) {
+  for (const StatusName& entry : kStatusNames) {
+    if (entry.name == name) return entry.status;
+  }
+  return std::nullopt;
+}
+
+namespace internal {
+
+std::string_view RegularizerText(sweeps::Regularizer regularizer) {
+  switch (regularizer) {
+    case sweeps::Regularizer::kBaseline:
+      return "baseline";
+    case sweeps::Regularizer::kCosReg:
+      return "cosreg";
+    case sweeps::Regularizer::kIStar:
+      return "istar";
+  }
+  return "unknown";
+}
+
+std::optional<sweeps::Regularizer> ParseRegularizerText(std::string_view text) {
+  for (const sweeps::Regularizer r : {sweeps::Regularizer::kBaseline, sweeps::Regularizer::kCosReg,
+                                      sweeps::Regularizer::kIStar}) {
+    if (RegularizerText(r) == text) return r;
+  }
+  return std::nullopt;
+}
+
+}  // namespace internal
+}  // namespace istar::db

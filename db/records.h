@@ -1,0 +1,205 @@
+// File: db/records.h
+// -----------------------------------------------------------------------------
+// The plain values that go into the results store (db/store.h) and come out of it: metric,
+// isotropy and final-result rows, a trial's record, the comparison table. They mirror the tables
+// of docs/database.md; every field says its unit and its column.
+//
+// Example:
+//
+//   std::vector<db::MetricRow> rows = {
+//       {.trial_id = id, .step = 100, .epoch = 0.25, .split = "train", .name = "loss",
+//        .value = 0.41}};
+//   ISTAR_RETURN_IF_ERROR(store->WriteMetrics(rows));
+//
+// Thread safety: plain values; no shared state.
+#ifndef ISTAR_DB_RECORDS_H_
+#define ISTAR_DB_RECORDS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sweeps/sweep.h"
+
+namespace istar::db {
+
+// Milliseconds since the Unix epoch (UTC): the unit of every *_at column.
+using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
+
+// Where a trial is in its life (docs/database.md, "Trial states"). The strings are the values
+// of trials.status.
+enum class TrialStatus {
+  kPending,    // "pending": waiting for a worker
+  kLeased,     // "leased": a worker group holds its lease (coordinator)
+  kRunning,    // "running": training
+  kDone,       // "done": finished; never runs again
+  kFailed,     // "failed": the last attempt failed (trials.error says why)
+  kCancelled,  // "cancelled": withdrawn by the user
+};
+
+// "pending", "leased", "running", "done", "failed", "cancelled".
+std::string_view TrialStatusName(TrialStatus status);
+// The inverse of TrialStatusName; nullopt for any other string.
+std::optional<TrialStatus> ParseTrialStatus(std::string_view name);
+
+// One value of a trial's metric trajectory: table `metrics`. (trial_id, step, split, name) is
+// the key: writing the same key again replaces the value (and epoch).
+struct MetricRow {
+  std::string trial_id;  // a trial in the store (TrialSpec::id)
+  int64_t step = 0;      // optimizer steps taken when it was measured, >= 0
+  double epoch = 0.0;    // epochs completed at that step; fractional within an epoch
+  std::string split;     // "train", "validation", "test", ...; not empty
+  std::string name;      // "loss", "accuracy", "f1", "lr", ...; not empty
+  double value = 0.0;    // finite
+};
+
+// The isotropy of one layer (or of the union of layers) at one step: table `isotropy`.
+// (trial_id, step, layer) is the key.
+struct IsotropyRow {
+  // Layer numbers: 0 is the embedding output, 1..L the transformer layers, and kUnionLayer the
+  // point cloud of all layers together (the cloud I-STAR regularizes).
+  static constexpr int64_t kUnionLayer = -1;
+
+  std::string trial_id;
+  int64_t step = 0;
+  double epoch = 0.0;
+  int64_t layer = kUnionLayer;
+  double isoscore_star = 0.0;   // IsoScore* with the trial's zeta, in [0, 1]
+  double isoscore = 0.0;        // IsoScore* with zeta = 0 (plain IsoScore)
+  double avg_cosine = 0.0;      // mean pairwise cosine similarity, in [-1, 1]
+  std::optional<double> twonn;  // TwoNN intrinsic dimension; nullopt when not measured
+};
+
+// One number of a trial's final evaluation: table `final_results`, key (trial_id, split, name).
+struct FinalResult {
+  std::string split;  // "validation" is what `istar compare` reads
+  std::string name;   // "accuracy", "f1", "exact_match", ...
+  double value = 0.0;
+};
+
+// What SubmitSweep did.
+struct SubmitResult {
+  std::string sweep_id;            // see Note [Sweep ids] in docs/database.md
+  bool sweep_was_present = false;  // the same sweep (name and trials) had been submitted before
+  int64_t trials_total = 0;        // distinct trials in the sweep
+  int64_t trials_added = 0;        // of which new to the store, now pending
+  int64_t trials_present = 0;      // of which already stored (by this or another sweep), untouched
+  int64_t trials_done = 0;         // of the present ones, already done: they will not run again
+};
+
+// A trial as stored, with its final results.
+struct TrialRecord {
+  std::string id;
+  std::string canonical_json;
+  std::string model;
+  std::string task;
+  sweeps::Regularizer regularizer = sweeps::Regularizer::kBaseline;
+  double lambda = 0.0;
+  double zeta = 0.0;
+  int64_t batch_size = 0;
+  int64_t epochs = 0;
+  int64_t seed = 0;
+  double learning_rate = 0.0;
+  int64_t ranks = 1;  // MPI ranks of the worker group that runs it
+  TrialStatus status = TrialStatus::kPending;
+  int64_t attempts = 0;  // attempts started so far
+  std::optional<std::string> worker_id;
+  Timestamp created_at{};
+  std::optional<Timestamp> started_at;     // of the latest attempt
+  std::optional<Timestamp> finished_at;    // when it became done or failed
+  std::optional<std::string> error;        // why the latest attempt failed
+  std::vector<FinalResult> final_results;  // sorted by (split, name)
+};
+
+// Which trials ListTrials returns. Within a field the values are alternatives (OR); the fields
+// combine with AND; an empty field does not filter.
+struct TrialFilter {
+  std::vector<std::string> sweeps;     // sweep names, ids or id prefixes
+  std::vector<std::string> trial_ids;  // trial ids or id prefixes (lower-case hex)
+  std::vector<TrialStatus> statuses;
+  std::vector<std::string> models;
+  std::vector<std::string> tasks;
+  std::vector<sweeps::Regularizer> regularizers;
+  std::vector<double> lambdas;
+  std::vector<double> zetas;
+  std::vector<double> learning_rates;
+  std::vector<int64_t> batch_sizes;
+  std::vector<int64_t> epochs;
+  std::vector<int64_t> seeds;
+};
+
+// A trial's trajectories, each ordered by step (then split and name, or layer).
+struct Trajectories {
+  std::vector<MetricRow> metrics;
+  std::vector<IsotropyRow> isotropy;
+};
+
+// The result of RunReadOnlyQuery: column names and rows of values as SQLite prints them.
+struct QueryValue {
+  enum class Kind { kNull, kInteger, kReal, kText, kBlob };
+  Kind kind = Kind::kNull;
+  std::string text;  // "" for NULL; a real as SQLite's "%!.15g"; a blob as "x'0a1b'"
+};
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<QueryValue>> rows;
+};
+
+// How Compare builds its table (docs/database.md, "The comparison table").
+struct CompareOptions {
+  std::vector<std::string> sweeps;   // only trials of these sweeps (names, ids, id prefixes)
+  std::string metric;                // final_results.name; empty = each task's primary metric
+  std::string split = "validation";  // final_results.split
+  bool higher_is_better = true;      // false for a loss: the best group has the lowest mean
+  double confidence = 0.95;          // of the interval on the difference, in (0, 1)
+};
+
+// The hyperparameters that identify a group of seeds within a (model, task, regularizer) cell.
+struct Hyperparameters {
+  double lambda = 0.0;
+  double zeta = 0.0;
+  double learning_rate = 0.0;
+  int64_t batch_size = 0;
+  int64_t epochs = 0;
+  friend auto operator<=>(const Hyperparameters&, const Hyperparameters&) = default;
+};
+
+// A difference of means with Welch's confidence interval.
+struct Difference {
+  double difference = 0.0;    // this cell's mean minus the baseline's
+  std::optional<double> low;  // interval bounds; nullopt when either side has < 2 seeds
+  std::optional<double> high;
+  std::optional<double> df;  // Welch-Satterthwaite degrees of freedom
+};
+
+// One (model, task, regularizer) cell: its best hyperparameter group, summarized over seeds.
+struct ComparisonCell {
+  Hyperparameters chosen;
+  int64_t groups = 0;  // hyperparameter groups with a done trial that were compared
+  int64_t seeds = 0;   // done trials (seeds) in the chosen group
+  double mean = 0.0;
+  std::optional<double> stddev;  // sample standard deviation (n - 1); nullopt when seeds < 2
+  std::vector<double> values;    // the chosen group's values, ordered by seed
+  std::optional<Difference> vs_baseline;  // nullopt for the baseline itself or with no baseline
+};
+
+struct ComparisonRow {
+  std::string model;
+  std::string task;
+  std::string metric;                                // the metric compared in this row
+  std::vector<std::optional<ComparisonCell>> cells;  // one per ComparisonTable::regularizers
+};
+
+struct ComparisonTable {
+  std::string split;
+  double confidence = 0.95;
+  std::vector<sweeps::Regularizer> regularizers;  // columns present: baseline, cosreg, istar order
+  std::vector<ComparisonRow> rows;                // sorted by (model, task)
+};
+
+}  // namespace istar::db
+
+#endif  // ISTAR_DB_RECORDS_H_

@@ -1,0 +1,190 @@
+// File: db/store.h
+// -----------------------------------------------------------------------------
+// The results store: one SQLite file holding sweeps, their trials and each trial's state,
+// attempts, metric and isotropy trajectories and final results. This module is the only code in
+// istar that writes SQL; everything else calls the functions below. The schema, its migrations
+// and its conventions are documented in docs/database.md (a file format page: read it before
+// querying the file directly with `istar sql`).
+//
+// A store is opened read-write (creating the file and migrating its schema to this binary's
+// version) or read-only (never creating, never migrating: the mode of every read command). The
+// file is in WAL mode, so readers never wait for the writer and the writer never waits for
+// readers; two writers queue on the busy timeout, and a write lock still held by another
+// process after it is Unavailable (retry later).
+//
+// Example:
+//
+//   ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<db::Store> store, db::Store::Open("results.db"));
+//   ISTAR_ASSIGN_OR_RETURN(db::SubmitResult submitted, store->SubmitSweep(sweep));
+//   ISTAR_RETURN_IF_ERROR(store->WriteMetrics(rows));
+//   ISTAR_ASSIGN_OR_RETURN(db::ComparisonTable table, store->Compare({.metric = "accuracy"}));
+//
+// Thread safety: a Store is thread-safe; its methods are serialized on one connection (one
+// mutex). For parallel reads open one Store per thread: several Stores on one file, in one
+// process or many, are how SQLite is meant to be shared.
+#ifndef ISTAR_DB_STORE_H_
+#define ISTAR_DB_STORE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "db/records.h"
+#include "sweeps/sweep.h"
+
+namespace istar::db {
+
+namespace internal {
+class Database;
+}  // namespace internal
+
+enum class OpenMode {
+  kReadWrite,  // create the file if missing, migrate its schema, allow writes
+  kReadOnly,   // SQLITE_OPEN_READONLY: the file must exist at this binary's schema version
+};
+
+struct StoreOptions {
+  OpenMode mode = OpenMode::kReadWrite;
+  // How long a statement waits for another connection's lock before giving up (SQLite's busy
+  // timeout, set on every connection). Writes that still find the lock taken return Unavailable.
+  std::chrono::milliseconds busy_timeout{5000};
+  // The time written into *_at columns; empty = the system clock. A seam for tests.
+  std::function<Timestamp()> clock;
+};
+
+// The schema version this binary creates, migrates to, and requires of read-only opens.
+int CurrentSchemaVersion();
+
+// Creates the database `path` at schema `version` (1..CurrentSchemaVersion()) by applying only
+// the first `version` migrations: for tests of migrations and for reproducing files of older
+// releases. A later read-write Open migrates it to the current version. InvalidArgument for a
+// version out of range; otherwise the errors of Open.
+[[nodiscard]] absl::Status CreateStoreAtVersion(const std::string& path, int version);
+
+// The final_results.name that `istar compare` ranks a task by when no metric is chosen:
+// "accuracy" for sst2, sst5 and qnli, "f1" for squad; "" for a task it does not know.
+std::string_view PrimaryMetric(std::string_view task);
+
+class Store {
+ public:
+  // Opens the store at `path`.
+  // Read-write: creates the file if it is missing, switches it to WAL mode, turns foreign keys on
+  // and applies every migration it lacks (each in its own transaction).
+  // Read-only: opens with SQLITE_OPEN_READONLY; never creates nor changes the file.
+  // Returns:
+  //   NotFound            read-only and `path` does not exist, or read-write and its directory
+  //                       does not exist (SQLITE_CANTOPEN);
+  //   InvalidArgument     the file is not an SQLite database, or options are invalid;
+  //   FailedPrecondition  the file is another program's SQLite database, its schema is newer
+  //                       than this binary's, or (read-only) older: open it read-write once;
+  //   Unavailable         another process held the write lock past the busy timeout;
+  //   Internal            any other SQLite failure (the message carries SQLite's text);
+  //   the store otherwise, which owns the connection until it is destroyed.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Store>> Open(
+      const std::string& path, const StoreOptions& options = {});
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  ~Store();
+
+  const std::string& path() const { return path_; }
+  bool read_only() const { return options_.mode == OpenMode::kReadOnly; }
+
+  // ---- Writes. Each is one transaction; on a read-only store each returns FailedPrecondition.
+  // Every error can also be Unavailable (the write lock was busy past the timeout: retry) or
+  // Internal (SQLite failed; the message has its text, the SQL and our file:line).
+
+  // Stores `sweep`: its row in `sweeps` (id: see Note [Sweep ids] in docs/database.md), each of
+  // its trials not yet stored as a new pending trial, and a link from the sweep to every trial.
+  // A trial already stored (by this sweep or another) keeps its status, attempts and results:
+  // resubmitting never runs a finished trial again. Resubmitting the same sweep changes nothing.
+  // InvalidArgument if the sweep has no name or a trial's id is not 64 lower-case hex digits or
+  // its fields break the schema (batch_size or epochs < 1).
+  [[nodiscard]] absl::StatusOr<SubmitResult> SubmitSweep(const sweeps::SweepSpec& sweep);
+
+  // Upserts metric rows: a row whose (trial_id, step, split, name) is stored replaces it, so a
+  // batch sent twice (a retried stream) stores each row once. All or none are written.
+  // InvalidArgument if a row has an empty split or name, a negative step, or a non-finite value
+  // or epoch (report a diverged trial with MarkTrialFailed instead); NotFound if a row's trial
+  // is not stored. Both messages name the row's index and trial.
+  [[nodiscard]] absl::Status WriteMetrics(std::span<const MetricRow> rows);
+
+  // As WriteMetrics for isotropy rows, keyed by (trial_id, step, layer). InvalidArgument also for
+  // a layer < -1 (IsotropyRow::kUnionLayer) or a non-finite measure.
+  [[nodiscard]] absl::Status WriteIsotropy(std::span<const IsotropyRow> rows);
+
+  // Upserts `trial_id`'s final results, keyed by (split, name). As WriteMetrics for errors.
+  [[nodiscard]] absl::Status WriteFinalResults(const std::string& trial_id,
+                                               std::span<const FinalResult> results);
+
+  // The standalone trainer's transitions (docs/database.md, "Trial states"). The coordinator
+  // (issue 7) adds the lease operations beside them: LeaseTrial (pending -> leased, a new attempt,
+  // lease id, expiry and a higher fencing token), Heartbeat, CompleteTrial/FailTrial checked
+  // against the fencing token (Aborted when stale), expiry back to pending, and cancellation.
+  //
+  // Starts a new attempt of a pending, failed or running trial (a running one was left by a run
+  // that died; its attempt becomes "abandoned") and returns the attempt number (1 for the first).
+  // NotFound for an unknown trial; FailedPrecondition if it is done, cancelled, or leased (a
+  // worker group owns it until its lease ends).
+  [[nodiscard]] absl::StatusOr<int64_t> MarkTrialRunning(const std::string& trial_id);
+  // running -> done. NotFound for an unknown trial; FailedPrecondition if it is not running.
+  [[nodiscard]] absl::Status MarkTrialDone(const std::string& trial_id);
+  // running -> failed, keeping `error` (e.g. "diverged: loss is NaN at step 812"). As MarkTrialDone
+  // for errors.
+  [[nodiscard]] absl::Status MarkTrialFailed(const std::string& trial_id, const std::string& error);
+
+  // ---- Reads. They work in either mode and each sees one snapshot of the file.
+
+  // The trials matching `filter`, ordered by model, task, regularizer (baseline, cosreg, istar),
+  // lambda, zeta, learning rate, batch size, epochs, seed, id; each with its final results.
+  // NotFound if a value of filter.sweeps matches no sweep.
+  [[nodiscard]] absl::StatusOr<std::vector<TrialRecord>> ListTrials(const TrialFilter& filter = {});
+
+  // The trial with exactly this id. NotFound if there is none.
+  [[nodiscard]] absl::StatusOr<TrialRecord> GetTrial(const std::string& trial_id);
+
+  // The id of the one trial whose id starts with `prefix` (hex, any case). InvalidArgument if the
+  // prefix is empty, not hex, or matches several trials; NotFound if it matches none.
+  [[nodiscard]] absl::StatusOr<std::string> ResolveTrialId(const std::string& prefix);
+
+  // `trial_id`'s metric rows ordered by (step, split, name) and isotropy rows ordered by
+  // (step, layer). NotFound if the trial is not stored.
+  [[nodiscard]] absl::StatusOr<Trajectories> ExportTrajectories(const std::string& trial_id);
+
+  // The comparison table of docs/database.md ("The comparison table"): rows (model, task),
+  // columns the regularizers present; per cell the done trials grouped by hyperparameters, the
+  // group with the best mean over seeds of the metric on options.split, and its difference from
+  // the baseline cell's chosen group with a Welch interval. Trials without the metric are left
+  // out. InvalidArgument if options.confidence is not in (0, 1), options.split is empty, or no
+  // metric is given and a task has no PrimaryMetric; NotFound if a sweep matches nothing.
+  [[nodiscard]] absl::StatusOr<ComparisonTable> Compare(const CompareOptions& options = {});
+
+  // Runs one SQL statement that only reads and returns rows (SELECT, WITH, read-only PRAGMA,
+  // EXPLAIN) and returns all its rows. InvalidArgument for anything else (checked with
+  // sqlite3_stmt_readonly before it runs; on a read-only store SQLite refuses writes too), for
+  // several statements, and for an error in the SQL (the message is SQLite's).
+  [[nodiscard]] absl::StatusOr<QueryResult> RunReadOnlyQuery(const std::string& sql);
+
+ private:
+  Store(std::string path, StoreOptions options, std::unique_ptr<internal::Database> db);
+  Timestamp Now() const;
+  absl::Status CheckWritable() const;
+
+  const std::string path_;
+  const StoreOptions options_;
+  absl::Mutex mu_;
+  const std::unique_ptr<internal::Database> db_ ABSL_PT_GUARDED_BY(mu_);
+};
+
+}  // namespace istar::db
+
+#endif  // ISTAR_DB_STORE_H_

@@ -1,0 +1,59 @@
+// File: sweeps/internal/canonical.h
+// -----------------------------------------------------------------------------
+// A trial's identity: its canonical configuration (JSON) and the SHA-256 of it. The format is
+// documented in docs/sweep-format.md ("Trial ids"); changing it changes every id, so it carries a
+// version, kCanonicalFormat.
+//
+// Note [Canonical trial configuration]
+// The JSON object holds every setting that can change a trial's result, and nothing else:
+//   - model and model_path, task and task_path: the folder, because two checkpoints (or data
+//     sets) under one name are different trials; the name too, because it is what the result
+//     tables group by, so a name given to a new folder, or a new name, starts new trials.
+//   - regularizer; lambda for cosreg and istar; zeta for istar only. A setting that a regularizer
+//     ignores is left out rather than written as 0, so no default can leak into an id.
+//   - batch_size, epochs, seed, learning_rate, and every training setting except
+//     ranks_per_trial (batch_size is global over ranks, so R ranks compute the same trial).
+//   - format: 1, the version of this layout.
+// Not the sweep's name: a trial shared by two sweeps is one trial. Keys are sorted and there is no
+// whitespace (nlohmann::json's std::map object and dump()). Numbers keep their type: integers are
+// JSON integers, real-valued settings are doubles, printed as the shortest text that reads back to
+// the same double, so "-5" and "-5.0" in the file give "-5.0" and the same id; -0.0 is written as
+// 0.0. regularizer_layers is sorted (empty: every layer).
+#ifndef ISTAR_SWEEPS_INTERNAL_CANONICAL_H_
+#define ISTAR_SWEEPS_INTERNAL_CANONICAL_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sweeps/sweep.h"
+
+namespace istar::sweeps::internal {
+
+inline constexpr int kCanonicalFormat = 1;
+
+// Writes trials' canonical configurations. It keeps one JSON object and overwrites its fields for
+// each trial: building a fresh nlohmann::json object per trial made it the largest cost of
+// expanding a 100,000-trial sweep (3.6 us of 5.8 us per trial; 1.3 us reused). Not thread-safe:
+// one encoder per thread.
+class CanonicalEncoder {
+ public:
+  // The canonical configuration of `trial` (its id and canonical_json fields are ignored).
+  // See Note [Canonical trial configuration].
+  std::string Json(const TrialSpec& trial);
+
+  // Fills trial.canonical_json and trial.id from the other fields; Internal if hashing fails.
+  [[nodiscard]] absl::Status SetIdentity(TrialSpec& trial);
+
+ private:
+  nlohmann::json object_ = nlohmann::json::object();
+};
+
+// The SHA-256 of `bytes` as 64 lower-case hex digits; Internal if OpenSSL fails.
+[[nodiscard]] absl::StatusOr<std::string> Sha256Hex(std::string_view bytes);
+
+}  // namespace istar::sweeps::internal
+
+#endif  // ISTAR_SWEEPS_INTERNAL_CANONICAL_H_

@@ -1,0 +1,70 @@
+// File: sweeps/internal/document.h
+// -----------------------------------------------------------------------------
+// A sweep file read and validated, before its trials are expanded: the names, paths and settings,
+// and each axis of the grid (or of the sampled space). Reading stops at the first invalid value.
+#ifndef ISTAR_SWEEPS_INTERNAL_DOCUMENT_H_
+#define ISTAR_SWEEPS_INTERNAL_DOCUMENT_H_
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sweeps/internal/axes.h"
+#include "sweeps/internal/yaml_fields.h"
+#include "sweeps/sweep.h"
+
+namespace istar::sweeps::internal {
+
+// The most trials one sweep may expand to (a grid's product, or a sample's count), so that a typo
+// such as `seed: {uniform: ...}` on a grid of 10^9 points fails fast instead of exhausting memory.
+inline constexpr int64_t kMaxTrials = 1'000'000;
+
+// One entry of grid.regularizers. The baseline's lambda and zeta axes are {0}, and cosreg's zeta
+// axis is {0}, so that expansion and sampling treat every entry alike.
+struct RegularizerAxes {
+  Regularizer regularizer = Regularizer::kBaseline;
+  Axis<double> lambda;
+  Axis<double> zeta;
+};
+
+struct SampleSettings {
+  int64_t count = 0;  // draws, in [1, kMaxTrials]
+  uint64_t seed = 0;  // the file's integer, as two's complement
+};
+
+struct SweepDocument {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> models;  // name -> folder, in file order
+  std::vector<std::pair<std::string, std::string>> tasks;   // name -> folder, in file order
+  TrainingSettings training;
+  Axis<std::string> model;  // defaults to every model, in file order
+  Axis<std::string> task;   // defaults to every task, in file order
+  std::vector<RegularizerAxes> regularizers;
+  Axis<double> learning_rate;
+  Axis<int64_t> batch_size;
+  Axis<int64_t> epochs;
+  Axis<int64_t> seed;
+  std::optional<SampleSettings> sample;  // absent: the full grid
+};
+
+// Reads and validates the whole document `root`. InvalidArgument at the first invalid value.
+[[nodiscard]] absl::StatusOr<SweepDocument> ReadDocument(const Reader& reader,
+                                                         const YAML::Node& root);
+
+// Reads the `grid:` map into `doc`, whose models, tasks and sample are already read (the grid
+// refers to them). Defined in grid.cc.
+[[nodiscard]] absl::Status ReadGrid(const Reader& reader, const Field& grid, SweepDocument& doc);
+
+// The number of grid points of `doc` (ignoring `sample:`), duplicates included. A double, so that
+// the product of a huge grid does not overflow before ReadGrid rejects it; exact below 2^53.
+double GridSize(const SweepDocument& doc);
+
+}  // namespace istar::sweeps::internal
+
+#endif  // ISTAR_SWEEPS_INTERNAL_DOCUMENT_H_

@@ -1,0 +1,108 @@
+// File: sweeps/sweep.h
+// -----------------------------------------------------------------------------
+// Sweep files: one YAML file describes a hyperparameter sweep (models x tasks x regularizers x
+// lambda x zeta x batch size x epochs x seeds x learning rates, or N random samples of them), and
+// this module turns it into a validated SweepSpec holding the deterministic list of its trials.
+// The file format is documented in docs/sweep-format.md; examples are in examples/.
+//
+// Each trial's identity is the SHA-256 of its canonical configuration (sorted-key JSON of every
+// setting that affects its result, but not the sweep's name nor how many ranks run it), so the
+// same trial submitted twice, by one sweep or by two, is one trial, and the store never runs a
+// finished trial again. This module is LibTorch-free.
+//
+// Example:
+//
+//   ISTAR_ASSIGN_OR_RETURN(sweeps::SweepSpec sweep, sweeps::LoadSweepFile("examples/paper.yaml"));
+//   for (const sweeps::TrialSpec& trial : sweep.trials) {
+//     std::cout << trial.id.substr(0, 12) << " " << trial.model << " " << trial.task << "\n";
+//   }
+//
+// Thread safety: the functions are thread-safe; the structs are plain values.
+#ifndef ISTAR_SWEEPS_SWEEP_H_
+#define ISTAR_SWEEPS_SWEEP_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace istar::sweeps {
+
+// The regularizer a trial adds to its task loss.
+enum class Regularizer {
+  kBaseline,  // none
+  kCosReg,    // lambda * CosReg penalty (Gao et al. 2019)
+  kIStar,     // lambda * (1 - IsoScore*) with shrinkage zeta (Rudman & Eickhoff 2024)
+};
+
+// "baseline", "cosreg", "istar".
+std::string_view RegularizerName(Regularizer regularizer);
+// The inverse of RegularizerName; nullopt for any other string.
+std::optional<Regularizer> ParseRegularizer(std::string_view name);
+
+// The tasks istar knows how to read and score.
+inline constexpr std::string_view kKnownTasks[] = {"sst2", "sst5", "qnli", "squad"};
+
+// Settings fixed for every trial of a sweep: the `training:` section of the file. Every field has
+// the default used when the file leaves it out.
+struct TrainingSettings {
+  int64_t max_seq_length = 256;         // tokens; longer inputs are truncated
+  double warmup_ratio = 0.0;            // share of the steps with linear warmup, in [0, 1]
+  double weight_decay = 0.0;            // AdamW's decoupled weight decay, >= 0
+  std::string precision = "fp32";       // "fp32", "bf16" or "fp16" autocast for the forward pass
+  int64_t eval_every_steps = 0;         // evaluate every N steps; 0 = at the end of each epoch
+  int64_t isotropy_every_steps = 50;    // log isotropy every N steps, >= 1
+  std::vector<int64_t> regularizer_layers;  // layers (1 = first transformer layer) whose hidden
+                                            // states feed the regularizer; empty = all of them
+  int64_t shrinkage_points = 250'000;   // points for the shrinkage matrix S0 per epoch, >= 2
+  int64_t ranks_per_trial = 1;          // MPI ranks of the worker group that runs a trial, >= 1;
+                                        // not part of a trial's identity
+};
+
+// One trial: a point of the sweep. `id` and `canonical_json` are filled by the expansion.
+struct TrialSpec {
+  std::string id;              // SHA-256 of canonical_json, 64 lower-case hex digits
+  std::string canonical_json;  // the configuration as JSON with sorted keys and no whitespace
+  std::string model;           // a name from SweepSpec::models
+  std::string model_path;      // that model's checkpoint folder
+  std::string task;            // one of kKnownTasks
+  std::string task_path;       // that task's data folder
+  Regularizer regularizer = Regularizer::kBaseline;
+  double lambda = 0.0;         // regularizer weight; 0 for the baseline
+  double zeta = 0.0;           // I-STAR's shrinkage weight in [0, 1]; 0 for the others
+  int64_t batch_size = 32;     // sequences per optimizer step, over all ranks
+  int64_t epochs = 4;
+  int64_t seed = 0;
+  double learning_rate = 1e-5;
+  TrainingSettings training;
+};
+
+// A validated sweep file and its trials.
+struct SweepSpec {
+  std::string name;                            // the file's `name:`
+  std::string source;                          // the path it was read from (for messages)
+  std::string yaml;                            // the file's text, as submitted
+  std::map<std::string, std::string> models;   // model name -> checkpoint folder
+  std::map<std::string, std::string> tasks;    // task name -> data folder
+  TrainingSettings training;
+  std::vector<TrialSpec> trials;               // in the deterministic expansion order
+};
+
+// Reads and validates the sweep file at `path` and expands its trials.
+// Returns NotFound if the file cannot be read, InvalidArgument with "path:line:column: field:
+// message" for any invalid content (unknown key, wrong type, value out of range, unknown model,
+// task or regularizer, empty axis, duplicate key, malformed YAML); Internal only if OpenSSL fails
+// to hash a configuration; the SweepSpec otherwise.
+[[nodiscard]] absl::StatusOr<SweepSpec> LoadSweepFile(const std::string& path);
+
+// As LoadSweepFile, on YAML text; `source` names it in messages.
+[[nodiscard]] absl::StatusOr<SweepSpec> ParseSweep(const std::string& yaml,
+                                                   const std::string& source);
+
+}  // namespace istar::sweeps
+
+#endif  // ISTAR_SWEEPS_SWEEP_H_

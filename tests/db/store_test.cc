@@ -1,0 +1,239 @@
+// Opening a store: schema creation, migrations, version checks, read-only mode, and the SQLite
+// errors of opening and locking.
+#include "db/store.h"
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/db/test_util.h"
+
+namespace istar::db {
+namespace {
+
+using ::istar::db::testing::MakeSweep;
+using ::istar::db::testing::MakeTrial;
+using ::istar::db::testing::OpenReadOnly;
+using ::istar::db::testing::OpenStore;
+using ::istar::db::testing::RawDb;
+using ::istar::db::testing::ScratchDir;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr int64_t kApplicationId = 0x49535452;  // "ISTR"
+
+TEST(StoreOpen, CreatesTheSchemaInANewFile) {
+  ScratchDir dir;
+  const std::string path = dir.Path("results.db");
+  ASSERT_NE(OpenStore(path), nullptr);
+  ASSERT_TRUE(std::filesystem::exists(path));
+
+  RawDb raw(path);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), CurrentSchemaVersion());
+  EXPECT_EQ(CurrentSchemaVersion(), 2);
+  EXPECT_EQ(raw.Int("PRAGMA application_id"), kApplicationId);
+  EXPECT_EQ(raw.Int("SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+  for (const char* table : {"sweeps", "trials", "sweep_trials", "attempts", "workers", "metrics",
+                            "isotropy", "final_results"}) {
+    EXPECT_EQ(raw.Int(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND "
+                                  "name = '") +
+                      table + "'"),
+              1)
+        << table;
+  }
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM pragma_table_info('trials') WHERE name = 'ranks'"), 1);
+}
+
+TEST(StoreOpen, ReopeningChangesNothing) {
+  ScratchDir dir;
+  const std::string path = dir.Path("results.db");
+  ASSERT_NE(OpenStore(path), nullptr);
+  ASSERT_NE(OpenStore(path), nullptr);
+  ASSERT_NE(OpenReadOnly(path), nullptr);
+  RawDb raw(path);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), CurrentSchemaVersion());
+}
+
+TEST(StoreOpen, MigratesAVersion1FileAndKeepsItsData) {
+  ScratchDir dir;
+  const std::string path = dir.Path("v1.db");
+  ASSERT_TRUE(CreateStoreAtVersion(path, 1).ok());
+  {
+    // Version 1 has no trials.ranks and none of version 2's indices; fill it as a v1 binary would.
+    RawDb raw(path);
+    ASSERT_EQ(raw.Int("PRAGMA user_version"), 1);
+    ASSERT_EQ(raw.Int("SELECT count(*) FROM pragma_table_info('trials') WHERE name = 'ranks'"), 0);
+    ASSERT_EQ(raw.Exec("INSERT INTO sweeps VALUES ('s1', 'old', 'old.yaml', 'name: old', 1, 5);"
+                       "INSERT INTO trials (id, canonical_json, model, task, regularizer, lambda,"
+                       " zeta, batch_size, epochs, seed, learning_rate, status, created_at) VALUES"
+                       " ('" +
+                       testing::HexId(7) +
+                       "', '{}', 'bert', 'sst2', 'istar', -5, 0.2, 32,"
+                       " 4, 3, 1e-5, 'done', 5);"
+                       "INSERT INTO sweep_trials VALUES ('s1', '" +
+                       testing::HexId(7) +
+                       "', 0);"
+                       "INSERT INTO metrics VALUES ('" +
+                       testing::HexId(7) + "', 10, 0.5, 'train', 'loss', 0.25);"),
+              "");
+  }
+  ASSERT_NE(OpenStore(path), nullptr);
+
+  RawDb raw(path);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM sqlite_master WHERE name = 'trials_by_status'"), 1);
+  std::unique_ptr<Store> store = OpenReadOnly(path);
+  ASSERT_NE(store, nullptr);
+  absl::StatusOr<TrialRecord> trial = store->GetTrial(testing::HexId(7));
+  ASSERT_TRUE(trial.ok()) << trial.status();
+  EXPECT_EQ(trial->status, TrialStatus::kDone);
+  EXPECT_EQ(trial->regularizer, sweeps::Regularizer::kIStar);
+  EXPECT_EQ(trial->lambda, -5.0);
+  EXPECT_EQ(trial->seed, 3);
+  EXPECT_EQ(trial->ranks, 1);  // the new column's default
+  absl::StatusOr<Trajectories> trajectories = store->ExportTrajectories(testing::HexId(7));
+  ASSERT_TRUE(trajectories.ok()) << trajectories.status();
+  ASSERT_EQ(trajectories->metrics.size(), 1u);
+  EXPECT_EQ(trajectories->metrics[0].value, 0.25);
+  absl::StatusOr<std::vector<TrialRecord>> in_sweep = store->ListTrials({.sweeps = {"old"}});
+  ASSERT_TRUE(in_sweep.ok()) << in_sweep.status();
+  EXPECT_EQ(in_sweep->size(), 1u);
+}
+
+TEST(StoreOpen, ReadOnlyOpenOfAnOlderSchemaIsFailedPrecondition) {
+  ScratchDir dir;
+  const std::string path = dir.Path("v1.db");
+  ASSERT_TRUE(CreateStoreAtVersion(path, 1).ok());
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, {.mode = OpenMode::kReadOnly});
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), AllOf(HasSubstr(path), HasSubstr("older")));
+  RawDb raw(path);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), 1);  // not migrated
+}
+
+TEST(StoreOpen, NewerSchemaIsFailedPreconditionInBothModes) {
+  ScratchDir dir;
+  const std::string path = dir.Path("future.db");
+  ASSERT_NE(OpenStore(path), nullptr);
+  RawDb(path).Exec("PRAGMA user_version = 99");
+  for (const OpenMode mode : {OpenMode::kReadWrite, OpenMode::kReadOnly}) {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, {.mode = mode});
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(store.status().message(), AllOf(HasSubstr("99"), HasSubstr("newer")));
+  }
+}
+
+TEST(StoreOpen, SchemaVersionOutOfRangeIsInvalidArgument) {
+  ScratchDir dir;
+  EXPECT_EQ(CreateStoreAtVersion(dir.Path("x.db"), 0).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CreateStoreAtVersion(dir.Path("x.db"), 3).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir.Path("x.db")));
+}
+
+TEST(StoreOpen, ReadOnlyOpenOfAMissingFileIsNotFoundAndCreatesNothing) {
+  ScratchDir dir;
+  const std::string path = dir.Path("missing.db");
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, {.mode = OpenMode::kReadOnly});
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(store.status().message(), HasSubstr(path));
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(StoreOpen, ReadOnlyStoreRejectsEveryWrite) {
+  ScratchDir dir;
+  const std::string path = dir.Path("results.db");
+  ASSERT_NE(OpenStore(path), nullptr);
+  std::unique_ptr<Store> store = OpenReadOnly(path);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->read_only());
+  EXPECT_EQ(store->SubmitSweep(MakeSweep("s", {MakeTrial(1)})).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  const MetricRow row{.trial_id = testing::HexId(1), .split = "train", .name = "loss"};
+  const absl::Status status = store->WriteMetrics({&row, 1});
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(status.message(), HasSubstr("read-only"));
+  EXPECT_EQ(store->MarkTrialRunning(testing::HexId(1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  RawDb raw(path);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM sweeps"), 0);
+}
+
+TEST(StoreOpen, AFileThatIsNotADatabaseIsInvalidArgumentWithSqlitesText) {
+  ScratchDir dir;
+  const std::string path = dir.Path("notes.db");
+  std::ofstream(path) << std::string(4096, 'x');
+  for (const OpenMode mode : {OpenMode::kReadWrite, OpenMode::kReadOnly}) {
+    absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, {.mode = mode});
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(store.status().message(),
+                AllOf(HasSubstr(path), HasSubstr("file is not a database"),
+                      HasSubstr("SQLITE_NOTADB"), HasSubstr("db/")));
+  }
+}
+
+TEST(StoreOpen, AnotherProgramsDatabaseIsLeftAlone) {
+  ScratchDir dir;
+  const std::string path = dir.Path("other.db");
+  RawDb(path).Exec("CREATE TABLE notes (text TEXT)");
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("not an istar results database"));
+  RawDb raw(path);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM sqlite_master"), 1);
+}
+
+TEST(StoreOpen, AMissingDirectoryIsNotFoundWithSqlitesText) {
+  ScratchDir dir;
+  const std::string path = dir.Path("no/such/dir/results.db");
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(store.status().message(),
+              AllOf(HasSubstr(path), HasSubstr("unable to open database file"),
+                    HasSubstr("SQLITE_CANTOPEN")));
+}
+
+TEST(StoreOpen, AWriteLockHeldPastTheBusyTimeoutIsUnavailable) {
+  ScratchDir dir;
+  const std::string path = dir.Path("results.db");
+  std::unique_ptr<Store> store = OpenStore(path, {.busy_timeout = std::chrono::milliseconds(50)});
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->SubmitSweep(MakeSweep("s", {MakeTrial(1)})).ok());
+  RawDb other(path);
+  ASSERT_EQ(other.Exec("BEGIN IMMEDIATE"), "");
+  const MetricRow row{.trial_id = testing::HexId(1), .split = "train", .name = "loss"};
+  const absl::Status status = store->WriteMetrics({&row, 1});
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("database is locked"), HasSubstr("BEGIN IMMEDIATE"),
+                                      HasSubstr("db/internal/results.cc:")));
+  // Reads go on while the other connection holds the write lock (WAL).
+  EXPECT_TRUE(store->ListTrials().ok());
+  ASSERT_EQ(other.Exec("ROLLBACK"), "");
+  EXPECT_TRUE(store->WriteMetrics({&row, 1}).ok());
+}
+
+TEST(StoreOpen, ConcurrentFirstOpensMigrateOnce) {
+  ScratchDir dir;
+  const std::string path = dir.Path("results.db");
+  std::vector<std::thread> threads;
+  std::vector<absl::Status> results(4);
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] { results[i] = Store::Open(path).status(); });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const absl::Status& status : results) EXPECT_TRUE(status.ok()) << status;
+  RawDb raw(path);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), CurrentSchemaVersion());
+}
+
+TEST(StoreOpen, NegativeBusyTimeoutIsInvalidArgument) {
+  ScratchDir dir;
+  absl::StatusOr<std::unique_ptr<Store>> store =
+      Store::Open(dir.Path("x.db"), {.busy_timeout = std::chrono::milliseconds(-1)});
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace istar::db

@@ -1,0 +1,139 @@
+// Helpers shared by the db tests: a scratch directory, hand-built trials and sweeps (so the tests
+// do not depend on the sweeps module's parser), and raw SQLite access for checks the Store API
+// deliberately does not offer (row counts, the schema version, a competing lock).
+#ifndef ISTAR_TESTS_DB_TEST_UTIL_H_
+#define ISTAR_TESTS_DB_TEST_UTIL_H_
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "db/store.h"
+#include "gtest/gtest.h"
+#include "sweeps/sweep.h"
+
+namespace istar::db::testing {
+
+// A fresh directory under the system temp directory, removed with its contents at scope exit.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string("istar_db_") + test->test_suite_name() + "_" + test->name() +
+                       "_" + std::to_string(::getpid());
+    for (char& c : name) {
+      if (c == '/') c = '_';
+    }
+    path_ = std::filesystem::temp_directory_path() / name;
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string Path(const std::string& file) const { return (path_ / file).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A trial id that is a valid SHA-256 hex digest: `n` in hex, zero-padded to 64 digits.
+inline std::string HexId(int n) {
+  char buffer[65];
+  std::snprintf(buffer, sizeof(buffer), "%064x", n);
+  return buffer;
+}
+
+struct TrialArgs {
+  std::string model = "bert";
+  std::string task = "sst2";
+  sweeps::Regularizer regularizer = sweeps::Regularizer::kBaseline;
+  double lambda = 0.0;
+  double zeta = 0.0;
+  double learning_rate = 1e-5;
+  int64_t batch_size = 32;
+  int64_t epochs = 4;
+  int64_t seed = 0;
+};
+
+// Trial number `n` (its id is HexId(n)) with the given settings.
+inline sweeps::TrialSpec MakeTrial(int n, const TrialArgs& args = {}) {
+  sweeps::TrialSpec trial;
+  trial.id = HexId(n);
+  trial.canonical_json = "{\"n\":" + std::to_string(n) + "}";
+  trial.model = args.model;
+  trial.task = args.task;
+  trial.regularizer = args.regularizer;
+  trial.lambda = args.lambda;
+  trial.zeta = args.zeta;
+  trial.learning_rate = args.learning_rate;
+  trial.batch_size = args.batch_size;
+  trial.epochs = args.epochs;
+  trial.seed = args.seed;
+  return trial;
+}
+
+inline sweeps::SweepSpec MakeSweep(const std::string& name, std::vector<sweeps::TrialSpec> trials) {
+  sweeps::SweepSpec sweep;
+  sweep.name = name;
+  sweep.source = name + ".yaml";
+  sweep.yaml = "name: " + name + "\n";
+  sweep.trials = std::move(trials);
+  return sweep;
+}
+
+inline std::unique_ptr<Store> OpenStore(const std::string& path, const StoreOptions& options = {}) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return store.ok() ? std::move(*store) : nullptr;
+}
+
+inline std::unique_ptr<Store> OpenReadOnly(const std::string& path) {
+  return OpenStore(path, {.mode = OpenMode::kReadOnly});
+}
+
+// A raw SQLite connection, for what the Store API does not expose.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK) << path;
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  // Runs `sql`; returns SQLite's message, or "" on success.
+  std::string Exec(const std::string& sql) {
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
+    std::string message = rc == SQLITE_OK ? "" : (error != nullptr ? error : "error");
+    sqlite3_free(error);
+    return message;
+  }
+
+  // The first column of the first row of `sql` as an integer (-1 if there is no row).
+  int64_t Int(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db_) << ": " << sql;
+    int64_t value = -1;
+    if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return value;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace istar::db::testing
+
+#endif  // ISTAR_TESTS_DB_TEST_UTIL_H_

@@ -1,0 +1,108 @@
+// Reading sweep files from disk, and the example sweeps shipped in examples/.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sweeps/sweep.h"
+
+namespace istar::sweeps {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+const std::filesystem::path kExamples = std::filesystem::path(ISTAR_SOURCE_DIR) / "examples";
+
+// A file under the temp directory, removed at scope exit.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text)
+      : path_(std::filesystem::temp_directory_path() /
+              ("istar_sweeps_" + std::to_string(::getpid()) + "_" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".yaml")) {
+    std::ofstream(path_) << text;
+  }
+  ~TempFile() {
+    std::error_code ignored;
+    std::filesystem::remove(path_, ignored);
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST(LoadSweepFile, MissingFileIsNotFoundNamingThePath) {
+  const absl::StatusOr<SweepSpec> sweep = LoadSweepFile("/nonexistent/dir/sweep.yaml");
+  ASSERT_FALSE(sweep.ok());
+  EXPECT_EQ(sweep.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(sweep.status().message()), StartsWith("/nonexistent/dir/sweep.yaml: "));
+}
+
+TEST(LoadSweepFile, DirectoryIsNotFound) {
+  const absl::StatusOr<SweepSpec> sweep =
+      LoadSweepFile(std::filesystem::temp_directory_path().string());
+  ASSERT_FALSE(sweep.ok());
+  EXPECT_EQ(sweep.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(sweep.status().message()), HasSubstr("is a directory"));
+}
+
+TEST(LoadSweepFile, ReadsTheFileAndNamesItInErrors) {
+  const std::string text =
+      "name: disk\nmodels: {m: /m}\ntasks: {sst2: /s}\ngrid: {regularizers: [baseline]}\n";
+  const TempFile good(text);
+  const absl::StatusOr<SweepSpec> sweep = LoadSweepFile(good.path());
+  ASSERT_TRUE(sweep.ok()) << sweep.status();
+  EXPECT_EQ(sweep->source, good.path());
+  EXPECT_EQ(sweep->yaml, text);
+  EXPECT_EQ(sweep->trials.size(), 1u);
+
+  const TempFile bad("name: disk\nmodels: {m: /m}\ntasks: {sst2: /s}\ngrid: {regularizers: []}\n");
+  const absl::StatusOr<SweepSpec> invalid = LoadSweepFile(bad.path());
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_EQ(invalid.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(invalid.status().message()),
+              StartsWith(bad.path() + ":4:22: grid.regularizers: "));
+}
+
+TEST(ExampleSweeps, EveryExampleFileParses) {
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kExamples)) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++files;
+    SCOPED_TRACE(entry.path().string());
+    const absl::StatusOr<SweepSpec> sweep = LoadSweepFile(entry.path().string());
+    ASSERT_TRUE(sweep.ok()) << sweep.status();
+    EXPECT_FALSE(sweep->trials.empty());
+  }
+  EXPECT_GE(files, 3);
+}
+
+std::map<Regularizer, int> Counts(const std::string& file) {
+  const absl::StatusOr<SweepSpec> sweep = LoadSweepFile((kExamples / file).string());
+  EXPECT_TRUE(sweep.ok()) << sweep.status();
+  std::map<Regularizer, int> counts;
+  if (sweep.ok()) {
+    for (const TrialSpec& trial : sweep->trials) ++counts[trial.regularizer];
+  }
+  return counts;
+}
+
+TEST(ExampleSweeps, PaperSweepsFollowThePublishedProtocol) {
+  // 3 models x 4 tasks x 5 seeds = 60 configurations each of baseline and of 6 x 4 istar settings.
+  EXPECT_EQ(Counts("paper.yaml"), (std::map<Regularizer, int>{{Regularizer::kBaseline, 60},
+                                                              {Regularizer::kIStar, 60 * 24}}));
+  // CosReg, lambda 1, last layer only: layer 12 for BERT and ALBERT, layer 6 for DistilBERT.
+  EXPECT_EQ(Counts("paper-cosreg-12-layers.yaml"),
+            (std::map<Regularizer, int>{{Regularizer::kCosReg, 2 * 4 * 5}}));
+  EXPECT_EQ(Counts("paper-cosreg-6-layers.yaml"),
+            (std::map<Regularizer, int>{{Regularizer::kCosReg, 1 * 4 * 5}}));
+}
+
+}  // namespace
+}  // namespace istar::sweeps

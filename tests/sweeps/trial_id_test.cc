@@ -1,0 +1,193 @@
+// Trial ids: the SHA-256 of the canonical configuration, which holds every result-affecting
+// setting and nothing else, whatever the file's layout.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sweeps/sweep.h"
+#include "tests/sweeps/test_util.h"
+
+namespace istar::sweeps {
+namespace {
+
+using ::istar::sweeps::testing::Ids;
+using ::istar::sweeps::testing::Parse;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// The digests below were computed outside istar, with
+//   printf '%s' '<the canonical JSON literal>' | sha256sum
+constexpr char kIStarJson[] =
+    R"({"batch_size":32,"epochs":4,"eval_every_steps":0,"format":1,"isotropy_every_steps":50,)"
+    R"("lambda":-5.0,"learning_rate":1e-05,"max_seq_length":256,"model":"bert",)"
+    R"("model_path":"/ckpt/bert","precision":"fp32","regularizer":"istar",)"
+    R"("regularizer_layers":[],"seed":0,"shrinkage_points":250000,"task":"sst2",)"
+    R"("task_path":"/data/sst2","warmup_ratio":0.0,"weight_decay":0.0,"zeta":0.2})";
+constexpr char kIStarId[] = "6022d85f081ab84dc96a278b82bb79bb6755bcf3852d313a9ffa70e5d9c7fd2d";
+
+constexpr char kBaselineJson[] =
+    R"({"batch_size":16,"epochs":1,"eval_every_steps":0,"format":1,"isotropy_every_steps":50,)"
+    R"("learning_rate":3e-05,"max_seq_length":128,"model":"tiny","model_path":"m",)"
+    R"("precision":"bf16","regularizer":"baseline","regularizer_layers":[2,4],"seed":3,)"
+    R"("shrinkage_points":250000,"task":"squad","task_path":"q","warmup_ratio":0.0,)"
+    R"("weight_decay":0.0})";
+constexpr char kBaselineId[] = "e15fa10abbc617ff77126fc3279c1d97a4308b9dd8c6d6d2ed6109ea3a2a5073";
+
+// One istar trial in block style; the variants below rewrite parts of it.
+constexpr char kBase[] = R"yaml(name: base
+models:
+  bert: /ckpt/bert
+tasks:
+  sst2: /data/sst2
+training:
+  max_seq_length: 256
+  warmup_ratio: 0.0
+  weight_decay: 0.0
+  precision: fp32
+  eval_every_steps: 0
+  isotropy_every_steps: 50
+  shrinkage_points: 250000
+  ranks_per_trial: 1
+grid:
+  learning_rate: [1e-5]
+  batch_size: [32]
+  epochs: [4]
+  seed: [0]
+  regularizers:
+    - istar: {lambda: [-5], zeta: [0.2]}
+)yaml";
+
+std::string OnlyId(const std::string& yaml) {
+  const SweepSpec sweep = Parse(yaml);
+  EXPECT_EQ(sweep.trials.size(), 1u) << yaml;
+  return sweep.trials.empty() ? "" : sweep.trials[0].id;
+}
+
+std::string Replace(const std::string& yaml, const std::string& from, const std::string& to) {
+  EXPECT_THAT(yaml, HasSubstr(from));
+  return absl::StrReplaceAll(yaml, {{from, to}});
+}
+
+TEST(TrialId, KnownConfigurationHasKnownCanonicalJsonAndDigest) {
+  const SweepSpec sweep = Parse(kBase);
+  ASSERT_EQ(sweep.trials.size(), 1u);
+  EXPECT_EQ(sweep.trials[0].canonical_json, kIStarJson);
+  EXPECT_EQ(sweep.trials[0].id, kIStarId);
+
+  const SweepSpec baseline = Parse(R"yaml(
+name: tiny
+models: {tiny: m}
+tasks: {squad: q}
+training: {max_seq_length: 128, precision: bf16, regularizer_layers: [4, 2]}
+grid: {batch_size: [16], epochs: [1], seed: [3], learning_rate: [3e-5], regularizers: [baseline]}
+)yaml");
+  ASSERT_EQ(baseline.trials.size(), 1u);
+  EXPECT_EQ(baseline.trials[0].canonical_json, kBaselineJson);
+  EXPECT_EQ(baseline.trials[0].id, kBaselineId);
+}
+
+TEST(TrialId, IsStableUnderLayoutKeyOrderCommentsAndNumberSpelling) {
+  const std::string flow =
+      "{grid: {regularizers: [{istar: {zeta: [0.2], lambda: [-5.0]}}], seed: [0]},\n"
+      " tasks: {sst2: /data/sst2}, models: {bert: /ckpt/bert}, name: other-name}\n";
+  const std::string reordered = R"yaml(
+# comments and blank lines change nothing
+grid:
+    regularizers:
+        -   istar:
+                zeta:   [ 2e-1 ]      # 0.2
+                lambda:
+                    - -5.000
+tasks:    {sst2: "/data/sst2"}
+name:     reordered
+models:
+    bert:   '/ckpt/bert'
+)yaml";
+  EXPECT_EQ(OnlyId(flow), kIStarId);
+  EXPECT_EQ(OnlyId(reordered), kIStarId);
+  EXPECT_EQ(OnlyId(Replace(kBase, "lambda: [-5]", "lambda: [-5.0]")), kIStarId);
+  EXPECT_EQ(OnlyId(Replace(kBase, "[1e-5]", "[0.00001]")), kIStarId);
+  EXPECT_EQ(OnlyId(Replace(kBase, "[0]\n", "[+0]\n")), kIStarId);
+}
+
+TEST(TrialId, IgnoresTheSweepNameAndRanksPerTrial) {
+  EXPECT_EQ(OnlyId(Replace(kBase, "name: base", "name: renamed")), kIStarId);
+  EXPECT_EQ(OnlyId(Replace(kBase, "ranks_per_trial: 1", "ranks_per_trial: 8")), kIStarId);
+}
+
+TEST(TrialId, ChangesWithEveryResultAffectingSetting) {
+  const std::vector<std::pair<std::string, std::string>> changes = {
+      {"bert: /ckpt/bert", "bert: /ckpt/bert-v2"},
+      {"bert: /ckpt/bert", "roberta: /ckpt/bert"},
+      {"sst2: /data/sst2", "sst2: /data/sst2-v2"},
+      {"sst2: /data/sst2", "sst5: /data/sst2"},
+      {"- istar: {lambda: [-5], zeta: [0.2]}", "- cosreg: {lambda: [-5]}"},
+      {"lambda: [-5]", "lambda: [-4]"},
+      {"zeta: [0.2]", "zeta: [0.3]"},
+      {"learning_rate: [1e-5]", "learning_rate: [2e-5]"},
+      {"batch_size: [32]", "batch_size: [16]"},
+      {"epochs: [4]", "epochs: [3]"},
+      {"seed: [0]", "seed: [1]"},
+      {"max_seq_length: 256", "max_seq_length: 128"},
+      {"warmup_ratio: 0.0", "warmup_ratio: 0.1"},
+      {"weight_decay: 0.0", "weight_decay: 0.01"},
+      {"precision: fp32", "precision: bf16"},
+      {"eval_every_steps: 0", "eval_every_steps: 100"},
+      {"isotropy_every_steps: 50", "isotropy_every_steps: 10"},
+      {"shrinkage_points: 250000", "shrinkage_points: 1000"},
+      {"ranks_per_trial: 1", "ranks_per_trial: 1\n  regularizer_layers: [12]"},
+  };
+  std::set<std::string> ids = {kIStarId};
+  for (const auto& [from, to] : changes) {
+    SCOPED_TRACE(to);
+    const std::string id = OnlyId(Replace(kBase, from, to));
+    EXPECT_TRUE(ids.insert(id).second) << "id " << id << " seen before";
+  }
+}
+
+TEST(TrialId, CanonicalJsonHoldsOnlyTheSettingsOfItsRegularizer) {
+  const SweepSpec sweep = Parse(R"yaml(
+name: shapes
+models: {m: /m}
+tasks: {sst2: /s}
+grid:
+  regularizers: [baseline, {cosreg: {lambda: [1]}}, {istar: {lambda: [1], zeta: [0.5]}}]
+)yaml");
+  ASSERT_EQ(sweep.trials.size(), 3u);
+  EXPECT_THAT(sweep.trials[0].canonical_json, Not(HasSubstr("\"lambda\"")));
+  EXPECT_THAT(sweep.trials[0].canonical_json, Not(HasSubstr("\"zeta\"")));
+  EXPECT_THAT(sweep.trials[1].canonical_json, HasSubstr("\"lambda\":1.0"));
+  EXPECT_THAT(sweep.trials[1].canonical_json, Not(HasSubstr("\"zeta\"")));
+  EXPECT_THAT(sweep.trials[2].canonical_json, HasSubstr("\"zeta\":0.5"));
+  for (const TrialSpec& trial : sweep.trials) {
+    EXPECT_THAT(trial.canonical_json, Not(HasSubstr("ranks_per_trial")));
+    EXPECT_THAT(trial.canonical_json, Not(HasSubstr("shapes")));
+    EXPECT_THAT(trial.id, ::testing::MatchesRegex("[0-9a-f]{64}"));
+  }
+}
+
+TEST(TrialId, NegativeZeroLambdaIsTheSameTrialAsZero) {
+  EXPECT_EQ(OnlyId(Replace(kBase, "lambda: [-5]", "lambda: [-0.0]")),
+            OnlyId(Replace(kBase, "lambda: [-5]", "lambda: [0]")));
+}
+
+TEST(TrialId, TwoSweepsSharingATrialShareItsId) {
+  const std::string head = "models: {bert: /ckpt/bert}\ntasks: {sst2: /data/sst2}\n";
+  const SweepSpec first = Parse("name: first\n" + head +
+                                "grid: {seed: [0, 1], regularizers: [baseline, "
+                                "{istar: {lambda: [-5], zeta: [0.2]}}]}\n");
+  const SweepSpec second =
+      Parse("name: second\n" + head + "grid: {seed: [1, 2], regularizers: [baseline]}\n");
+  const std::vector<std::string> first_ids = Ids(first);
+  const std::vector<std::string> second_ids = Ids(second);
+  ASSERT_EQ(first_ids.size(), 4u);
+  ASSERT_EQ(second_ids.size(), 2u);
+  EXPECT_EQ(second_ids[0], first_ids[1]);  // baseline, seed 1
+  EXPECT_NE(second_ids[1], first_ids[0]);
+}
+
+}  // namespace
+}  // namespace istar::sweeps
