@@ -73,6 +73,18 @@ printf 'garbage' > "$work/bad.npy"
 expect bad_npy 2 'bad\.npy' -- "$istar" isoscore "$work/bad.npy"
 expect generate_rank 2 'exceeds' -- "$istar" generate "$work/x.npy" --dims 4 --rank 5
 
+# Sweep files: expansion counts (baseline x1, istar x |lambda| x |zeta|, times 2 seeds) and errors
+# that name file:line:column and the field.
+printf 'name: t\nmodels: {m: /x}\ntasks: {sst2: /d}\ngrid:\n  seed: [0, 1]\n  regularizers:\n    - baseline\n    - istar: {lambda: [1, 2], zeta: [0.2, 0.5]}\n' > "$work/sweep.yaml"
+expect sweep_expand 0 '^10 trials \(2 baseline, 0 cosreg, 8 istar\)' -- "$istar" sweep expand "$work/sweep.yaml"
+expect sweep_expand_json 0 '"id": "[0-9a-f]{64}"' -- "$istar" sweep expand "$work/sweep.yaml" --json
+sed 's/0\.5\]/1.5]/' "$work/sweep.yaml" > "$work/bad-zeta.yaml"
+expect sweep_bad_zeta 2 'bad-zeta\.yaml:8:43: grid\.regularizers\[1\]\.istar\.zeta\[1\]: expected a number in \[0, 1\], got 1\.5' -- \
+  "$istar" sweep expand "$work/bad-zeta.yaml"
+printf 'name: t\nmodels: {m: /x}\ntasks: {sst2: /d}\ngrid:\n  regularizers: [baseline]\n  colour: [red]\n' > "$work/bad-key.yaml"
+expect sweep_unknown_key 2 'bad-key\.yaml:6:3: grid\.colour: unknown key' -- "$istar" sweep expand "$work/bad-key.yaml"
+expect sweep_no_action 2 'expand' -- "$istar" sweep
+
 # A real safetensors file written by others: a tensor chosen by name.
 model="$data/tiny-bert-jammi/model.safetensors"
 if [ -f "$model" ]; then
