@@ -19,6 +19,8 @@ packages=(
   libopenmpi-dev openmpi-bin
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # clang checks the lock annotations (tests/thread_safety_test.sh)
+  clang-14
 )
 
 if [ "${1:-}" = "--list" ]; then
