@@ -51,6 +51,12 @@ CommandRunner AddExportCommand(CLI::App& app);
 // `istar sql`: any read-only SQL query.
 CommandRunner AddSqlCommand(CLI::App& app);
 
+// `istar model inspect DIR`: a checkpoint folder's architecture, parameters and load report.
+CommandRunner AddModelCommand(CLI::App& app);
+// `istar embed`: hidden states of chosen layers of a checkpoint over a text file, to .npy or
+// .safetensors (for `istar isoscore`).
+CommandRunner AddEmbedCommand(CLI::App& app);
+
 // Prints "istar <command>: <status message>" to stderr and returns the exit code for `status`:
 // 2 for InvalidArgument, NotFound, OutOfRange and FailedPrecondition (the input must change),
 // 1 otherwise.

@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
       {"compare", istar::cli::AddCompareCommand(app)},
       {"export", istar::cli::AddExportCommand(app)},
       {"sql", istar::cli::AddSqlCommand(app)},
+      {"model", istar::cli::AddModelCommand(app)},
+      {"embed", istar::cli::AddEmbedCommand(app)},
   };
   try {
     app.parse(argc, argv);

@@ -43,6 +43,15 @@ endif()
 # machine missing one of them fails at configure time with the package to install.
 find_package(yaml-cpp CONFIG QUIET)
 istar_require(yaml-cpp_FOUND "yaml-cpp" libyaml-cpp-dev)
+# Tokenizers: Unicode normalisation (NFD, case folding) and SentencePiece (ALBERT). Neither ships a
+# CMake config on Debian; pkg-config finds both.
+find_package(PkgConfig QUIET)
+istar_require(PkgConfig_FOUND "pkg-config" pkg-config)
+pkg_check_modules(UTF8PROC QUIET IMPORTED_TARGET libutf8proc)
+istar_require(UTF8PROC_FOUND "utf8proc" libutf8proc-dev)
+pkg_check_modules(SENTENCEPIECE QUIET IMPORTED_TARGET sentencepiece)
+istar_require(SENTENCEPIECE_FOUND "SentencePiece" libsentencepiece-dev)
+
 find_package(OpenSSL QUIET)   # libcrypto: SHA-256 of trial configurations
 istar_require(OpenSSL_FOUND "OpenSSL (libcrypto)" libssl-dev)
 find_package(SQLite3 QUIET)

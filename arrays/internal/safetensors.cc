@@ -19,7 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr uint64_t kLengthFieldSize = 8;
 // The reference implementation refuses larger headers; so do we, before allocating one.
 constexpr uint64_t kMaxHeaderLength = 100'000'000;
 // Error messages list at most this many tensor names.
@@ -29,52 +28,47 @@ absl::Status Invalid(absl::string_view context, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(context, ": ", what));
 }
 
-// Bytes per element of each dtype the format defines with a whole-byte size; 0 for a name not
-// listed (a newer sub-byte type, say), whose byte length then goes unchecked: such a tensor may
-// share a file with one we can read.
-size_t DTypeSize(std::string_view dtype) {
-  static constexpr std::pair<std::string_view, size_t> kSizes[] = {
-      {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"F8_E8M0", 1},
-      {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},     {"U32", 4},
-      {"F32", 4},  {"I64", 8}, {"U64", 8}, {"F64", 8},     {"C64", 8}};
-  for (const auto& [name, size] : kSizes) {
-    if (name == dtype) return size;
+std::optional<DType> ReadableDType(TensorDType dtype) {
+  switch (dtype) {
+    case TensorDType::kF16:
+      return DType::kFloat16;
+    case TensorDType::kBF16:
+      return DType::kBFloat16;
+    case TensorDType::kF32:
+      return DType::kFloat32;
+    case TensorDType::kF64:
+      return DType::kFloat64;
+    default:
+      return std::nullopt;
   }
-  return 0;
-}
-
-std::optional<DType> ReadableDType(std::string_view dtype) {
-  if (dtype == "F16") return DType::kFloat16;
-  if (dtype == "BF16") return DType::kBFloat16;
-  if (dtype == "F32") return DType::kFloat32;
-  if (dtype == "F64") return DType::kFloat64;
-  return std::nullopt;
 }
 
 // The header length field, checked against the file size before anything is allocated.
-absl::StatusOr<uint64_t> ReadHeaderLength(const ReadOnlyFile& file) {
-  if (file.size() < kLengthFieldSize) {
-    return Invalid(file.path(), absl::StrCat("file is ", file.size(),
-                                             " bytes, too short for the header length"));
+absl::StatusOr<uint64_t> ReadHeaderLength(absl::string_view path,
+                                          std::span<const std::byte> bytes) {
+  if (bytes.size() < kSafetensorsLengthFieldSize) {
+    return Invalid(
+        path, absl::StrCat("file is ", bytes.size(), " bytes, too short for the header length"));
   }
-  ISTAR_ASSIGN_OR_RETURN(const std::string field, file.Read(0, kLengthFieldSize));
   uint64_t length = 0;
-  for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<uint8_t>(field[i]);
-  if (length > file.size() - kLengthFieldSize || length > kMaxHeaderLength) {
-    return Invalid(file.path(), absl::StrCat("header length ", length, " exceeds the file size ",
-                                             file.size(), " or the 100 MB limit"));
+  for (int i = 7; i >= 0; --i) length = (length << 8) | std::to_integer<uint64_t>(bytes[i]);
+  if (length > bytes.size() - kSafetensorsLengthFieldSize || length > kMaxHeaderLength) {
+    return Invalid(path, absl::StrCat("header length ", length, " exceeds the file size ",
+                                      bytes.size(), " or the 100 MB limit"));
   }
   return length;
 }
 
 // nlohmann::json tells where a syntax error is only in the exception it throws; this is where
 // that exception becomes a Status.
-absl::StatusOr<json> ParseJson(const std::string& path, const std::string& text) {
+absl::StatusOr<json> ParseJson(absl::string_view path, std::string_view text) {
   try {
     return json::parse(text);
   } catch (const json::parse_error& e) {
     return Invalid(
         path, absl::StrCat("header is not valid JSON (error at byte ", e.byte, " of the header)"));
+  } catch (const json::exception& e) {  // A number out of range ("1e400"), found by fuzzing.
+    return Invalid(path, absl::StrCat("header is not valid JSON (", e.what(), ")"));
   }
 }
 
@@ -107,7 +101,8 @@ absl::StatusOr<TensorEntry> ParseEntry(absl::string_view context, const std::str
     return Invalid(context, "'data_offsets' is missing or not two non-negative integers");
   }
   TensorEntry entry{.name = name,
-                    .dtype = dtype->get<std::string>(),
+                    .dtype = TensorDTypeFromName(dtype->get<std::string>()),
+                    .dtype_name = dtype->get<std::string>(),
                     .shape = *std::move(dims),
                     .begin = (*range)[0],
                     .end = (*range)[1]};
@@ -119,21 +114,35 @@ absl::StatusOr<TensorEntry> ParseEntry(absl::string_view context, const std::str
   return entry;
 }
 
+// "__metadata__": the reference implementation reads it as a map of strings, and so do we.
+absl::StatusOr<std::map<std::string, std::string>> ParseMetadata(absl::string_view path,
+                                                                 const json& value) {
+  std::map<std::string, std::string> metadata;
+  if (!value.is_object()) return Invalid(path, "'__metadata__' is not a JSON object");
+  for (const auto& [key, text] : value.items()) {
+    if (!text.is_string()) {
+      return Invalid(path, absl::StrCat("'__metadata__' value of '", key, "' is not a string"));
+    }
+    metadata.emplace(key, text.get<std::string>());
+  }
+  return metadata;
+}
+
 absl::Status CheckByteLength(absl::string_view context, const TensorEntry& entry) {
-  const uint64_t size = DTypeSize(entry.dtype);
+  const uint64_t size = TensorDTypeSize(entry.dtype);
   if (size == 0) return absl::OkStatus();
   const std::optional<uint64_t> count = ElementCount(entry.shape);
   const uint64_t length = entry.end - entry.begin;
   if (!count.has_value() || *count > length / size || *count * size != length) {
-    return Invalid(context, absl::StrCat("shape ", FormatShape(entry.shape), " of ", entry.dtype,
-                                         " does not fill data_offsets [", entry.begin, ", ",
-                                         entry.end, "] (", length, " bytes)"));
+    return Invalid(context, absl::StrCat("shape ", FormatShape(entry.shape), " of ",
+                                         entry.dtype_name, " does not fill data_offsets [",
+                                         entry.begin, ", ", entry.end, "] (", length, " bytes)"));
   }
   return absl::OkStatus();
 }
 
 // Two tensors may not share bytes. Empty ranges hold no bytes and so cannot overlap.
-absl::Status CheckNoOverlap(const std::string& path, const std::vector<TensorEntry>& tensors) {
+absl::Status CheckNoOverlap(absl::string_view path, const std::vector<TensorEntry>& tensors) {
   std::vector<const TensorEntry*> by_offset;
   for (const TensorEntry& entry : tensors) {
     if (entry.begin < entry.end) by_offset.push_back(&entry);
@@ -152,7 +161,7 @@ absl::Status CheckNoOverlap(const std::string& path, const std::vector<TensorEnt
   return absl::OkStatus();
 }
 
-std::string ListNames(const std::vector<TensorEntry>& tensors) {
+std::string ListNames(const std::vector<TensorInfo>& tensors) {
   std::vector<std::string> names;
   for (size_t i = 0; i < tensors.size() && i < kMaxListedNames; ++i) {
     names.push_back(tensors[i].name);
@@ -164,39 +173,50 @@ std::string ListNames(const std::vector<TensorEntry>& tensors) {
   return list;
 }
 
-absl::StatusOr<const TensorEntry*> SelectTensor(const std::string& path,
-                                                const std::vector<TensorEntry>& tensors,
-                                                const std::string& name) {
+absl::StatusOr<const TensorInfo*> SelectTensor(const SafetensorsFile& file,
+                                               const std::string& name) {
+  const std::string& path = file.path();
+  const std::vector<TensorInfo>& tensors = file.tensors();
   if (name.empty()) {
     if (tensors.size() == 1) return &tensors[0];
     if (tensors.empty()) return Invalid(path, "the file holds no tensors");
     return Invalid(path, absl::StrCat("the file holds ", tensors.size(),
                                       " tensors; set tensor_name to one of: ", ListNames(tensors)));
   }
-  const auto found = std::lower_bound(
-      tensors.begin(), tensors.end(), name,
-      [](const TensorEntry& entry, const std::string& key) { return entry.name < key; });
-  if (found == tensors.end() || found->name != name) {
+  const TensorInfo* found = file.Find(name);
+  if (found == nullptr) {
     return Invalid(
         path, absl::StrCat("no tensor named '", name, "'; the file holds: ", ListNames(tensors)));
   }
-  return &*found;
+  return found;
 }
 
 }  // namespace
 
-absl::StatusOr<SafetensorsHeader> ReadSafetensorsHeader(const ReadOnlyFile& file) {
-  const std::string& path = file.path();
-  ISTAR_ASSIGN_OR_RETURN(const uint64_t header_length, ReadHeaderLength(file));
-  ISTAR_ASSIGN_OR_RETURN(const std::string text, file.Read(kLengthFieldSize, header_length));
+TensorDType TensorDTypeFromName(std::string_view name) {
+  for (int i = 0; i < static_cast<int>(TensorDType::kUnknown); ++i) {
+    const auto dtype = static_cast<TensorDType>(i);
+    if (TensorDTypeName(dtype) == name) return dtype;
+  }
+  return TensorDType::kUnknown;
+}
+
+absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(absl::string_view path,
+                                                         std::span<const std::byte> bytes) {
+  ISTAR_ASSIGN_OR_RETURN(const uint64_t header_length, ReadHeaderLength(path, bytes));
+  const std::string_view text(
+      reinterpret_cast<const char*>(bytes.data()) + kSafetensorsLengthFieldSize, header_length);
   ISTAR_ASSIGN_OR_RETURN(const json header, ParseJson(path, text));
   if (!header.is_object()) return Invalid(path, "header is not a JSON object");
   SafetensorsHeader result;
-  result.data_offset = kLengthFieldSize + header_length;
-  const uint64_t buffer_size = file.size() - result.data_offset;
+  result.data_offset = kSafetensorsLengthFieldSize + header_length;
+  const uint64_t buffer_size = bytes.size() - result.data_offset;
   // nlohmann::json keeps object keys sorted, so the tensors come out sorted by name.
   for (const auto& [name, value] : header.items()) {
-    if (name == "__metadata__") continue;  // Free-form string map; nothing istar reads.
+    if (name == "__metadata__") {
+      ISTAR_ASSIGN_OR_RETURN(result.metadata, ParseMetadata(path, value));
+      continue;
+    }
     const std::string context = absl::StrCat(path, ": tensor '", name, "'");
     ISTAR_ASSIGN_OR_RETURN(TensorEntry entry, ParseEntry(context, name, value, buffer_size));
     ISTAR_RETURN_IF_ERROR(CheckByteLength(context, entry));
@@ -207,18 +227,17 @@ absl::StatusOr<SafetensorsHeader> ReadSafetensorsHeader(const ReadOnlyFile& file
 }
 
 absl::StatusOr<Matrix> ReadSafetensors(const std::string& path, const std::string& tensor_name) {
-  ISTAR_ASSIGN_OR_RETURN(const ReadOnlyFile file, ReadOnlyFile::Open(path));
-  ISTAR_ASSIGN_OR_RETURN(const SafetensorsHeader header, ReadSafetensorsHeader(file));
-  ISTAR_ASSIGN_OR_RETURN(const TensorEntry* entry, SelectTensor(path, header.tensors, tensor_name));
-  const std::string context = absl::StrCat(path, ": tensor '", entry->name, "'");
-  const std::optional<DType> dtype = ReadableDType(entry->dtype);
+  ISTAR_ASSIGN_OR_RETURN(const std::unique_ptr<SafetensorsFile> file, SafetensorsFile::Open(path));
+  ISTAR_ASSIGN_OR_RETURN(const TensorInfo* tensor, SelectTensor(*file, tensor_name));
+  const std::string context = absl::StrCat(path, ": tensor '", tensor->name, "'");
+  const std::optional<DType> dtype = ReadableDType(tensor->dtype);
   if (!dtype.has_value()) {
-    return Invalid(context, absl::StrCat("unsupported dtype ", entry->dtype,
+    return Invalid(context, absl::StrCat("unsupported dtype ", tensor->dtype_name,
                                          " (expected F16, BF16, F32 or F64)"));
   }
-  ISTAR_ASSIGN_OR_RETURN(const MatrixShape shape, FlattenShape(entry->shape, context));
-  ISTAR_ASSIGN_OR_RETURN(const std::string bytes,
-                         file.Read(header.data_offset + entry->begin, entry->end - entry->begin));
+  ISTAR_ASSIGN_OR_RETURN(const MatrixShape shape, FlattenShape(tensor->shape, context));
+  const std::string_view bytes(reinterpret_cast<const char*>(tensor->data.data()),
+                               tensor->data.size());
   Matrix matrix{.rows = shape.rows,
                 .cols = shape.cols,
                 .values = std::vector<double>(bytes.size() / ElementSize(*dtype))};

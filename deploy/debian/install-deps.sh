@@ -15,6 +15,7 @@ packages=(
   libtorch-dev libopenblas0-pthread
   # libraries
   libabsl-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libssl-dev
+  libutf8proc-dev libsentencepiece-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libopenmpi-dev openmpi-bin
   # tests and benchmarks

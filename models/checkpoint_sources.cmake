@@ -1,0 +1,1 @@
+set(ISTAR_CHECKPOINT_SRCS checkpoint.cc checkpoint.h)

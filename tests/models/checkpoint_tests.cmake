@@ -1,0 +1,1 @@
+set(ISTAR_CHECKPOINT_TEST_SRCS checkpoint_test.cc)
