@@ -5,27 +5,7 @@ istar=${1:?usage: cli_test.sh ISTAR_BINARY SHARED_DATA_DIR}
 data=${2:-}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-passed=0
-
-# expect NAME CODE REGEX -- COMMAND...: runs COMMAND, checks its exit code and that its combined
-# output matches the extended regular expression REGEX.
-expect() {
-  local name=$1 code=$2 regex=$3
-  shift 4
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL $name: exit code $rc, expected $code. Output:"; echo "$out" | head -20
-    failures=$((failures + 1))
-  elif ! grep -qE -- "$regex" <<<"$out"; then
-    echo "FAIL $name: output does not match /$regex/. Output:"; echo "$out" | head -20
-    failures=$((failures + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
+source "$(dirname "$0")/expect.sh"
 
 expect help 0 'isoscore' -- "$istar" --help
 expect version 0 '^istar [0-9]+\.[0-9]+\.[0-9]+' -- "$istar" --version
@@ -96,5 +76,4 @@ else
   echo "SKIP safetensors cases: $model is absent"
 fi
 
-echo "cli_test: $passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish cli_test

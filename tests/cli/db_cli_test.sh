@@ -7,27 +7,7 @@ istar=${1:?usage: db_cli_test.sh ISTAR_BINARY MAKE_DEMO_DB_BINARY}
 make_demo_db=${2:?usage: db_cli_test.sh ISTAR_BINARY MAKE_DEMO_DB_BINARY}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-passed=0
-
-# expect NAME CODE REGEX -- COMMAND...: runs COMMAND, checks its exit code and that its combined
-# output matches the extended regular expression REGEX.
-expect() {
-  local name=$1 code=$2 regex=$3
-  shift 4
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL $name: exit code $rc, expected $code. Output:"; echo "$out" | head -20
-    failures=$((failures + 1))
-  elif ! grep -qE -- "$regex" <<<"$out"; then
-    echo "FAIL $name: output does not match /$regex/. Output:"; echo "$out" | head -20
-    failures=$((failures + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
+source "$(dirname "$0")/expect.sh"
 
 # check NAME CONDITION...: a test(1) condition that must hold.
 check() {
@@ -118,5 +98,4 @@ expect missing_flag 2 '--db' -- "$istar" compare
 # None of the above changed the database file.
 check db_unchanged "$(cksum <"$db")" = "$before"
 
-echo "db_cli_test: $passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish db_cli_test

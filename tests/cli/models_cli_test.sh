@@ -6,31 +6,12 @@ istar=${1:?usage: models_cli_test.sh ISTAR_BINARY SHARED_DATA_DIR}
 data=${2:-}
 model="$data/tiny-bert-jammi"
 if [ ! -f "$model/model.safetensors" ]; then
-  echo "models_cli_test: SKIP: $model is absent"
-  exit 0
+  echo "models_cli_test: SKIPPED: $model is absent"
+  exit 77  # ctest SKIP_RETURN_CODE
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-failures=0
-passed=0
-
-# expect NAME CODE REGEX -- COMMAND...: checks COMMAND's exit code and its combined output.
-expect() {
-  local name=$1 code=$2 regex=$3
-  shift 4
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL $name: exit code $rc, expected $code. Output:"; echo "$out" | head -20
-    failures=$((failures + 1))
-  elif ! grep -qE -- "$regex" <<<"$out"; then
-    echo "FAIL $name: output does not match /$regex/. Output:"; echo "$out" | head -20
-    failures=$((failures + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
+source "$(dirname "$0")/expect.sh"
 
 printf '%s\n' "the cat sat on the mat" "a tiny model reads a few short sentences" \
   "" "hello world" "isotropy is measured on every token" > "$work/text.txt"
@@ -66,5 +47,4 @@ expect embed_layer_out_of_range 2 'layers: 5 is outside 0\.\.1' -- \
 expect embed_bad_column 2 'no column "text"' -- \
   "$istar" embed --model "$model" --input "$work/glue.tsv" --column text --output "$work/x.npy"
 
-echo "models_cli_test: $passed passed, $failures failed"
-[ "$failures" -eq 0 ]
+finish models_cli_test
