@@ -57,6 +57,12 @@ CommandRunner AddModelCommand(CLI::App& app);
 // .safetensors (for `istar isoscore`).
 CommandRunner AddEmbedCommand(CLI::App& app);
 
+// `istar train CONFIG.yaml`: one trial in this process, rows into a local SQLite file.
+CommandRunner AddTrainCommand(CLI::App& app);
+
+// `istar demo-data DIR`: synthetic SST-2 and SQuAD data and a tiny random BERT folder.
+CommandRunner AddDemoDataCommand(CLI::App& app);
+
 // Prints "istar <command>: <status message>" to stderr and returns the exit code for `status`:
 // 2 for InvalidArgument, NotFound, OutOfRange and FailedPrecondition (the input must change),
 // 1 otherwise.

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
       {"sql", istar::cli::AddSqlCommand(app)},
       {"model", istar::cli::AddModelCommand(app)},
       {"embed", istar::cli::AddEmbedCommand(app)},
+      {"train", istar::cli::AddTrainCommand(app)},
+      {"demo-data", istar::cli::AddDemoDataCommand(app)},
   };
   try {
     app.parse(argc, argv);

@@ -1,0 +1,87 @@
+// `istar demo-data DIR`: everything a training demo needs, generated (no downloads).
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "cli/commands.h"
+#include "models/config.h"
+#include "tasks/task.h"
+
+namespace istar::cli {
+namespace {
+
+struct DemoDataFlags {
+  std::string dir;
+  uint64_t seed = 1;
+};
+
+absl::StatusOr<int64_t> CountLines(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InternalError(absl::StrCat(path, ": cannot read the vocabulary just written"));
+  int64_t lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  return lines;
+}
+
+// A tiny BERT (hidden 32, 2 layers, 2 heads) over the demo vocabulary. With no weights file
+// beside it, `istar train` initialises it from the trial's seed (docs/training.md).
+absl::Status WriteTinyBertConfig(const std::string& model_dir) {
+  ISTAR_ASSIGN_OR_RETURN(const int64_t vocab_size, CountLines(model_dir + "/vocab.txt"));
+  models::ModelConfig config = models::DefaultConfig(models::Architecture::kBert);
+  config.vocab_size = vocab_size;
+  config.hidden_size = 32;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = 2;
+  config.intermediate_size = 64;
+  config.max_position_embeddings = 128;
+  std::ofstream out(model_dir + "/config.json");
+  out << models::ModelConfigToJson(config) << "\n";
+  if (!out) return absl::InternalError(absl::StrCat(model_dir, "/config.json: cannot write"));
+  return absl::OkStatus();
+}
+
+absl::Status Run(const DemoDataFlags& flags) {
+  const std::string sst2 = flags.dir + "/sst2";
+  const std::string squad = flags.dir + "/squad";
+  const std::string model = flags.dir + "/model";
+  for (const std::string& dir : {sst2, squad, model}) {
+    std::error_code error;
+    std::filesystem::create_directories(dir, error);
+    if (error) return absl::InvalidArgumentError(absl::StrCat(dir, ": ", error.message()));
+  }
+  const tasks::DemoOptions options{.seed = flags.seed};
+  ISTAR_RETURN_IF_ERROR(tasks::WriteDemoSentimentTask(sst2, options));
+  ISTAR_RETURN_IF_ERROR(tasks::WriteDemoQaTask(squad, options));
+  ISTAR_RETURN_IF_ERROR(tasks::WriteDemoVocab(model + "/vocab.txt"));
+  ISTAR_RETURN_IF_ERROR(WriteTinyBertConfig(model));
+  std::cout << "wrote " << sst2 << " (SST-2 format), " << squad << " (SQuAD v1.1 format) and "
+            << model << " (a tiny random BERT: config.json + vocab.txt)\n"
+            << "try: istar train examples/train-demo.yaml (run where " << flags.dir
+            << " is ./demo)\n";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+CommandRunner AddDemoDataCommand(CLI::App& app) {
+  auto flags = std::make_shared<DemoDataFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "demo-data",
+      "Write synthetic demo data: a sentiment task in SST-2 format, a QA task in SQuAD format, and "
+      "a tiny random BERT folder (config.json + vocab.txt) that `istar train` initialises.");
+  cmd->add_option("DIR", flags->dir, "Output folder (gets sst2/, squad/ and model/)")->required();
+  cmd->add_option("--seed", flags->seed, "Seed of the generated data")->default_val(1);
+  return [flags] {
+    const absl::Status status = Run(*flags);
+    return status.ok() ? 0 : ReportError("demo-data", status);
+  };
+}
+
+}  // namespace istar::cli

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `istar demo-data` and `istar train` as a user runs them: generated data, a tiny random BERT, one
+# trial written to a local database that `istar compare` then reads.
+set -u
+istar=${1:?usage: train_cli_test.sh ISTAR_BINARY REPO_ROOT}
+root=${2:?usage: train_cli_test.sh ISTAR_BINARY REPO_ROOT}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/expect.sh"
+cd "$work" || exit 2
+config="$root/examples/train-demo.yaml"
+
+expect demo_data 0 'tiny random BERT' -- "$istar" demo-data demo
+expect train_demo 0 'done after [0-9]+ steps, accuracy (1|0\.9)' -- \
+  "$istar" train "$config" --db demo.db --checkpoints ck --no-progress
+expect compare_standalone 0 'tiny-bert +sst2 +accuracy +(1|0\.9)' -- "$istar" compare --db demo.db
+expect isotropy_rows 0 '^[1-9][0-9]*$' -- \
+  "$istar" sql --db demo.db "SELECT count(*) AS n FROM isotropy WHERE layer = -1" --format csv
+expect done_trial_not_rerun 2 'already done' -- \
+  "$istar" train "$config" --db demo.db --checkpoints ck --no-progress
+expect diverged 1 'diverged' -- "$istar" train "$config" --db diverged.db --checkpoints ck2 \
+  --set grid.learning_rate=1e6 --no-progress
+expect unknown_override 2 'training\.learning_rate: unknown key' -- \
+  "$istar" train "$config" --db x.db --set training.learning_rate=1
+finish train_cli_test

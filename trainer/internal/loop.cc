@@ -1,0 +1,360 @@
+#include "trainer/internal/loop.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "regularizers/isotropy.h"
+#include "tasks/task.h"
+#include "trainer/internal/batches.h"
+#include "trainer/internal/checkpoint.h"
+#include "trainer/internal/evaluate.h"
+#include "trainer/loss.h"
+
+namespace istar::trainer::internal {
+namespace {
+
+// Note [Gradient clipping]: every step clips the global gradient norm to 1.0, as transformers'
+// Trainer does by default (max_grad_norm). It is a constant, not a sweep setting, because it
+// changes nothing for a healthy run and keeps a large negative I-STAR lambda from blowing up
+// the first steps.
+constexpr double kMaxGradNorm = 1.0;
+// AdamW's moments and epsilon, as the paper's published code sets them (DESIGN.md §6).
+constexpr double kBeta1 = 0.9;
+constexpr double kBeta2 = 0.999;
+constexpr double kAdamEps = 1e-6;
+constexpr int64_t kPlainProgressEvery = 10;
+
+using Clock = std::chrono::steady_clock;
+
+// LayerNorm weights and biases take no weight decay, as in transformers' examples. Parameter
+// names are Hugging Face's: "LayerNorm" (BERT, ALBERT), "*layer_norm" (DistilBERT, ALBERT).
+bool TakesWeightDecay(const std::string& name) {
+  const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+  return !bias && name.find("LayerNorm") == std::string::npos &&
+         name.find("layer_norm") == std::string::npos;
+}
+
+std::unique_ptr<torch::optim::AdamW> MakeOptimizer(torch::nn::Module& module, double lr,
+                                                   double weight_decay) {
+  std::vector<at::Tensor> decay;
+  std::vector<at::Tensor> no_decay;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    (TakesWeightDecay(item.key()) ? decay : no_decay).push_back(item.value());
+  }
+  auto options = [&](double wd) {
+    return torch::optim::AdamWOptions(lr).betas({kBeta1, kBeta2}).eps(kAdamEps).weight_decay(wd);
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options(weight_decay)));
+  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(options(0.0)));
+  return std::make_unique<torch::optim::AdamW>(std::move(groups), options(weight_decay));
+}
+
+std::vector<db::FinalResult> FinalResults(const std::map<std::string, double>& scores) {
+  std::vector<db::FinalResult> finals;
+  for (const auto& [name, value] : scores) {
+    finals.push_back({.split = "validation", .name = name, .value = value});
+  }
+  return finals;
+}
+
+class Loop final : public TrialLoop {
+ public:
+  Loop(const sweeps::TrialSpec& trial, const RunOptions& options)
+      : trial_(trial), options_(options) {}
+
+  absl::Status Init();
+  absl::StatusOr<TrialResult> Run(db::Store& store) override;
+
+ private:
+  // A divergence message, or nullopt when the step went well.
+  using StepOutcome = std::optional<std::string>;
+
+  absl::Status LoadData();
+  absl::Status EstimateShrinkage();
+  absl::StatusOr<StepOutcome> Step(std::span<const int64_t> indices, bool log, db::Store& store);
+  absl::Status LogStep(const PointCloud& cloud, const StepLoss& loss, double lr, db::Store& store);
+  absl::StatusOr<tasks::Scores> Evaluate(db::Store& store);
+  void ReportProgress(int64_t epoch, double loss);
+  double EpochPosition() const {
+    return static_cast<double>(step_) / static_cast<double>(steps_per_epoch_);
+  }
+
+  const sweeps::TrialSpec trial_;
+  const RunOptions options_;
+  tasks::TaskData train_data_;
+  tasks::TaskData dev_data_;
+  std::vector<tasks::Feature> train_features_;
+  std::vector<tasks::Feature> dev_features_;
+  TrialModel model_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::vector<int64_t> layers_;
+  RegularizerSettings regularizer_;
+  std::string trial_dir_;  // empty: no checkpoints
+  int64_t pad_id_ = 0;
+  bool squad_ = false;
+  int64_t step_ = 0;
+  int64_t start_epoch_ = 0;
+  int64_t steps_per_epoch_ = 1;
+  int64_t total_steps_ = 1;
+  int64_t warmup_steps_ = 0;
+  int64_t examples_seen_ = 0;  // by this process, for the throughput
+  double last_loss_ = 0.0;     // total loss of the last step
+  Clock::time_point started_ = Clock::now();
+};
+
+absl::Status Loop::LoadData() {
+  const std::optional<tasks::Task> task = tasks::ParseTask(trial_.task);
+  if (!task.has_value()) return absl::InvalidArgumentError("unknown task: " + trial_.task);
+  ISTAR_ASSIGN_OR_RETURN(train_data_,
+                         tasks::ReadTaskData(*task, trial_.task_path, tasks::Split::kTrain));
+  ISTAR_ASSIGN_OR_RETURN(dev_data_,
+                         tasks::ReadTaskData(*task, trial_.task_path, tasks::Split::kDev));
+  // See docs/training.md, "SQuAD": stride and question length shrink with short sequences.
+  const int64_t length = trial_.training.max_seq_length;
+  const tasks::EncodeSettings encode{.max_seq_length = length,
+                                     .doc_stride = std::min<int64_t>(128, length / 3),
+                                     .max_query_length = std::min<int64_t>(64, length / 4)};
+  ISTAR_ASSIGN_OR_RETURN(train_features_,
+                         tasks::BuildFeatures(train_data_, *model_.tokenizer, encode));
+  ISTAR_ASSIGN_OR_RETURN(dev_features_, tasks::BuildFeatures(dev_data_, *model_.tokenizer, encode));
+  if (train_features_.empty() || dev_features_.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(trial_.task_path, ": empty train or dev split"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Loop::Init() {
+  const std::optional<tasks::Task> task = tasks::ParseTask(trial_.task);
+  if (!task.has_value()) return absl::InvalidArgumentError("unknown task: " + trial_.task);
+  squad_ = *task == tasks::Task::kSquad;
+  at::manual_seed(static_cast<uint64_t>(trial_.seed));
+  ISTAR_ASSIGN_OR_RETURN(
+      model_, LoadTrialModel(
+                  trial_.model_path,
+                  squad_ ? models::Head::kQuestionAnswering : models::Head::kSequenceClassification,
+                  squad_ ? 2 : tasks::NumLabels(*task), static_cast<uint64_t>(trial_.seed)));
+  if (options_.float64) model_.model->module().to(at::kDouble);
+  pad_id_ = std::max<int32_t>(0, model_.tokenizer->pad_id());
+  ISTAR_RETURN_IF_ERROR(LoadData());
+  ISTAR_ASSIGN_OR_RETURN(layers_, ResolveLayers(model_.model->config().num_hidden_layers,
+                                                trial_.training.regularizer_layers));
+  regularizer_ = {.kind = trial_.regularizer, .lambda = trial_.lambda, .zeta = trial_.zeta};
+  const auto features = static_cast<int64_t>(train_features_.size());
+  steps_per_epoch_ = (features + trial_.batch_size - 1) / trial_.batch_size;
+  total_steps_ = steps_per_epoch_ * trial_.epochs;
+  warmup_steps_ = static_cast<int64_t>(
+      std::ceil(trial_.training.warmup_ratio * static_cast<double>(total_steps_)));
+  optimizer_ =
+      MakeOptimizer(model_.model->module(), trial_.learning_rate, trial_.training.weight_decay);
+  if (options_.checkpoint_dir.empty()) return absl::OkStatus();
+  trial_dir_ = (std::filesystem::path(options_.checkpoint_dir) / trial_.id).string();
+  ISTAR_ASSIGN_OR_RETURN(std::optional<CheckpointState> restored,
+                         RestoreLatestCheckpoint(trial_dir_, *model_.model, *optimizer_));
+  if (restored.has_value()) {
+    start_epoch_ = restored->epoch;
+    step_ = restored->step;
+  }
+  return absl::OkStatus();
+}
+
+// Note [Shrinkage at epoch start]: I-STAR's S0 is re-estimated at the start of every epoch from
+// the training set in order, in eval mode (no dropout) and without gradient, over the same union
+// of layers the regularizer reads, up to shrinkage_points points (DESIGN.md §2). Eval mode draws
+// no random numbers, so a resumed run estimates the same S0 as an uninterrupted one.
+absl::Status Loop::EstimateShrinkage() {
+  at::NoGradGuard no_grad;
+  model_.model->module().eval();
+  regularizers::ShrinkageEstimator estimator(model_.model->config().hidden_size,
+                                             trial_.training.shrinkage_points);
+  const auto count = static_cast<int64_t>(train_features_.size());
+  for (const std::vector<int64_t>& indices : EpochBatches(count, kEvalBatchSize, 0, 0, false)) {
+    const models::Batch batch = ToModelBatch(Collate(train_features_, indices, pad_id_));
+    const models::ModelOutput out = model_.model->Forward(batch);
+    const PointCloud cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
+    ISTAR_RETURN_IF_ERROR(estimator.Add(cloud.points).status());
+    if (estimator.full()) break;
+  }
+  ISTAR_ASSIGN_OR_RETURN(regularizer_.shrinkage, estimator.Finish());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Loop::StepOutcome> Loop::Step(std::span<const int64_t> indices, bool log,
+                                             db::Store& store) {
+  const HostBatch host = Collate(train_features_, indices, pad_id_);
+  const models::Batch batch = ToModelBatch(host);
+  model_.model->module().train();
+  const models::ModelOutput out = model_.model->Forward(batch);
+  PointCloud cloud;
+  if (regularizer_.kind != sweeps::Regularizer::kBaseline || log) {
+    cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
+  }
+  const at::Tensor task_loss =
+      squad_ ? SpanLoss(out.start_logits, out.end_logits, at::tensor(host.start_positions),
+                        at::tensor(host.end_positions))
+             : ClassificationLoss(out.logits, at::tensor(host.labels));
+  absl::StatusOr<StepLoss> loss = AddRegularizer(task_loss, cloud, regularizer_);
+  if (!loss.ok()) {
+    if (cloud.points.defined() && !at::isfinite(cloud.points).all().item<bool>()) {
+      return StepOutcome(absl::StrCat("diverged: hidden states are not finite at step ", step_));
+    }
+    return loss.status();
+  }
+  const double total = loss->total.item<double>();
+  if (!std::isfinite(total)) {
+    return StepOutcome(absl::StrCat("diverged: loss is ", total, " at step ", step_));
+  }
+  last_loss_ = total;
+  const double lr = trial_.learning_rate * LinearScheduleFactor(step_, warmup_steps_, total_steps_);
+  for (torch::optim::OptimizerParamGroup& group : optimizer_->param_groups()) {
+    group.options().set_lr(lr);
+  }
+  optimizer_->zero_grad();
+  loss->total.backward();
+  torch::nn::utils::clip_grad_norm_(model_.model->module().parameters(), kMaxGradNorm);
+  optimizer_->step();
+  if (log) ISTAR_RETURN_IF_ERROR(LogStep(cloud, *loss, lr, store));
+  ++step_;
+  examples_seen_ += host.rows;
+  return StepOutcome();
+}
+
+absl::Status Loop::LogStep(const PointCloud& cloud, const StepLoss& loss, double lr,
+                           db::Store& store) {
+  const double epoch = EpochPosition();
+  std::vector<db::MetricRow> metrics;
+  auto metric = [&](const char* name, double value) {
+    metrics.push_back({.trial_id = trial_.id,
+                       .step = step_,
+                       .epoch = epoch,
+                       .split = "train",
+                       .name = name,
+                       .value = value});
+  };
+  metric("loss", loss.total.item<double>());
+  metric("task_loss", loss.task.item<double>());
+  metric("regularizer", loss.regularizer.item<double>());
+  metric("lr", lr);
+  ISTAR_RETURN_IF_ERROR(store.WriteMetrics(metrics));
+  if (cloud.tokens < 2) return absl::OkStatus();
+  std::vector<db::IsotropyRow> rows;
+  auto measure = [&](int64_t layer, const at::Tensor& points) -> absl::Status {
+    ISTAR_ASSIGN_OR_RETURN(IsotropyMeasures m,
+                           MeasureIsotropy(points, trial_.zeta, regularizer_.shrinkage));
+    rows.push_back({.trial_id = trial_.id,
+                    .step = step_,
+                    .epoch = epoch,
+                    .layer = layer,
+                    .isoscore_star = m.isoscore_star,
+                    .isoscore = m.isoscore,
+                    .avg_cosine = m.avg_cosine});
+    return absl::OkStatus();
+  };
+  for (size_t k = 0; k < cloud.layers.size(); ++k) {
+    const auto begin = static_cast<int64_t>(k) * cloud.tokens;
+    ISTAR_RETURN_IF_ERROR(
+        measure(cloud.layers[k], cloud.points.slice(0, begin, begin + cloud.tokens)));
+  }
+  ISTAR_RETURN_IF_ERROR(measure(db::IsotropyRow::kUnionLayer, cloud.points));
+  return store.WriteIsotropy(rows);
+}
+
+absl::StatusOr<tasks::Scores> Loop::Evaluate(db::Store& store) {
+  ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores,
+                         EvaluateDev(*model_.model, dev_data_, dev_features_, pad_id_));
+  std::vector<db::MetricRow> rows;
+  for (const auto& [name, value] : scores.values) {
+    rows.push_back({.trial_id = trial_.id,
+                    .step = step_,
+                    .epoch = EpochPosition(),
+                    .split = "validation",
+                    .name = name,
+                    .value = value});
+  }
+  ISTAR_RETURN_IF_ERROR(store.WriteMetrics(rows));
+  return scores;
+}
+
+void Loop::ReportProgress(int64_t epoch, double loss) {
+  if (!options_.progress) return;
+  const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+  const double rate = seconds > 0 ? static_cast<double>(examples_seen_) / seconds : 0.0;
+  const double steps_per_second = seconds > 0 ? static_cast<double>(examples_seen_) /
+                                                    static_cast<double>(trial_.batch_size) / seconds
+                                              : 0.0;
+  const Progress progress{
+      .step = step_,
+      .total_steps = total_steps_,
+      .epoch = epoch,
+      .loss = loss,
+      .examples_per_second = rate,
+      .eta_seconds = steps_per_second > 0
+                         ? static_cast<double>(total_steps_ - step_) / steps_per_second
+                         : 0.0};
+  if (options_.on_progress) {
+    options_.on_progress(progress);
+  } else if (step_ % kPlainProgressEvery == 0 || step_ == total_steps_) {
+    std::cerr << "step " << step_ << "/" << total_steps_ << " epoch " << epoch << " loss " << loss
+              << " " << static_cast<int64_t>(rate) << " examples/s\n";
+  }
+}
+
+absl::StatusOr<TrialResult> Loop::Run(db::Store& store) {
+  TrialResult result;
+  const int64_t every = std::max<int64_t>(1, trial_.training.isotropy_every_steps);
+  const int64_t eval_every = trial_.training.eval_every_steps;
+  for (int64_t epoch = start_epoch_; epoch < trial_.epochs; ++epoch) {
+    if (regularizer_.kind == sweeps::Regularizer::kIStar && trial_.zeta > 0.0) {
+      ISTAR_RETURN_IF_ERROR(EstimateShrinkage());
+    }
+    const std::vector<std::vector<int64_t>> batches = EpochBatches(
+        static_cast<int64_t>(train_features_.size()), trial_.batch_size, trial_.seed, epoch, true);
+    for (size_t b = 0; b < batches.size(); ++b) {
+      if (options_.should_stop && options_.should_stop()) {
+        return TrialResult{.status = "stopped", .steps = step_};
+      }
+      const bool log = step_ % every == 0 || b + 1 == batches.size();
+      ISTAR_ASSIGN_OR_RETURN(StepOutcome outcome, Step(batches[b], log, store));
+      if (outcome.has_value())
+        return TrialResult{.status = "failed", .error = *outcome, .steps = step_};
+      if (eval_every > 0 && step_ % eval_every == 0)
+        ISTAR_RETURN_IF_ERROR(Evaluate(store).status());
+      ReportProgress(epoch, last_loss_);
+    }
+    ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(store));
+    result.final_metrics = scores.values;
+    if (!trial_dir_.empty()) {
+      ISTAR_RETURN_IF_ERROR(SaveCheckpoint(trial_dir_, {.epoch = epoch + 1, .step = step_},
+                                           *model_.model, *optimizer_));
+    }
+  }
+  if (result.final_metrics.empty()) {  // resumed after the last epoch's checkpoint
+    ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(store));
+    result.final_metrics = scores.values;
+  }
+  ISTAR_RETURN_IF_ERROR(store.WriteFinalResults(trial_.id, FinalResults(result.final_metrics)));
+  result.status = "done";
+  result.steps = step_;
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TrialLoop>> TrialLoop::Create(const sweeps::TrialSpec& trial,
+                                                             const RunOptions& options) {
+  auto loop = std::make_unique<Loop>(trial, options);
+  ISTAR_RETURN_IF_ERROR(loop->Init());
+  return std::unique_ptr<TrialLoop>(std::move(loop));
+}
+
+}  // namespace istar::trainer::internal

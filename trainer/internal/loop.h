@@ -1,0 +1,32 @@
+// The training loop of one trial (docs/training.md). The header is LibTorch-free so that
+// trainer.cc, the one LibTorch boundary of RunTrial, stays cheap to compile; loop.cc holds the
+// LibTorch code and may throw c10::Error from any method.
+#ifndef ISTAR_TRAINER_INTERNAL_LOOP_H_
+#define ISTAR_TRAINER_INTERNAL_LOOP_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "db/store.h"
+#include "sweeps/sweep.h"
+#include "trainer/trainer.h"
+
+namespace istar::trainer::internal {
+
+class TrialLoop {
+ public:
+  // Reads the task data, loads the model, builds the optimizer and restores the latest
+  // checkpoint. The errors of RunTrial's "cannot start" list.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<TrialLoop>> Create(
+      const sweeps::TrialSpec& trial, const RunOptions& options);
+  virtual ~TrialLoop() = default;
+
+  // Trains the remaining epochs, writing rows to `store` (the trial must be marked running).
+  // A divergence is a TrialResult with status "failed"; a Status is an error of the store or of
+  // the regularizers.
+  [[nodiscard]] virtual absl::StatusOr<TrialResult> Run(db::Store& store) = 0;
+};
+
+}  // namespace istar::trainer::internal
+
+#endif  // ISTAR_TRAINER_INTERNAL_LOOP_H_

@@ -1,0 +1,105 @@
+// File: trainer/loss.h
+// -----------------------------------------------------------------------------
+// The loss of one training step, at the tensor level (LibTorch): the task loss plus the trial's
+// isotropy regularizer on the hidden states of chosen layers, and the isotropy measures logged
+// beside it. RunTrial (trainer/trainer.h) uses these; they are public so that benchmarks and
+// tests can time and check a step without running a whole trial.
+//
+// The point cloud is the union of the chosen layers' hidden states at the real (non-padding)
+// tokens of a batch: rows [k * n, (k + 1) * n) are layer layers[k] for the same n tokens.
+//
+// Example:
+//
+//   ISTAR_ASSIGN_OR_RETURN(std::vector<int64_t> layers, ResolveLayers(12, settings.layers));
+//   models::ModelOutput out = model.Forward(batch);
+//   PointCloud cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers);
+//   ISTAR_ASSIGN_OR_RETURN(StepLoss loss, ComputeLoss(out.logits, labels, cloud, regularizer));
+//   loss.total.backward();
+//
+// Errors: InvalidArgument for inputs the regularizers reject (fewer than 2 tokens, non-finite
+// hidden states, zeta > 0 without S0). Tensor ops may throw c10::Error; RunTrial catches it.
+//
+// Thread safety: the functions are thread-safe.
+#ifndef ISTAR_TRAINER_LOSS_H_
+#define ISTAR_TRAINER_LOSS_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sweeps/sweep.h"
+
+namespace istar::trainer {
+
+// The regularizer of a trial, as the loss sees it.
+struct RegularizerSettings {
+  sweeps::Regularizer kind = sweeps::Regularizer::kBaseline;
+  double lambda = 0.0;   // weight of the regularizer term; negative lambda lowers isotropy
+  double zeta = 0.0;     // I-STAR's shrinkage weight in [0, 1]
+  at::Tensor shrinkage;  // S0 [H, H] (any float dtype); required by I-STAR when zeta > 0
+};
+
+// Hidden states of chosen layers at the real tokens of one batch.
+struct PointCloud {
+  at::Tensor points;            // [layers.size() * tokens, H]
+  int64_t tokens = 0;           // real tokens per layer (rows of one layer)
+  std::vector<int64_t> layers;  // 1-based layer numbers, in row order
+};
+
+// The 1-based transformer layers the regularizer reads: 1..num_layers if `requested` is empty,
+// else `requested` sorted and deduplicated. InvalidArgument for a layer outside 1..num_layers.
+[[nodiscard]] absl::StatusOr<std::vector<int64_t>> ResolveLayers(
+    int64_t num_layers, std::span<const int64_t> requested);
+
+// The point cloud of `layers` (1-based indexes into `hidden_states`, whose entry 0 is the
+// embedding output) at the positions where `attention_mask` ([B, T]) is non-zero. Differentiable
+// with respect to the hidden states.
+PointCloud GatherPoints(const std::vector<at::Tensor>& hidden_states,
+                        const at::Tensor& attention_mask, std::span<const int64_t> layers);
+
+// The three parts of a step's loss, each a 0-dim tensor: total = task + regularizer.
+struct StepLoss {
+  at::Tensor total;
+  at::Tensor task;  // mean cross-entropy of `logits` against `labels`
+  at::Tensor
+      regularizer;  // baseline: 0; CosReg: lambda * penalty; I-STAR: lambda * (1 - IsoScore*)
+};
+
+// Mean cross-entropy of classification `logits` [B, C] against `labels` [B] (int64).
+at::Tensor ClassificationLoss(const at::Tensor& logits, const at::Tensor& labels);
+
+// SQuAD's span loss, as transformers' *ForQuestionAnswering: the mean of the cross-entropies of
+// `start_logits` and `end_logits` ([B, T]) against the answer's token positions ([B], int64).
+at::Tensor SpanLoss(const at::Tensor& start_logits, const at::Tensor& end_logits,
+                    const at::Tensor& start_positions, const at::Tensor& end_positions);
+
+// Adds the regularizer on `cloud` to `task_loss` (a 0-dim tensor). `cloud` may be empty
+// (undefined points) for the baseline. InvalidArgument when the regularizer rejects the cloud.
+[[nodiscard]] absl::StatusOr<StepLoss> AddRegularizer(const at::Tensor& task_loss,
+                                                      const PointCloud& cloud,
+                                                      const RegularizerSettings& regularizer);
+
+// AddRegularizer(ClassificationLoss(logits, labels), cloud, regularizer).
+[[nodiscard]] absl::StatusOr<StepLoss> ComputeLoss(const at::Tensor& logits,
+                                                   const at::Tensor& labels,
+                                                   const PointCloud& cloud,
+                                                   const RegularizerSettings& regularizer);
+
+// Isotropy of a point cloud, measured without gradient.
+struct IsotropyMeasures {
+  double isoscore_star = 0.0;  // with the given zeta and S0 (zeta 0 when S0 is undefined)
+  double isoscore = 0.0;       // zeta = 0
+  double avg_cosine = 0.0;     // mean pairwise cosine similarity
+};
+
+// Measures `points` ([N, H], N >= 2). InvalidArgument as the regularizers' analysis functions.
+[[nodiscard]] absl::StatusOr<IsotropyMeasures> MeasureIsotropy(const at::Tensor& points,
+                                                               double zeta,
+                                                               const at::Tensor& shrinkage);
+
+}  // namespace istar::trainer
+
+#endif  // ISTAR_TRAINER_LOSS_H_

@@ -1,0 +1,101 @@
+// File: trainer/trainer.h
+// -----------------------------------------------------------------------------
+// Fine-tunes one trial of a sweep in this process: the standalone trainer behind `istar train`
+// (docs/training.md). RunTrial loads the trial's model and task data, trains for its epochs with
+// the task loss plus its isotropy regularizer (baseline, CosReg or I-STAR), evaluates on the dev
+// split after every epoch, checkpoints, and writes its metric and isotropy trajectories, final
+// results and status to the SQLite results store (db/store.h). This header is LibTorch-free.
+//
+// The model folder (TrialSpec::model_path) is a Hugging Face checkpoint folder: config.json,
+// model.safetensors (or pytorch_model.bin) and a tokenizer (vocab.txt, tokenizer.json or
+// spiece.model). A folder with config.json and a tokenizer but NO weights file gives a
+// random-initialised model drawn with the trial's seed: the demos' and tests' case.
+//
+// Example:
+//
+//   ISTAR_ASSIGN_OR_RETURN(sweeps::TrialSpec trial, trainer::LoadTrialConfig("train.yaml"));
+//   ISTAR_ASSIGN_OR_RETURN(trainer::TrialResult result,
+//                          trainer::RunTrial(trial, {.db_path = "results.db",
+//                                                    .checkpoint_dir = "checkpoints"}));
+//   if (result.status == "failed") std::cerr << result.error << "\n";  // "diverged: ..."
+//
+// Thread safety: RunTrial may be called from one thread at a time per process (LibTorch's
+// global random generator is seeded and restored by it).
+#ifndef ISTAR_TRAINER_TRAINER_H_
+#define ISTAR_TRAINER_TRAINER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "sweeps/sweep.h"
+
+namespace istar::trainer {
+
+// How a RunTrial call ended (when it could run at all).
+struct TrialResult {
+  // "done": trained to the end, marked done in the store; "failed": the run failed (the message
+  // is in `error`, the trial is marked failed); "stopped": RunOptions::should_stop asked to stop
+  // (the trial stays "running" in the store; the next RunTrial resumes from its last checkpoint).
+  std::string status;
+  std::string error;  // why it failed, e.g. "diverged: loss is nan at step 12"; empty otherwise
+  std::map<std::string, double> final_metrics;  // the dev split's scores ("accuracy", ...)
+  int64_t steps = 0;                            // optimizer steps taken, resumed ones included
+};
+
+// Progress of a running trial, reported after every optimizer step.
+struct Progress {
+  int64_t step = 0;                  // steps taken so far
+  int64_t total_steps = 0;           // steps of the whole trial
+  int64_t epoch = 0;                 // 0-based epoch of the last step
+  double loss = 0.0;                 // total loss of the last step
+  double examples_per_second = 0.0;  // training throughput since this call started
+  double eta_seconds = 0.0;          // estimated time left
+};
+
+struct RunOptions {
+  // The SQLite results store to write to; created if missing. Required.
+  std::string db_path;
+  // Checkpoints go to <checkpoint_dir>/<trial id>/epoch-<k>/ after every epoch, and a run resumes
+  // from the latest complete one there. Empty: no checkpoints, no resuming.
+  std::string checkpoint_dir;
+  // Report progress: to `on_progress` when set, else as a plain line on stderr every 10 steps.
+  bool progress = true;
+  std::function<void(const Progress&)> on_progress;
+  // Polled before every step; returning true ends the run with status "stopped" (tests of
+  // interruption and resuming; a signal handler's flag).
+  std::function<bool()> should_stop;
+  // Train in float64 instead of float32 (slower; for bit-for-bit comparisons in tests).
+  bool float64 = false;
+};
+
+// Runs `trial` to its end, as the file comment describes. The trial is submitted to the store
+// first (as a one-trial sweep "train:<id prefix>") if the store does not hold it, then marked
+// running (a new attempt), and finally done or failed.
+//
+// Returns a TrialResult for every run that started, including failed ones (a non-finite loss is
+// status "failed" with error "diverged: ..."). Returns a Status, without marking the trial, when
+// it cannot start: InvalidArgument (empty db_path, precision other than "fp32" on this CPU build,
+// regularizer_layers out of range, an unknown task),
+// FailedPrecondition (the trial is already done or leased), NotFound (model or data missing),
+// and the store's errors. An error after the start (a LibTorch failure, a store write that
+// fails) marks the trial failed and is returned as Internal or the store's code.
+[[nodiscard]] absl::StatusOr<TrialResult> RunTrial(const sweeps::TrialSpec& trial,
+                                                   const RunOptions& options);
+
+// Reads a trial config: a sweep file (docs/sweep-format.md) that must expand to exactly one
+// trial, after applying `overrides`, each "key.path=value": map keys joined by dots (missing
+// maps are created), the value read as YAML; a scalar given for a list (an axis such as
+// grid.seed) becomes a one-element list, so "grid.seed=3" means seed: [3]. With overrides the
+// file is re-emitted before parsing, so error positions refer to the edited text.
+// Returns NotFound (no file), InvalidArgument (a malformed override, malformed YAML, the sweep
+// loader's errors, or a file that expands to other than 1 trial, saying how many).
+[[nodiscard]] absl::StatusOr<sweeps::TrialSpec> LoadTrialConfig(
+    const std::string& path, std::span<const std::string> overrides = {});
+
+}  // namespace istar::trainer
+
+#endif  // ISTAR_TRAINER_TRAINER_H_
