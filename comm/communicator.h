@@ -1,0 +1,131 @@
+// File: comm/communicator.h
+// -----------------------------------------------------------------------------
+// The Communicator: collectives over plain buffers (all-reduce, broadcast, barrier) for the ranks
+// of one worker group. comm/ speaks buffers, not tensors (STYLE.md §10); it links no LibTorch.
+//
+// Implementations:
+//   LocalCommunicator        one process (size 1): all-reduce is the identity, broadcast a no-op.
+//   CreateMpiCommunicator()  every process of an mpirun job, over a private copy of
+//                            MPI_COMM_WORLD; buffers live in host memory.
+//   CreateNcclCommunicator() GPU buffers (device pointers) over NCCL, bootstrapped through another
+//                            Communicator; Unimplemented when istar was built without NCCL.
+//
+// Example:
+//
+//   int main(int argc, char** argv) {
+//     ISTAR_ASSIGN_OR_RETURN(auto session, comm::MpiSession::Start(&argc, &argv));
+//     ISTAR_ASSIGN_OR_RETURN(auto comm, comm::CreateMpiCommunicator(*session));
+//     std::vector<double> sums = LocalSums();
+//     ISTAR_RETURN_IF_ERROR(comm->AllReduceSum(std::span<double>(sums)));
+//   }
+//
+// Thread safety: a Communicator is used by one thread at a time (MpiSession asks MPI for
+// MPI_THREAD_FUNNELED: only the thread that started the session may call MPI).
+#ifndef ISTAR_COMM_COMMUNICATOR_H_
+#define ISTAR_COMM_COMMUNICATOR_H_
+
+#include <cstddef>
+#include <memory>
+#include <span>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace istar::comm {
+
+// A group of `size()` ranks that take part in collectives together.
+//
+// Ordering rule (STYLE.md §6): every rank must issue the same collectives, with the same buffer
+// sizes and roots, in the same order. A rank that skips one, or calls them in another order,
+// makes the group hang or mixes data between calls. So a rank that fails must not stop
+// participating on its own: it records its Status and the group agrees at the next step boundary
+// (for example by all-reducing an error flag), then every rank stops together.
+//
+// Failures come back as Statuses, never as exceptions or aborts: a library error is
+// kInternal with the library's own text, file:line and our reason; bad arguments that the
+// implementation itself detects are kInvalidArgument.
+//
+// Thread safety: one thread per communicator; calls must not overlap.
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+
+  // This process's rank in the group, in [0, size()).
+  virtual int rank() const = 0;
+  // The number of ranks in the group, at least 1.
+  virtual int size() const = 0;
+
+  // Replaces every element of `data` with its sum over all ranks. Every rank passes a buffer of
+  // the same length. Buffers of any length are accepted (they are sent in chunks where the
+  // library counts in int). Summation order is the library's, so results may differ from a
+  // sequential sum in the last bits for non-integral values.
+  [[nodiscard]] virtual absl::Status AllReduceSum(std::span<float> data) = 0;
+  [[nodiscard]] virtual absl::Status AllReduceSum(std::span<double> data) = 0;
+
+  // Copies rank `root`'s `data` into `data` on every other rank. Every rank passes a buffer of the
+  // same length and the same `root`, which must be in [0, size()).
+  [[nodiscard]] virtual absl::Status Broadcast(std::span<std::byte> data, int root) = 0;
+
+  // Returns once every rank has entered Barrier().
+  [[nodiscard]] virtual absl::Status Barrier() = 0;
+};
+
+// The group of one: for single-process runs and tests. All-reduce leaves the data as it is,
+// Broadcast from root 0 does nothing and any other root is kInvalidArgument, Barrier returns at
+// once.
+class LocalCommunicator final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  [[nodiscard]] absl::Status AllReduceSum(std::span<float> data) override;
+  [[nodiscard]] absl::Status AllReduceSum(std::span<double> data) override;
+  [[nodiscard]] absl::Status Broadcast(std::span<std::byte> data, int root) override;
+  [[nodiscard]] absl::Status Barrier() override;
+};
+
+// Owns MPI's lifetime in the process: Start() calls MPI_Init_thread asking for
+// MPI_THREAD_FUNNELED (only the starting thread calls MPI), the destructor calls MPI_Finalize.
+// Create it once, in main, and destroy every communicator made from it first.
+// Move-less and copy-less: exactly one owner.
+class MpiSession {
+ public:
+  // Initializes MPI with `argc`/`argv` from main (MPI may remove its own arguments).
+  // Errors: kFailedPrecondition if MPI was already initialized or finalized in this process,
+  // kInternal if MPI_Init_thread fails or MPI cannot provide MPI_THREAD_FUNNELED.
+  // Without mpirun, OpenMPI starts a one-rank "singleton" job.
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<MpiSession>> Start(int* argc, char*** argv);
+
+  // Tells whether this process was started by an MPI launcher (mpirun/mpiexec or srun), judged
+  // from the environment it sets: OMPI_COMM_WORLD_SIZE (Open MPI), PMI_SIZE (MPICH, Slurm's
+  // PMI-1/2) or PMIX_RANK (PMIx). Needs no MPI call, so it may be asked before Start(), e.g. to
+  // choose between LocalCommunicator and MPI.
+  static bool InMpiJob();
+
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+  ~MpiSession() noexcept;
+
+ private:
+  MpiSession() = default;
+};
+
+// Returns a communicator over all processes of the MPI job (a duplicate of MPI_COMM_WORLD, so its
+// traffic never mixes with other users of MPI), with MPI_ERRORS_RETURN set so that MPI errors come
+// back as Statuses instead of aborting the job. The communicator must be destroyed before
+// `session`. Errors: kInternal with MPI's text if the duplicate cannot be made.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Communicator>> CreateMpiCommunicator(
+    const MpiSession& session);
+
+// Returns a communicator over NCCL for the ranks of `bootstrap`, which is used once, here, to
+// share NCCL's unique id from rank 0 (a collective: every rank of `bootstrap` must call this).
+// The process uses CUDA device `device`. The spans given to its collectives hold device pointers
+// on that device; they are never dereferenced on the host. Each call returns after the collective
+// has finished on the GPU. An NCCL or CUDA error is kInternal with the library's text; the
+// communicator is then aborted (ncclCommAbort) when destroyed rather than left to hang.
+// Errors: kUnimplemented ("built without NCCL") when istar was built without NCCL.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<Communicator>> CreateNcclCommunicator(
+    Communicator& bootstrap, int device);
+
+}  // namespace istar::comm
+
+#endif  // ISTAR_COMM_COMMUNICATOR_H_

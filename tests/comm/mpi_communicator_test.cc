@@ -1,0 +1,144 @@
+// istar_comm_mpi_test: the MPI communicator across real processes. ctest runs it under
+// `mpirun -np 2` (tests/comm/CMakeLists.txt); every rank runs every test, in the same order, since
+// each test issues collectives. Run directly, without mpirun, it is a one-rank job and the tests
+// that need two ranks skip, saying so.
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace istar::comm {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// Set by main() before the tests run. InMpiJob() is read before MPI starts: Open MPI's singleton
+// init sets OMPI_COMM_WORLD_SIZE in the process itself.
+MpiSession* g_session = nullptr;
+bool g_launched_by_mpirun = false;
+
+class MpiCommunicatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(g_session, nullptr);
+    auto comm = CreateMpiCommunicator(*g_session);
+    ASSERT_TRUE(comm.ok()) << comm.status();
+    comm_ = *std::move(comm);
+  }
+  std::unique_ptr<Communicator> comm_;
+};
+
+TEST_F(MpiCommunicatorTest, RankAndSizeDescribeTheJob) {
+  EXPECT_GE(comm_->size(), 1);
+  EXPECT_GE(comm_->rank(), 0);
+  EXPECT_LT(comm_->rank(), comm_->size());
+  if (g_launched_by_mpirun) {
+    EXPECT_EQ(comm_->size(), 2) << "ctest starts this binary with mpirun -np 2";
+  }
+}
+
+TEST_F(MpiCommunicatorTest, AllReduceSumOfFloatsAddsEveryRanksValues) {
+  // Rank r contributes (r + 1) * (i + 1): exact in float for these sizes.
+  const int n = comm_->size();
+  std::vector<float> data(100);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = float((comm_->rank() + 1) * (i + 1));
+  ASSERT_TRUE(comm_->AllReduceSum(std::span<float>(data)).ok());
+  const float ranks = float(n * (n + 1) / 2);
+  for (size_t i = 0; i < data.size(); ++i) ASSERT_EQ(data[i], ranks * float(i + 1)) << i;
+}
+
+TEST_F(MpiCommunicatorTest, AllReduceSumOfDoublesAddsEveryRanksValues) {
+  const int n = comm_->size();
+  std::vector<double> data = {0.5, -1.0, 1e15, 0.0};
+  for (double& x : data) x *= comm_->rank() + 1;
+  ASSERT_TRUE(comm_->AllReduceSum(std::span<double>(data)).ok());
+  const double ranks = n * (n + 1) / 2.0;
+  EXPECT_EQ(data[0], 0.5 * ranks);
+  EXPECT_EQ(data[1], -1.0 * ranks);
+  EXPECT_EQ(data[2], 1e15 * ranks);
+  EXPECT_EQ(data[3], 0.0);
+}
+
+TEST_F(MpiCommunicatorTest, AllReduceSumOfLargeBuffer) {
+  const int n = comm_->size();
+  std::vector<double> data(3'000'000);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = double(i % 1000) + comm_->rank();
+  ASSERT_TRUE(comm_->AllReduceSum(std::span<double>(data)).ok());
+  const double rank_sum = n * (n - 1) / 2.0;
+  for (size_t i = 0; i < data.size(); ++i) {
+    ASSERT_EQ(data[i], n * double(i % 1000) + rank_sum) << i;
+  }
+}
+
+TEST_F(MpiCommunicatorTest, AllReduceSumOfEmptyBufferSucceeds) {
+  EXPECT_TRUE(comm_->AllReduceSum(std::span<float>()).ok());
+}
+
+// Every rank fills its buffer with its own rank; after the broadcast all hold root's bytes.
+void ExpectBroadcastFrom(Communicator& comm, int root) {
+  std::vector<std::byte> bytes(1000, std::byte(comm.rank()));
+  if (comm.rank() == root) {
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = std::byte(i * 7 + 3);
+  }
+  ASSERT_TRUE(comm.Broadcast(bytes, root).ok());
+  for (size_t i = 0; i < bytes.size(); ++i) ASSERT_EQ(bytes[i], std::byte(i * 7 + 3)) << i;
+}
+
+TEST_F(MpiCommunicatorTest, BroadcastFromRootZero) { ExpectBroadcastFrom(*comm_, 0); }
+
+TEST_F(MpiCommunicatorTest, BroadcastFromRootOne) {
+  if (comm_->size() < 2) GTEST_SKIP() << "needs 2 ranks; run under mpirun -np 2 (ctest does)";
+  ExpectBroadcastFrom(*comm_, 1);
+}
+
+TEST_F(MpiCommunicatorTest, BarrierSucceeds) { EXPECT_TRUE(comm_->Barrier().ok()); }
+
+TEST_F(MpiCommunicatorTest, BroadcastWithInvalidRootReturnsMpiError) {
+  // Every rank passes the same bad root, so none waits for the others (MPI_ERRORS_RETURN).
+  std::vector<std::byte> bytes(8);
+  const absl::Status status = comm_->Broadcast(bytes, comm_->size());
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
+  char text[MPI_MAX_ERROR_STRING] = {};
+  int length = 0;
+  ASSERT_EQ(MPI_Error_string(MPI_ERR_ROOT, text, &length), MPI_SUCCESS);
+  const std::string message(status.message());
+  EXPECT_THAT(message, StartsWith("comm/mpi_communicator.cc:"));
+  EXPECT_THAT(message, HasSubstr(std::string("MPI '") + std::string(text, length) + "'"));
+  EXPECT_THAT(message, HasSubstr("broadcast of 8 bytes from root"));
+  // The communicator is still usable afterwards.
+  EXPECT_TRUE(comm_->Barrier().ok());
+}
+
+TEST(MpiSession, SecondStartIsFailedPrecondition) {
+  int argc = 0;
+  char** argv = nullptr;
+  const auto second = MpiSession::Start(&argc, &argv);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace istar::comm
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  istar::comm::g_launched_by_mpirun = istar::comm::MpiSession::InMpiJob();
+  auto session = istar::comm::MpiSession::Start(&argc, &argv);
+  if (!session.ok()) {
+    std::fprintf(stderr, "cannot start MPI: %s\n", session.status().ToString().c_str());
+    return 1;
+  }
+  istar::comm::g_session = session->get();
+  const int result = RUN_ALL_TESTS();
+  istar::comm::g_session = nullptr;
+  session->reset();  // MPI_Finalize, after every communicator is gone.
+  return result;
+}
