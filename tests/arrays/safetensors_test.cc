@@ -15,6 +15,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/scratch_dir.h"
 
 namespace istar::arrays {
 namespace {
@@ -23,36 +24,7 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// A fresh directory under the system temp directory, removed with its contents at scope exit.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("istar_safetensors_") + test->test_suite_name() + "_" +
-                       test->name() + "_" + std::to_string(::getpid());
-    for (char& c : name) {
-      if (c == '/') c = '_';
-    }
-    path_ = std::filesystem::temp_directory_path() / name;
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string Path(std::string_view file) const { return (path_ / file).string(); }
-  std::string Write(std::string_view file, std::string_view bytes) const {
-    std::ofstream out(Path(file), std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    EXPECT_TRUE(out.good()) << Path(file);
-    return Path(file);
-  }
-  std::filesystem::path dir() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::istar::testing::ScratchDir;
 
 std::string ReadBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -18,32 +18,11 @@
 #include "db/store.h"
 #include "gtest/gtest.h"
 #include "sweeps/sweep.h"
+#include "tests/testing/scratch_dir.h"
 
 namespace istar::db::testing {
 
-// A fresh directory under the system temp directory, removed with its contents at scope exit.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string("istar_db_") + test->test_suite_name() + "_" + test->name() +
-                       "_" + std::to_string(::getpid());
-    for (char& c : name) {
-      if (c == '/') c = '_';
-    }
-    path_ = std::filesystem::temp_directory_path() / name;
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string Path(const std::string& file) const { return (path_ / file).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using ::istar::testing::ScratchDir;
 
 // A trial id that is a valid SHA-256 hex digest: `n` in hex, zero-padded to 64 digits.
 inline std::string HexId(int n) {

@@ -20,6 +20,7 @@
 #include "arrays/safetensors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/scratch_dir.h"
 
 namespace istar::models {
 namespace {
@@ -30,25 +31,7 @@ using ::testing::IsEmpty;
 
 using ModulePtr = std::shared_ptr<torch::nn::Module>;
 
-// A fresh directory under the system temp directory, removed with its contents at scope exit.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::filesystem::temp_directory_path() /
-            (std::string("istar_checkpoint_") + test->name() + "_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::string Path(std::string_view file) const { return (path_ / file).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using ::istar::testing::ScratchDir;
 
 // Registers `leaf` under the dotted `path` below `root`, creating plain modules for the parents,
 // so that a test can build a module with Hugging Face's names in a few lines.
