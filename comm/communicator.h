@@ -68,7 +68,25 @@ class Communicator {
 
   // Returns once every rank has entered Barrier().
   [[nodiscard]] virtual absl::Status Barrier() = 0;
+
+  // Where the buffers given to the collectives live: host memory (Local, MPI) or the memory of
+  // the communicator's CUDA device (NCCL). Callers with data elsewhere stage it through a copy.
+  enum class Memory { kHost, kCuda };
+  virtual Memory memory() const { return Memory::kHost; }
 };
+
+// Turns each rank's own outcome into one decision of the whole group (the ordering rule above):
+// every rank passes its `local` status; if every rank's is OK, every rank gets OK; otherwise
+// every rank gets the status of the lowest failing rank, with its code and its message prefixed
+// "rank k: " (no prefix in a group of one), marked so that IsAgreed() tells it apart. A
+// collective (one all-reduce of size() numbers, and two broadcasts when some rank failed): every
+// rank must call it at the same point. `group` must use host memory (kInvalidArgument otherwise).
+// If the collectives themselves fail, their error is returned, not marked agreed.
+[[nodiscard]] absl::Status AgreeOnStatus(Communicator& group, const absl::Status& local);
+
+// True for an error that AgreeOnStatus returned: every rank of the group holds the same one, so
+// the ranks can stop together without aborting the job.
+bool IsAgreed(const absl::Status& status);
 
 // The group of one: for single-process runs and tests. All-reduce leaves the data as it is,
 // Broadcast from root 0 does nothing and any other root is kInvalidArgument, Barrier returns at
@@ -100,6 +118,11 @@ class MpiSession {
   // PMI-1/2) or PMIX_RANK (PMIx). Needs no MPI call, so it may be asked before Start(), e.g. to
   // choose between LocalCommunicator and MPI.
   static bool InMpiJob();
+
+  // Ends every process of the job at once (MPI_Abort on MPI_COMM_WORLD) with `exit_code`: the way
+  // out when this rank must stop but the others may be waiting in a collective it will never join
+  // (an error that AgreeOnStatus did not spread). Does not return.
+  [[noreturn]] void Abort(int exit_code) const;
 
   MpiSession(const MpiSession&) = delete;
   MpiSession& operator=(const MpiSession&) = delete;

@@ -123,6 +123,11 @@ bool MpiSession::InMpiJob() {
          std::getenv("PMIX_RANK") != nullptr;
 }
 
+void MpiSession::Abort(int exit_code) const {
+  MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);  // MPI_Abort should not return; if it does, still end the process.
+}
+
 MpiSession::~MpiSession() noexcept {
   if (!MpiFinalized()) MPI_Finalize();
 }

@@ -54,6 +54,7 @@ class NcclCommunicator final : public Communicator {
   }
   absl::Status Broadcast(std::span<std::byte> data, int root) override;
   absl::Status Barrier() override { return Guard(AllReduce(scratch_, 1, ncclFloat)); }
+  Memory memory() const override { return Memory::kCuda; }
 
  private:
   absl::Status Guard(absl::Status status) {

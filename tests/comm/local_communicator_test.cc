@@ -55,6 +55,22 @@ TEST(LocalCommunicator, BarrierReturnsAtOnce) {
   EXPECT_TRUE(comm.Barrier().ok());
 }
 
+TEST(AgreeOnStatus, OkStaysOkInAGroupOfOne) {
+  LocalCommunicator comm;
+  const absl::Status agreed = AgreeOnStatus(comm, absl::OkStatus());
+  EXPECT_TRUE(agreed.ok()) << agreed;
+  EXPECT_FALSE(IsAgreed(agreed));
+}
+
+TEST(AgreeOnStatus, ErrorKeepsCodeAndMessageAndIsMarkedAgreed) {
+  LocalCommunicator comm;
+  const absl::Status agreed = AgreeOnStatus(comm, absl::NotFoundError("data/train.tsv: no file"));
+  EXPECT_EQ(agreed.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(agreed.message(), "data/train.tsv: no file");
+  EXPECT_TRUE(IsAgreed(agreed));
+  EXPECT_FALSE(IsAgreed(absl::NotFoundError("data/train.tsv: no file")));
+}
+
 TEST(MpiSession, InMpiJobReadsTheLaunchersEnvironment) {
   // Saves and restores the variables, so that the test means the same under mpirun.
   const std::vector<std::string> names = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"};

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "comm/communicator.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -116,6 +117,34 @@ TEST_F(MpiCommunicatorTest, BroadcastWithInvalidRootReturnsMpiError) {
   EXPECT_THAT(message, HasSubstr("broadcast of 8 bytes from root"));
   // The communicator is still usable afterwards.
   EXPECT_TRUE(comm_->Barrier().ok());
+}
+
+TEST_F(MpiCommunicatorTest, AgreeOnStatusIsOkWhenEveryRankIsOk) {
+  const absl::Status agreed = AgreeOnStatus(*comm_, absl::OkStatus());
+  EXPECT_TRUE(agreed.ok()) << agreed;
+}
+
+TEST_F(MpiCommunicatorTest, AgreeOnStatusSpreadsOneRanksErrorToEveryRank) {
+  if (comm_->size() < 2) GTEST_SKIP() << "needs two ranks: run under mpirun -np 2 (ctest does)";
+  // Only the last rank fails; every rank must come back with its code and message.
+  const int last = comm_->size() - 1;
+  const absl::Status local = comm_->rank() == last
+                                 ? absl::DataLossError(absl::StrCat("checkpoint of rank ", last))
+                                 : absl::OkStatus();
+  const absl::Status agreed = AgreeOnStatus(*comm_, local);
+  EXPECT_EQ(agreed.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(agreed.message(), absl::StrCat("rank ", last, ": checkpoint of rank ", last));
+  EXPECT_TRUE(IsAgreed(agreed));
+}
+
+TEST_F(MpiCommunicatorTest, AgreeOnStatusTakesTheLowestFailingRank) {
+  if (comm_->size() < 2) GTEST_SKIP() << "needs two ranks: run under mpirun -np 2 (ctest does)";
+  // Every rank fails with a message of a different length; rank 0's wins.
+  const absl::Status local = comm_->rank() == 0 ? absl::NotFoundError("short")
+                                                : absl::InternalError("a much longer message");
+  const absl::Status agreed = AgreeOnStatus(*comm_, local);
+  EXPECT_EQ(agreed.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(agreed.message(), "rank 0: short");
 }
 
 TEST(MpiSession, SecondStartIsFailedPrecondition) {
