@@ -35,3 +35,31 @@ function(istar_test)
   gtest_discover_tests(${target} DISCOVERY_TIMEOUT 120
                        PROPERTIES LABELS ${ARG_NAME})
 endfunction()
+
+# istar_mpi_test(NAME x SRCS ... DEPS ... [OWN_MAIN] [TIMEOUT s]) builds istar_x_mpi_test and
+# registers it as one ctest test run under `mpiexec -n 2` (DESIGN.md §5): every test of the binary
+# issues collectives, so all of them run on both ranks in one job rather than one ctest test per
+# TEST. Without OWN_MAIN the binary uses tests/testing/mpi_test_main.cc (one MPI communicator for
+# the whole run, istar::testing::TestGroup()). --oversubscribe: two ranks on a machine that may
+# have fewer cores; --allow-run-as-root: Open MPI's mpirun refuses root without it.
+function(istar_mpi_test)
+  cmake_parse_arguments(ARG "OWN_MAIN" "NAME;TIMEOUT" "SRCS;DEPS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  set(target istar_${ARG_NAME}_mpi_test)
+  add_executable(${target} ${ARG_SRCS})
+  target_link_libraries(${target} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest)
+  if(NOT ARG_OWN_MAIN)
+    target_link_libraries(${target} PRIVATE istar_mpi_test_main)
+  endif()
+  set(preflags ${MPIEXEC_PREFLAGS} --oversubscribe)
+  execute_process(COMMAND id -u OUTPUT_VARIABLE uid OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(uid STREQUAL "0")
+    list(APPEND preflags --allow-run-as-root)
+  endif()
+  add_test(NAME ${ARG_NAME}_mpi_test
+           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 ${preflags}
+                   $<TARGET_FILE:${target}> ${MPIEXEC_POSTFLAGS})
+  set_tests_properties(${ARG_NAME}_mpi_test PROPERTIES TIMEOUT ${ARG_TIMEOUT} LABELS ${ARG_NAME})
+endfunction()

@@ -145,19 +145,21 @@ absl::StatusOr<at::Tensor> CosRegPenalty(const at::Tensor& points, const at::Ten
   return value;
 }
 
-absl::StatusOr<double> IsoScore(const at::Tensor& points, const at::Tensor& keep) {
+absl::StatusOr<double> IsoScore(const at::Tensor& points, const at::Tensor& keep,
+                                const CrossRankSum& ranks) {
   at::NoGradGuard no_grad;
-  ISTAR_ASSIGN_OR_RETURN(const at::Tensor value, IsoScoreStar(points, keep));
+  ISTAR_ASSIGN_OR_RETURN(const at::Tensor value, IsoScoreStar(points, keep, {.ranks = &ranks}));
   return value.item<double>();
 }
 
-absl::StatusOr<double> AverageCosineSimilarity(const at::Tensor& points, const at::Tensor& keep) {
+absl::StatusOr<double> AverageCosineSimilarity(const at::Tensor& points, const at::Tensor& keep,
+                                               const CrossRankSum& ranks) {
   at::NoGradGuard no_grad;
   ISTAR_ASSIGN_OR_RETURN(const at::Tensor rows,
                          internal::KeptRows(points, keep, "average cosine similarity"));
   ISTAR_ASSIGN_OR_RETURN(
       const UnitSum units,
-      SumOfUnitVectors(rows.to(at::kDouble), LocalSum(), "average cosine similarity"));
+      SumOfUnitVectors(rows.to(at::kDouble), ranks, "average cosine similarity"));
   const double n = units.count.item<double>();
   const double value = (units.sum.dot(units.sum).item<double>() - n) / (n * (n - 1.0));
   if (!std::isfinite(value)) {

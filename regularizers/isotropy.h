@@ -126,12 +126,14 @@ struct IsoScoreStarOptions {
 
 // Analysis measures: computed without gradient, returned as doubles.
 
-// IsoScore (IsoScore* with zeta = 0) of the kept rows.
-[[nodiscard]] absl::StatusOr<double> IsoScore(const at::Tensor& points, const at::Tensor& keep = {});
+// IsoScore (IsoScore* with zeta = 0) of the kept rows (of every rank's rows, with `ranks`).
+[[nodiscard]] absl::StatusOr<double> IsoScore(const at::Tensor& points, const at::Tensor& keep = {},
+                                              const CrossRankSum& ranks = LocalSum());
 
-// Mean cosine similarity over pairs of distinct kept rows: sum_{i != j} cos(x_i, x_j) / (N (N-1)).
-[[nodiscard]] absl::StatusOr<double> AverageCosineSimilarity(const at::Tensor& points,
-                                                             const at::Tensor& keep = {});
+// Mean cosine similarity over pairs of distinct kept rows: sum_{i != j} cos(x_i, x_j) / (N (N-1)),
+// computed in float64. With `ranks`, the rows and pairs span every rank.
+[[nodiscard]] absl::StatusOr<double> AverageCosineSimilarity(
+    const at::Tensor& points, const at::Tensor& keep = {}, const CrossRankSum& ranks = LocalSum());
 
 struct TwoNNOptions {
   // Fraction of the largest distance ratios left out of the fit, in [0, 1). Facco et al. and
