@@ -133,7 +133,9 @@ TEST_F(CollectivesTest, RankWithNoRowsStillTakesPartForwardAndBackward) {
   BackwardShare(*value);
   ASSERT_TRUE(mine.grad().defined());
   EXPECT_EQ(mine.grad().size(0), mine.size(0));
-  if (TestGroup().rank() == 0) EXPECT_LE(RelativeError(mine.grad(), whole_leaf.grad()), 1e-10);
+  if (TestGroup().rank() == 0) {
+    EXPECT_LE(RelativeError(mine.grad(), whole_leaf.grad()), 1e-10);
+  }
 }
 
 TEST_F(CollectivesTest, AnalysisMeasuresAndShrinkageSpanBothRanks) {
