@@ -29,6 +29,7 @@ absl::Status AgreeOnStatus(Communicator& group, const absl::Status& local) {
     return absl::InvalidArgumentError(
         "AgreeOnStatus needs a communicator over host memory (MPI or Local), not NCCL");
   }
+  if (group.size() == 1) return local;
   std::vector<double> failed(static_cast<size_t>(group.size()), 0.0);
   failed[static_cast<size_t>(group.rank())] = local.ok() ? 0.0 : 1.0;
   ISTAR_RETURN_IF_ERROR(group.AllReduceSum(std::span<double>(failed)));
@@ -48,7 +49,7 @@ absl::Status AgreeOnStatus(Communicator& group, const absl::Status& local) {
       group.Broadcast(std::as_writable_bytes(std::span<char>(message.data(), message.size())),
                       root));
   absl::Status agreed(static_cast<absl::StatusCode>(header[0]),
-                      group.size() == 1 ? message : absl::StrCat("rank ", root, ": ", message));
+                      absl::StrCat("rank ", root, ": ", message));
   agreed.SetPayload(kAgreedPayload, absl::Cord(absl::StrCat(root)));
   return agreed;
 }

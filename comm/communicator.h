@@ -78,7 +78,8 @@ class Communicator {
 // Turns each rank's own outcome into one decision of the whole group (the ordering rule above):
 // every rank passes its `local` status; if every rank's is OK, every rank gets OK; otherwise
 // every rank gets the status of the lowest failing rank, with its code and its message prefixed
-// "rank k: " (no prefix in a group of one), marked so that IsAgreed() tells it apart. A
+// "rank k: ", marked so that IsAgreed() tells it apart. In a group of one, `local` comes back as
+// it is (nothing to agree on; IsAgreed is false). A
 // collective (one all-reduce of size() numbers, and two broadcasts when some rank failed): every
 // rank must call it at the same point. `group` must use host memory (kInvalidArgument otherwise).
 // If the collectives themselves fail, their error is returned, not marked agreed.

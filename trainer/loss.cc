@@ -51,6 +51,10 @@ at::Tensor ClassificationLoss(const at::Tensor& logits, const at::Tensor& labels
   return at::nll_loss(at::log_softmax(logits, -1), labels);
 }
 
+at::Tensor ClassificationLossSum(const at::Tensor& logits, const at::Tensor& labels) {
+  return at::nll_loss(at::log_softmax(logits, -1), labels, {}, at::Reduction::Sum);
+}
+
 at::Tensor SpanLoss(const at::Tensor& start_logits, const at::Tensor& end_logits,
                     const at::Tensor& start_positions, const at::Tensor& end_positions) {
   return (ClassificationLoss(start_logits, start_positions) +
@@ -58,30 +62,69 @@ at::Tensor SpanLoss(const at::Tensor& start_logits, const at::Tensor& end_logits
          2.0;
 }
 
-absl::StatusOr<StepLoss> AddRegularizer(const at::Tensor& task_loss, const PointCloud& cloud,
-                                        const RegularizerSettings& regularizer) {
+at::Tensor SpanLossSum(const at::Tensor& start_logits, const at::Tensor& end_logits,
+                       const at::Tensor& start_positions, const at::Tensor& end_positions) {
+  return (ClassificationLossSum(start_logits, start_positions) +
+          ClassificationLossSum(end_logits, end_positions)) /
+         2.0;
+}
+
+// Note [Per-rank objective]
+// The whole batch's loss is L = (1/B) sum_i l_i + reg, B = global_rows, reg computed on every
+// rank's points through differentiable all-reduces. Rank r back-propagates
+//     O_r = R * (1/B) sum_{i in r} l_i + reg,
+// and the ranks then average their gradients. The task part averages to (1/B) sum_i grad l_i
+// whatever the shard sizes (uneven tails included). For reg, every rank's loss holds the same
+// reg, so the all-reduce's backward hands each rank's points R times dreg/d(points); averaging
+// divides that R back out. So mean_r grad O_r = grad L: the step one process would take. With
+// equal shards, O_r is the familiar "local mean loss + regularizer" of data parallelism.
+absl::StatusOr<StepLoss> ComputeStepLoss(const at::Tensor& task_loss_sum, int64_t global_rows,
+                                         const PointCloud& cloud,
+                                         const RegularizerSettings& regularizer,
+                                         const regularizers::CrossRankSum& ranks) {
   StepLoss loss;
-  loss.task = task_loss;
+  const at::Tensor share = task_loss_sum / static_cast<double>(global_rows);
   switch (regularizer.kind) {
     case sweeps::Regularizer::kBaseline:
-      loss.regularizer = at::zeros({}, loss.task.options());
+      loss.regularizer = at::zeros({}, share.options());
       break;
     case sweeps::Regularizer::kCosReg: {
-      ISTAR_ASSIGN_OR_RETURN(at::Tensor penalty, regularizers::CosRegPenalty(cloud.points, {}));
-      loss.regularizer = regularizer.lambda * penalty.to(loss.task.scalar_type());
+      ISTAR_ASSIGN_OR_RETURN(at::Tensor penalty,
+                             regularizers::CosRegPenalty(cloud.points, {}, ranks));
+      loss.regularizer = regularizer.lambda * penalty.to(share.scalar_type());
       break;
     }
     case sweeps::Regularizer::kIStar: {
       ISTAR_ASSIGN_OR_RETURN(
           at::Tensor iso,
-          regularizers::IsoScoreStar(
-              cloud.points, {}, {.zeta = regularizer.zeta, .shrinkage = regularizer.shrinkage}));
-      loss.regularizer = regularizer.lambda * (1.0 - iso.to(loss.task.scalar_type()));
+          regularizers::IsoScoreStar(cloud.points, {},
+                                     {.zeta = regularizer.zeta,
+                                      .shrinkage = regularizer.shrinkage,
+                                      .ranks = &ranks}));
+      loss.regularizer = regularizer.lambda * (1.0 - iso.to(share.scalar_type()));
       break;
     }
   }
-  loss.total = loss.task + loss.regularizer;
+  if (ranks.world_size() == 1) {
+    loss.task = share;
+    loss.total = share + loss.regularizer;
+    loss.objective = loss.total;
+    return loss;
+  }
+  const double world = static_cast<double>(ranks.world_size());
+  {
+    at::NoGradGuard no_grad;
+    loss.task = ranks.Sum(share.detach().reshape({1})).reshape({});
+    loss.total = loss.task + loss.regularizer.detach();
+  }
+  loss.objective = world * share + loss.regularizer;
   return loss;
+}
+
+absl::StatusOr<StepLoss> AddRegularizer(const at::Tensor& task_loss, const PointCloud& cloud,
+                                        const RegularizerSettings& regularizer) {
+  // A mean is the sum of a one-row batch.
+  return ComputeStepLoss(task_loss, 1, cloud, regularizer);
 }
 
 absl::StatusOr<StepLoss> ComputeLoss(const at::Tensor& logits, const at::Tensor& labels,
@@ -91,7 +134,8 @@ absl::StatusOr<StepLoss> ComputeLoss(const at::Tensor& logits, const at::Tensor&
 }
 
 absl::StatusOr<IsotropyMeasures> MeasureIsotropy(const at::Tensor& points, double zeta,
-                                                 const at::Tensor& shrinkage) {
+                                                 const at::Tensor& shrinkage,
+                                                 const regularizers::CrossRankSum& ranks) {
   at::NoGradGuard no_grad;
   const at::Tensor detached = points.detach();
   IsotropyMeasures measures;
@@ -99,10 +143,12 @@ absl::StatusOr<IsotropyMeasures> MeasureIsotropy(const at::Tensor& points, doubl
   ISTAR_ASSIGN_OR_RETURN(at::Tensor star, regularizers::IsoScoreStar(
                                               detached, {},
                                               {.zeta = shrink ? zeta : 0.0,
-                                               .shrinkage = shrink ? shrinkage : at::Tensor()}));
+                                               .shrinkage = shrink ? shrinkage : at::Tensor(),
+                                               .ranks = &ranks}));
   measures.isoscore_star = star.item<double>();
-  ISTAR_ASSIGN_OR_RETURN(measures.isoscore, regularizers::IsoScore(detached));
-  ISTAR_ASSIGN_OR_RETURN(measures.avg_cosine, regularizers::AverageCosineSimilarity(detached));
+  ISTAR_ASSIGN_OR_RETURN(measures.isoscore, regularizers::IsoScore(detached, {}, ranks));
+  ISTAR_ASSIGN_OR_RETURN(measures.avg_cosine,
+                         regularizers::AverageCosineSimilarity(detached, {}, ranks));
   return measures;
 }
 

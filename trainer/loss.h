@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "regularizers/isotropy.h"
 #include "sweeps/sweep.h"
 
 namespace istar::trainer {
@@ -60,21 +61,42 @@ struct PointCloud {
 PointCloud GatherPoints(const std::vector<at::Tensor>& hidden_states,
                         const at::Tensor& attention_mask, std::span<const int64_t> layers);
 
-// The three parts of a step's loss, each a 0-dim tensor: total = task + regularizer.
+// The parts of a step's loss, each a 0-dim tensor: total = task + regularizer, the loss of the
+// whole (global) batch, the same on every rank of a worker group.
 struct StepLoss {
   at::Tensor total;
-  at::Tensor task;  // mean cross-entropy of `logits` against `labels`
+  at::Tensor task;  // mean cross-entropy of the whole batch
   at::Tensor
       regularizer;  // baseline: 0; CosReg: lambda * penalty; I-STAR: lambda * (1 - IsoScore*)
+  // What this rank back-propagates. One process: `total` itself. R ranks: R * (this rank's share
+  // of the task loss) + regularizer, whose gradients, averaged over the ranks (GradientAverager,
+  // trainer/data_parallel.h), are the gradient of `total` (Note [Per-rank objective], loss.cc).
+  at::Tensor objective;
 };
 
 // Mean cross-entropy of classification `logits` [B, C] against `labels` [B] (int64).
 at::Tensor ClassificationLoss(const at::Tensor& logits, const at::Tensor& labels);
+// The same, summed over the rows instead of averaged.
+at::Tensor ClassificationLossSum(const at::Tensor& logits, const at::Tensor& labels);
 
 // SQuAD's span loss, as transformers' *ForQuestionAnswering: the mean of the cross-entropies of
 // `start_logits` and `end_logits` ([B, T]) against the answer's token positions ([B], int64).
 at::Tensor SpanLoss(const at::Tensor& start_logits, const at::Tensor& end_logits,
                     const at::Tensor& start_positions, const at::Tensor& end_positions);
+// The same, summed over the rows instead of averaged.
+at::Tensor SpanLossSum(const at::Tensor& start_logits, const at::Tensor& end_logits,
+                       const at::Tensor& start_positions, const at::Tensor& end_positions);
+
+// The loss of one step of a global batch of `global_rows` examples spread over the ranks of
+// `ranks`: `task_loss_sum` is the sum of the per-example task losses of this rank's rows (0 for a
+// rank with none) and `cloud` this rank's points (possibly [0, H]: a rank with no rows still
+// takes part). The regularizer is computed on the union of every rank's points. Collectives (with
+// more than one rank): the regularizer's, and one to sum the task loss for `task`.
+// InvalidArgument when the regularizer rejects the cloud (the same on every rank).
+[[nodiscard]] absl::StatusOr<StepLoss> ComputeStepLoss(
+    const at::Tensor& task_loss_sum, int64_t global_rows, const PointCloud& cloud,
+    const RegularizerSettings& regularizer,
+    const regularizers::CrossRankSum& ranks = regularizers::LocalSum());
 
 // Adds the regularizer on `cloud` to `task_loss` (a 0-dim tensor). `cloud` may be empty
 // (undefined points) for the baseline. InvalidArgument when the regularizer rejects the cloud.
@@ -95,10 +117,11 @@ struct IsotropyMeasures {
   double avg_cosine = 0.0;     // mean pairwise cosine similarity
 };
 
-// Measures `points` ([N, H], N >= 2). InvalidArgument as the regularizers' analysis functions.
-[[nodiscard]] absl::StatusOr<IsotropyMeasures> MeasureIsotropy(const at::Tensor& points,
-                                                               double zeta,
-                                                               const at::Tensor& shrinkage);
+// Measures `points` ([N, H]; with `ranks`, the union of every rank's points, N >= 2 in all).
+// InvalidArgument as the regularizers' analysis functions.
+[[nodiscard]] absl::StatusOr<IsotropyMeasures> MeasureIsotropy(
+    const at::Tensor& points, double zeta, const at::Tensor& shrinkage,
+    const regularizers::CrossRankSum& ranks = regularizers::LocalSum());
 
 }  // namespace istar::trainer
 

@@ -1,14 +1,13 @@
 #include "trainer/trainer.h"
 
-#include <c10/util/Exception.h>
-
 #include <memory>
-#include <new>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "comm/communicator.h"
 #include "db/store.h"
 #include "trainer/internal/loop.h"
+#include "trainer/internal/torch_boundary.h"
 
 namespace istar::trainer {
 namespace {
@@ -45,22 +44,10 @@ absl::Status EnsureTrialStored(db::Store& store, const sweeps::TrialSpec& trial)
   return store.SubmitSweep(sweep).status();
 }
 
-// The one LibTorch boundary of RunTrial (STYLE.md §5): LibTorch's exceptions become Internal.
-template <typename Fn>
-auto CatchTorch(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("LibTorch: ", e.what_without_backtrace()));
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("out of memory");
-  }
-}
-
-}  // namespace
-
-absl::StatusOr<TrialResult> RunTrial(const sweeps::TrialSpec& trial, const RunOptions& options) {
-  ISTAR_RETURN_IF_ERROR(ValidateTrial(trial, options));
+// Rank 0's checks before anything is loaded: the store opens, holds the trial, and the trial is
+// not done yet.
+absl::StatusOr<std::unique_ptr<db::Store>> OpenStoreForTrial(const sweeps::TrialSpec& trial,
+                                                             const RunOptions& options) {
   ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<db::Store> store, db::Store::Open(options.db_path));
   ISTAR_RETURN_IF_ERROR(EnsureTrialStored(*store, trial));
   ISTAR_ASSIGN_OR_RETURN(const db::TrialRecord record, store->GetTrial(trial.id));
@@ -68,13 +55,41 @@ absl::StatusOr<TrialResult> RunTrial(const sweeps::TrialSpec& trial, const RunOp
     return absl::FailedPreconditionError(
         absl::StrCat("trial ", trial.id.substr(0, 12), " is already done in ", options.db_path));
   }
+  return store;
+}
+
+// The status as the store records it: code and message, without payloads.
+std::string ErrorText(const absl::Status& status) {
+  return absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
+}
+
+}  // namespace
+
+absl::StatusOr<TrialResult> RunTrial(const sweeps::TrialSpec& trial, const RunOptions& options) {
+  ISTAR_RETURN_IF_ERROR(ValidateTrial(trial, options));
+  comm::LocalCommunicator local;
+  comm::Communicator& group = options.group != nullptr ? *options.group : local;
+  const bool leader = group.rank() == 0;
+  std::unique_ptr<db::Store> store;
+  absl::Status ready;
+  if (leader) {
+    absl::StatusOr<std::unique_ptr<db::Store>> opened = OpenStoreForTrial(trial, options);
+    if (opened.ok()) store = *std::move(opened);
+    ready = opened.status();
+  }
+  ISTAR_RETURN_IF_ERROR(comm::AgreeOnStatus(group, ready));
   ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<internal::TrialLoop> loop,
-                         CatchTorch([&] { return internal::TrialLoop::Create(trial, options); }));
-  ISTAR_RETURN_IF_ERROR(store->MarkTrialRunning(trial.id).status());
-  const absl::StatusOr<TrialResult> result = CatchTorch([&] { return loop->Run(*store); });
+                         internal::CatchTorch([&] {
+                           return internal::TrialLoop::Create(trial, options, group);
+                         }));
+  ISTAR_RETURN_IF_ERROR(comm::AgreeOnStatus(
+      group, leader ? store->MarkTrialRunning(trial.id).status() : absl::OkStatus()));
+  const absl::StatusOr<TrialResult> result =
+      internal::CatchTorch([&] { return loop->Run(store.get()); });
+  if (!leader) return result;
   if (!result.ok()) {
     // The trial cannot go on; record why, and report the original error.
-    store->MarkTrialFailed(trial.id, result.status().ToString()).IgnoreError();
+    store->MarkTrialFailed(trial.id, ErrorText(result.status())).IgnoreError();
     return result.status();
   }
   if (result->status == "done") ISTAR_RETURN_IF_ERROR(store->MarkTrialDone(trial.id));

@@ -19,6 +19,11 @@
 //                                                    .checkpoint_dir = "checkpoints"}));
 //   if (result.status == "failed") std::cerr << result.error << "\n";  // "diverged: ..."
 //
+// Worker groups: every rank of an mpirun job calls RunTrial with the same trial and options and
+// its own communicator in RunOptions::group; the ranks train one model together, data parallel,
+// and the store holds the same rows as after a one-process run (docs/training.md, "Worker
+// groups"). Rank 0 alone opens the store, writes the checkpoints and reports progress.
+//
 // Thread safety: RunTrial may be called from one thread at a time per process (LibTorch's
 // global random generator is seeded and restored by it).
 #ifndef ISTAR_TRAINER_TRAINER_H_
@@ -32,6 +37,10 @@
 
 #include "absl/status/statusor.h"
 #include "sweeps/sweep.h"
+
+namespace istar::comm {
+class Communicator;
+}  // namespace istar::comm
 
 namespace istar::trainer {
 
@@ -68,8 +77,11 @@ struct RunOptions {
   // Polled before every step; returning true ends the run with status "stopped" (tests of
   // interruption and resuming; a signal handler's flag).
   std::function<bool()> should_stop;
-  // Train in float64 instead of float32 (slower; for bit-for-bit comparisons in tests).
+  // Train in float64 instead of float32 (slower; for comparisons to 1e-10 in tests).
   bool float64 = false;
+  // The worker group this process is one rank of: a communicator over host memory (MPI), used
+  // for every collective of the trial, and alive until RunTrial returns. Null: one process.
+  comm::Communicator* group = nullptr;
 };
 
 // Runs `trial` to its end, as the file comment describes. The trial is submitted to the store
@@ -83,6 +95,11 @@ struct RunOptions {
 // FailedPrecondition (the trial is already done or leased), NotFound (model or data missing),
 // and the store's errors. An error after the start (a LibTorch failure, a store write that
 // fails) marks the trial failed and is returned as Internal or the store's code.
+// In a worker group every rank returns the same result. Errors found before training starts,
+// and the store's and checkpoints' errors, are agreed too (comm::IsAgreed is true for them with
+// more than one rank); any other error (a LibTorch failure on one rank) is this rank's alone,
+// and the caller should end the job (MpiSession::Abort) since the other ranks may be waiting in
+// a collective.
 [[nodiscard]] absl::StatusOr<TrialResult> RunTrial(const sweeps::TrialSpec& trial,
                                                    const RunOptions& options);
 

@@ -5,6 +5,7 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -13,11 +14,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "comm/communicator.h"
 #include "regularizers/isotropy.h"
+#include "regularizers/tensor_collectives.h"
 #include "tasks/task.h"
+#include "trainer/data_parallel.h"
 #include "trainer/internal/batches.h"
 #include "trainer/internal/checkpoint.h"
 #include "trainer/internal/evaluate.h"
+#include "trainer/internal/torch_boundary.h"
 #include "trainer/loss.h"
 
 namespace istar::trainer::internal {
@@ -68,13 +73,30 @@ std::vector<db::FinalResult> FinalResults(const std::map<std::string, double>& s
   return finals;
 }
 
+// Note [One trial on a worker group]
+// Every rank of the group runs this loop in lockstep (docs/training.md, "Worker groups"): the
+// same global batches from the same shuffle, each rank training on its shard of each (ShardOf);
+// the regularizer and the logged measures span every rank's points; the gradients are averaged
+// before the optimizer step, so every rank holds the same weights throughout. Rank 0 alone writes
+// the store and the checkpoints and reports progress. Anything that could go differently on one
+// rank (a store write, a checkpoint, a regularizer's verdict) is made the group's decision with
+// AgreeOnStatus or a reduced flag, so that all ranks issue the same collectives and stop
+// together. With one rank every collective is skipped and the loop is the one-process trainer.
 class Loop final : public TrialLoop {
  public:
-  Loop(const sweeps::TrialSpec& trial, const RunOptions& options)
-      : trial_(trial), options_(options) {}
+  Loop(const sweeps::TrialSpec& trial, const RunOptions& options, comm::Communicator& group)
+      : trial_(trial), options_(options), group_(group) {
+    if (group.size() > 1) {
+      owned_ranks_ = regularizers::MakeCrossRankSum(group);
+      ranks_ = owned_ranks_.get();
+    }
+  }
 
+  // What each rank does on its own: data, model, optimizer, its view of the checkpoints.
   absl::Status Init();
-  absl::StatusOr<TrialResult> Run(db::Store& store) override;
+  // Collectives: agree on the resume point, broadcast rank 0's weights.
+  absl::Status Synchronize();
+  absl::StatusOr<TrialResult> Run(db::Store* store) override;
 
  private:
   // A divergence message, or nullopt when the step went well.
@@ -82,16 +104,29 @@ class Loop final : public TrialLoop {
 
   absl::Status LoadData();
   absl::Status EstimateShrinkage();
-  absl::StatusOr<StepOutcome> Step(std::span<const int64_t> indices, bool log, db::Store& store);
-  absl::Status LogStep(const PointCloud& cloud, const StepLoss& loss, double lr, db::Store& store);
-  absl::StatusOr<tasks::Scores> Evaluate(db::Store& store);
+  absl::StatusOr<StepOutcome> Step(std::span<const int64_t> indices, bool log, db::Store* store);
+  absl::Status LogStep(const PointCloud& cloud, const StepLoss& loss, double lr, db::Store* store);
+  absl::StatusOr<tasks::Scores> Evaluate(db::Store* store);
   void ReportProgress(int64_t epoch, double loss);
   double EpochPosition() const {
     return static_cast<double>(step_) / static_cast<double>(steps_per_epoch_);
   }
+  bool leader() const { return group_.rank() == 0; }
+  // Sums `value` over the ranks (no collective with one rank).
+  absl::StatusOr<double> SumOverRanks(double value);
+  // Runs `write` (a store write or a checkpoint) on rank 0 only, then makes its outcome the
+  // group's: a collective.
+  template <typename Write>
+  absl::Status OnLeader(Write write) {
+    return comm::AgreeOnStatus(group_, leader() ? write() : absl::OkStatus());
+  }
 
   const sweeps::TrialSpec trial_;
   const RunOptions options_;
+  comm::Communicator& group_;
+  std::unique_ptr<regularizers::CrossRankSum> owned_ranks_;
+  const regularizers::CrossRankSum* ranks_ = &regularizers::LocalSum();
+  std::unique_ptr<GradientAverager> averager_;
   tasks::TaskData train_data_;
   tasks::TaskData dev_data_;
   std::vector<tasks::Feature> train_features_;
@@ -108,7 +143,7 @@ class Loop final : public TrialLoop {
   int64_t steps_per_epoch_ = 1;
   int64_t total_steps_ = 1;
   int64_t warmup_steps_ = 0;
-  int64_t examples_seen_ = 0;  // by this process, for the throughput
+  int64_t examples_seen_ = 0;  // by the whole group, for the throughput
   double last_loss_ = 0.0;     // total loss of the last step
   Clock::time_point started_ = Clock::now();
 };
@@ -168,49 +203,101 @@ absl::Status Loop::Init() {
   return absl::OkStatus();
 }
 
+absl::Status Loop::Synchronize() {
+  if (group_.size() == 1) return absl::OkStatus();
+  // Every rank restored the latest checkpoint it could see; they must all resume from rank 0's.
+  std::array<int64_t, 2> mine = {start_epoch_, step_};
+  std::array<int64_t, 2> root = mine;
+  ISTAR_RETURN_IF_ERROR(group_.Broadcast(std::as_writable_bytes(std::span<int64_t>(root)), 0));
+  absl::Status agree;
+  if (root != mine) {
+    agree = absl::FailedPreconditionError(absl::StrCat(
+        "resumes after epoch ", mine[0], " (step ", mine[1], ") but rank 0 after epoch ", root[0],
+        " (step ", root[1], "): the checkpoint folder must be one that every rank sees"));
+  }
+  ISTAR_RETURN_IF_ERROR(comm::AgreeOnStatus(group_, agree));
+  ISTAR_RETURN_IF_ERROR(BroadcastModule(group_, model_.model->module()));
+  averager_ = std::make_unique<GradientAverager>(group_, model_.model->module().parameters());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> Loop::SumOverRanks(double value) {
+  std::array<double, 1> sum = {value};
+  if (group_.size() > 1) ISTAR_RETURN_IF_ERROR(group_.AllReduceSum(std::span<double>(sum)));
+  return sum[0];
+}
+
 // Note [Shrinkage at epoch start]: I-STAR's S0 is re-estimated at the start of every epoch from
 // the training set in order, in eval mode (no dropout) and without gradient, over the same union
 // of layers the regularizer reads, up to shrinkage_points points (DESIGN.md §2). Eval mode draws
-// no random numbers, so a resumed run estimates the same S0 as an uninterrupted one.
+// no random numbers, so a resumed run estimates the same S0 as an uninterrupted one. On R ranks
+// the batches go round-robin (batch k to rank k % R), each rank takes up to its 1/R share of the
+// point budget, and Finish sums the statistics over the ranks: while the budget is not reached,
+// the same points as in one process; when it is, another sample of the same size.
 absl::Status Loop::EstimateShrinkage() {
   at::NoGradGuard no_grad;
   model_.model->module().eval();
-  regularizers::ShrinkageEstimator estimator(model_.model->config().hidden_size,
-                                             trial_.training.shrinkage_points);
+  const int64_t ranks = group_.size();
+  const int64_t budget = trial_.training.shrinkage_points;
+  regularizers::ShrinkageEstimator estimator(
+      model_.model->config().hidden_size,
+      budget / ranks + (group_.rank() < budget % ranks ? 1 : 0));
   const auto count = static_cast<int64_t>(train_features_.size());
-  for (const std::vector<int64_t>& indices : EpochBatches(count, kEvalBatchSize, 0, 0, false)) {
-    const models::Batch batch = ToModelBatch(Collate(train_features_, indices, pad_id_));
+  const std::vector<std::vector<int64_t>> batches =
+      EpochBatches(count, kEvalBatchSize, 0, 0, false);
+  for (size_t k = static_cast<size_t>(group_.rank()); k < batches.size() && !estimator.full();
+       k += static_cast<size_t>(ranks)) {
+    const models::Batch batch = ToModelBatch(Collate(train_features_, batches[k], pad_id_));
     const models::ModelOutput out = model_.model->Forward(batch);
     const PointCloud cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
     ISTAR_RETURN_IF_ERROR(estimator.Add(cloud.points).status());
-    if (estimator.full()) break;
   }
-  ISTAR_ASSIGN_OR_RETURN(regularizer_.shrinkage, estimator.Finish());
+  ISTAR_ASSIGN_OR_RETURN(regularizer_.shrinkage, estimator.Finish(*ranks_));
   return absl::OkStatus();
 }
 
 absl::StatusOr<Loop::StepOutcome> Loop::Step(std::span<const int64_t> indices, bool log,
-                                             db::Store& store) {
-  const HostBatch host = Collate(train_features_, indices, pad_id_);
-  const models::Batch batch = ToModelBatch(host);
+                                             db::Store* store) {
+  const auto global_rows = static_cast<int64_t>(indices.size());
+  const Shard shard = ShardOf(global_rows, group_.rank(), group_.size());
+  const std::span<const int64_t> mine = indices.subspan(shard.begin, shard.rows());
+  const bool needs_cloud = regularizer_.kind != sweeps::Regularizer::kBaseline || log;
+  const at::ScalarType dtype = options_.float64 ? at::kDouble : at::kFloat;
   model_.model->module().train();
-  const models::ModelOutput out = model_.model->Forward(batch);
+  at::Tensor task_sum;
   PointCloud cloud;
-  if (regularizer_.kind != sweeps::Regularizer::kBaseline || log) {
-    cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
+  if (!mine.empty()) {
+    const HostBatch host = Collate(train_features_, mine, pad_id_);
+    const models::Batch batch = ToModelBatch(host);
+    const models::ModelOutput out = model_.model->Forward(batch);
+    if (needs_cloud) cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
+    task_sum = squad_ ? SpanLossSum(out.start_logits, out.end_logits,
+                                    at::tensor(host.start_positions), at::tensor(host.end_positions))
+                      : ClassificationLossSum(out.logits, at::tensor(host.labels));
+  } else {
+    // No rows here (an epoch's tail smaller than the group): this rank adds nothing but still
+    // joins every collective, the backward all-reduces included, so its empty cloud is a leaf
+    // that requires a gradient.
+    task_sum = at::zeros({}, dtype);
+    if (needs_cloud) {
+      cloud.points = at::zeros({0, model_.model->config().hidden_size}, dtype).requires_grad_();
+      cloud.layers = layers_;
+    }
   }
-  const at::Tensor task_loss =
-      squad_ ? SpanLoss(out.start_logits, out.end_logits, at::tensor(host.start_positions),
-                        at::tensor(host.end_positions))
-             : ClassificationLoss(out.logits, at::tensor(host.labels));
-  absl::StatusOr<StepLoss> loss = AddRegularizer(task_loss, cloud, regularizer_);
+  absl::StatusOr<StepLoss> loss =
+      ComputeStepLoss(task_sum, global_rows, cloud, regularizer_, *ranks_);
   if (!loss.ok()) {
-    if (cloud.points.defined() && !at::isfinite(cloud.points).all().item<bool>()) {
+    // The regularizers validate the reduced statistics, so every rank is here; tell a divergence
+    // (hidden states no longer finite on some rank) from other errors together.
+    const bool broken = cloud.points.defined() && cloud.points.numel() > 0 &&
+                        !at::isfinite(cloud.points).all().item<bool>();
+    ISTAR_ASSIGN_OR_RETURN(const double broken_ranks, SumOverRanks(broken ? 1.0 : 0.0));
+    if (broken_ranks > 0) {
       return StepOutcome(absl::StrCat("diverged: hidden states are not finite at step ", step_));
     }
     return loss.status();
   }
-  const double total = loss->total.item<double>();
+  const double total = loss->total.item<double>();  // the same on every rank
   if (!std::isfinite(total)) {
     return StepOutcome(absl::StrCat("diverged: loss is ", total, " at step ", step_));
   }
@@ -220,17 +307,20 @@ absl::StatusOr<Loop::StepOutcome> Loop::Step(std::span<const int64_t> indices, b
     group.options().set_lr(lr);
   }
   optimizer_->zero_grad();
-  loss->total.backward();
+  // A rank with no rows under the baseline has nothing to differentiate (and no collective in
+  // its backward pass, as on every rank for the baseline).
+  if (loss->objective.requires_grad()) loss->objective.backward();
+  if (averager_ != nullptr) ISTAR_RETURN_IF_ERROR(averager_->Average());
   torch::nn::utils::clip_grad_norm_(model_.model->module().parameters(), kMaxGradNorm);
   optimizer_->step();
   if (log) ISTAR_RETURN_IF_ERROR(LogStep(cloud, *loss, lr, store));
   ++step_;
-  examples_seen_ += host.rows;
+  examples_seen_ += global_rows;
   return StepOutcome();
 }
 
 absl::Status Loop::LogStep(const PointCloud& cloud, const StepLoss& loss, double lr,
-                           db::Store& store) {
+                           db::Store* store) {
   const double epoch = EpochPosition();
   std::vector<db::MetricRow> metrics;
   auto metric = [&](const char* name, double value) {
@@ -245,12 +335,10 @@ absl::Status Loop::LogStep(const PointCloud& cloud, const StepLoss& loss, double
   metric("task_loss", loss.task.item<double>());
   metric("regularizer", loss.regularizer.item<double>());
   metric("lr", lr);
-  ISTAR_RETURN_IF_ERROR(store.WriteMetrics(metrics));
-  if (cloud.tokens < 2) return absl::OkStatus();
   std::vector<db::IsotropyRow> rows;
   auto measure = [&](int64_t layer, const at::Tensor& points) -> absl::Status {
     ISTAR_ASSIGN_OR_RETURN(IsotropyMeasures m,
-                           MeasureIsotropy(points, trial_.zeta, regularizer_.shrinkage));
+                           MeasureIsotropy(points, trial_.zeta, regularizer_.shrinkage, *ranks_));
     rows.push_back({.trial_id = trial_.id,
                     .step = step_,
                     .epoch = epoch,
@@ -260,18 +348,24 @@ absl::Status Loop::LogStep(const PointCloud& cloud, const StepLoss& loss, double
                     .avg_cosine = m.avg_cosine});
     return absl::OkStatus();
   };
-  for (size_t k = 0; k < cloud.layers.size(); ++k) {
-    const auto begin = static_cast<int64_t>(k) * cloud.tokens;
-    ISTAR_RETURN_IF_ERROR(
-        measure(cloud.layers[k], cloud.points.slice(0, begin, begin + cloud.tokens)));
+  ISTAR_ASSIGN_OR_RETURN(const double tokens, SumOverRanks(static_cast<double>(cloud.tokens)));
+  if (tokens >= 2) {
+    for (size_t k = 0; k < cloud.layers.size(); ++k) {
+      const auto begin = static_cast<int64_t>(k) * cloud.tokens;
+      ISTAR_RETURN_IF_ERROR(
+          measure(cloud.layers[k], cloud.points.slice(0, begin, begin + cloud.tokens)));
+    }
+    ISTAR_RETURN_IF_ERROR(measure(db::IsotropyRow::kUnionLayer, cloud.points));
   }
-  ISTAR_RETURN_IF_ERROR(measure(db::IsotropyRow::kUnionLayer, cloud.points));
-  return store.WriteIsotropy(rows);
+  return OnLeader([&]() -> absl::Status {
+    ISTAR_RETURN_IF_ERROR(store->WriteMetrics(metrics));
+    return rows.empty() ? absl::OkStatus() : store->WriteIsotropy(rows);
+  });
 }
 
-absl::StatusOr<tasks::Scores> Loop::Evaluate(db::Store& store) {
+absl::StatusOr<tasks::Scores> Loop::Evaluate(db::Store* store) {
   ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores,
-                         EvaluateDev(*model_.model, dev_data_, dev_features_, pad_id_));
+                         EvaluateDev(*model_.model, dev_data_, dev_features_, pad_id_, group_));
   std::vector<db::MetricRow> rows;
   for (const auto& [name, value] : scores.values) {
     rows.push_back({.trial_id = trial_.id,
@@ -281,12 +375,12 @@ absl::StatusOr<tasks::Scores> Loop::Evaluate(db::Store& store) {
                     .name = name,
                     .value = value});
   }
-  ISTAR_RETURN_IF_ERROR(store.WriteMetrics(rows));
+  ISTAR_RETURN_IF_ERROR(OnLeader([&] { return store->WriteMetrics(rows); }));
   return scores;
 }
 
 void Loop::ReportProgress(int64_t epoch, double loss) {
-  if (!options_.progress) return;
+  if (!options_.progress || !leader()) return;
   const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
   const double rate = seconds > 0 ? static_cast<double>(examples_seen_) / seconds : 0.0;
   const double steps_per_second = seconds > 0 ? static_cast<double>(examples_seen_) /
@@ -309,7 +403,7 @@ void Loop::ReportProgress(int64_t epoch, double loss) {
   }
 }
 
-absl::StatusOr<TrialResult> Loop::Run(db::Store& store) {
+absl::StatusOr<TrialResult> Loop::Run(db::Store* store) {
   TrialResult result;
   const int64_t every = std::max<int64_t>(1, trial_.training.isotropy_every_steps);
   const int64_t eval_every = trial_.training.eval_every_steps;
@@ -320,9 +414,9 @@ absl::StatusOr<TrialResult> Loop::Run(db::Store& store) {
     const std::vector<std::vector<int64_t>> batches = EpochBatches(
         static_cast<int64_t>(train_features_.size()), trial_.batch_size, trial_.seed, epoch, true);
     for (size_t b = 0; b < batches.size(); ++b) {
-      if (options_.should_stop && options_.should_stop()) {
-        return TrialResult{.status = "stopped", .steps = step_};
-      }
+      const bool stop = options_.should_stop && options_.should_stop();
+      ISTAR_ASSIGN_OR_RETURN(const double stopping_ranks, SumOverRanks(stop ? 1.0 : 0.0));
+      if (stopping_ranks > 0) return TrialResult{.status = "stopped", .steps = step_};
       const bool log = step_ % every == 0 || b + 1 == batches.size();
       ISTAR_ASSIGN_OR_RETURN(StepOutcome outcome, Step(batches[b], log, store));
       if (outcome.has_value())
@@ -334,15 +428,18 @@ absl::StatusOr<TrialResult> Loop::Run(db::Store& store) {
     ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(store));
     result.final_metrics = scores.values;
     if (!trial_dir_.empty()) {
-      ISTAR_RETURN_IF_ERROR(SaveCheckpoint(trial_dir_, {.epoch = epoch + 1, .step = step_},
-                                           *model_.model, *optimizer_));
+      ISTAR_RETURN_IF_ERROR(OnLeader([&] {
+        return SaveCheckpoint(trial_dir_, {.epoch = epoch + 1, .step = step_}, *model_.model,
+                              *optimizer_);
+      }));
     }
   }
   if (result.final_metrics.empty()) {  // resumed after the last epoch's checkpoint
     ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(store));
     result.final_metrics = scores.values;
   }
-  ISTAR_RETURN_IF_ERROR(store.WriteFinalResults(trial_.id, FinalResults(result.final_metrics)));
+  ISTAR_RETURN_IF_ERROR(OnLeader(
+      [&] { return store->WriteFinalResults(trial_.id, FinalResults(result.final_metrics)); }));
   result.status = "done";
   result.steps = step_;
   return result;
@@ -351,9 +448,12 @@ absl::StatusOr<TrialResult> Loop::Run(db::Store& store) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<TrialLoop>> TrialLoop::Create(const sweeps::TrialSpec& trial,
-                                                             const RunOptions& options) {
-  auto loop = std::make_unique<Loop>(trial, options);
-  ISTAR_RETURN_IF_ERROR(loop->Init());
+                                                             const RunOptions& options,
+                                                             comm::Communicator& group) {
+  auto loop = std::make_unique<Loop>(trial, options, group);
+  ISTAR_RETURN_IF_ERROR(
+      comm::AgreeOnStatus(group, CatchTorch([&] { return loop->Init(); })));
+  ISTAR_RETURN_IF_ERROR(loop->Synchronize());
   return std::unique_ptr<TrialLoop>(std::move(loop));
 }
 

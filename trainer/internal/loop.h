@@ -11,20 +11,27 @@
 #include "sweeps/sweep.h"
 #include "trainer/trainer.h"
 
+namespace istar::comm {
+class Communicator;
+}  // namespace istar::comm
+
 namespace istar::trainer::internal {
 
 class TrialLoop {
  public:
   // Reads the task data, loads the model, builds the optimizer and restores the latest
-  // checkpoint. The errors of RunTrial's "cannot start" list.
+  // checkpoint on every rank of `group`, then makes the ranks agree (AgreeOnStatus): on success,
+  // that they resume from the same step, and rank 0's weights are broadcast. A collective. The
+  // errors of RunTrial's "cannot start" list, the same on every rank.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<TrialLoop>> Create(
-      const sweeps::TrialSpec& trial, const RunOptions& options);
+      const sweeps::TrialSpec& trial, const RunOptions& options, comm::Communicator& group);
   virtual ~TrialLoop() = default;
 
-  // Trains the remaining epochs, writing rows to `store` (the trial must be marked running).
-  // A divergence is a TrialResult with status "failed"; a Status is an error of the store or of
-  // the regularizers.
-  [[nodiscard]] virtual absl::StatusOr<TrialResult> Run(db::Store& store) = 0;
+  // Trains the remaining epochs. Rank 0 writes rows to `store` (the trial must be marked
+  // running); the other ranks pass null. A divergence is a TrialResult with status "failed" on
+  // every rank; a Status is an error of the store, of the regularizers or of the communicator.
+  // May throw c10::Error.
+  [[nodiscard]] virtual absl::StatusOr<TrialResult> Run(db::Store* store) = 0;
 };
 
 }  // namespace istar::trainer::internal
