@@ -63,9 +63,11 @@ CommandRunner AddTrainCommand(CLI::App& app);
 // `istar demo-data DIR`: synthetic SST-2 and SQuAD data and a tiny random BERT folder.
 CommandRunner AddDemoDataCommand(CLI::App& app);
 
-// Prints "istar <command>: <status message>" to stderr and returns the exit code for `status`:
-// 2 for InvalidArgument, NotFound, OutOfRange and FailedPrecondition (the input must change),
-// 1 otherwise.
+// The exit code for an error: 2 for InvalidArgument, NotFound, OutOfRange and
+// FailedPrecondition (the input must change), 1 otherwise.
+int ExitCode(const absl::Status& status);
+
+// Prints "istar <command>: <status message>" to stderr and returns ExitCode(status).
 int ReportError(const char* command, const absl::Status& status);
 
 }  // namespace istar::cli

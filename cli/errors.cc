@@ -6,6 +6,10 @@ namespace istar::cli {
 
 int ReportError(const char* command, const absl::Status& status) {
   std::cerr << "istar " << command << ": " << status.message() << "\n";
+  return ExitCode(status);
+}
+
+int ExitCode(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:

@@ -1,4 +1,5 @@
-// `istar train CONFIG.yaml`: fine-tunes the one trial a sweep file describes, in this process.
+// `istar train CONFIG.yaml`: fine-tunes the one trial a sweep file describes, in this process, or
+// started by mpirun as one rank of a worker group that trains the trial together.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "comm/communicator.h"
 #include "trainer/trainer.h"
 
 namespace istar::cli {
@@ -20,6 +22,7 @@ struct TrainFlags {
   std::string db_path = "results.db";
   std::string checkpoint_dir = "checkpoints";
   bool no_progress = false;
+  bool float64 = false;
 };
 
 // A one-line progress bar, redrawn in place on a terminal.
@@ -43,18 +46,22 @@ void PrintLine(const trainer::Progress& p) {
                static_cast<long long>(p.epoch + 1), p.loss, p.examples_per_second, p.eta_seconds);
 }
 
-absl::StatusOr<int> Run(const TrainFlags& flags) {
-  absl::StatusOr<sweeps::TrialSpec> trial_or = trainer::LoadTrialConfig(flags.config, flags.sets);
-  if (!trial_or.ok()) return trial_or.status();
-  const sweeps::TrialSpec& trial = *trial_or;
+// Trains the trial as rank `group->rank()` of a worker group (or alone when `group` is null).
+absl::StatusOr<int> Train(const TrainFlags& flags, const sweeps::TrialSpec& trial,
+                          comm::Communicator* group) {
+  const bool leader = group == nullptr || group->rank() == 0;
   trainer::RunOptions options{.db_path = flags.db_path,
                               .checkpoint_dir = flags.checkpoint_dir,
-                              .progress = !flags.no_progress};
+                              .progress = !flags.no_progress && leader,
+                              .float64 = flags.float64,
+                              .group = group};
   options.on_progress = isatty(STDERR_FILENO) ? DrawBar : PrintLine;
   absl::StatusOr<trainer::TrialResult> result = trainer::RunTrial(trial, options);
   if (!result.ok()) return result.status();
+  if (!leader) return result->status == "failed" ? 1 : 0;
   std::cout << "trial " << trial.id.substr(0, 12) << " " << result->status << " after "
             << result->steps << " steps";
+  if (group != nullptr) std::cout << " on " << group->size() << " ranks";
   for (const auto& [name, value] : result->final_metrics) std::cout << ", " << name << " " << value;
   std::cout << "\n";
   if (result->status == "failed") {
@@ -62,6 +69,41 @@ absl::StatusOr<int> Run(const TrainFlags& flags) {
     return 1;
   }
   return 0;
+}
+
+// Note [istar train under mpirun]
+// Started by mpirun (MpiSession::InMpiJob), every rank reads the same config and calls RunTrial
+// with the job's communicator; rank 0 alone prints. An error every rank shares (a bad config, or
+// one RunTrial agreed on) ends each rank normally with the same exit code. An error of one rank
+// alone may leave the others waiting in a collective, so that rank ends the whole job
+// (MpiSession::Abort) rather than let it hang.
+int RunInMpiJob(const TrainFlags& flags) {
+  int argc = 0;
+  char** argv = nullptr;
+  absl::StatusOr<std::unique_ptr<comm::MpiSession>> session =
+      comm::MpiSession::Start(&argc, &argv);
+  if (!session.ok()) return ReportError("train", session.status());
+  absl::StatusOr<std::unique_ptr<comm::Communicator>> group =
+      comm::CreateMpiCommunicator(**session);
+  if (!group.ok()) return ReportError("train", group.status());
+  const int rank = (*group)->rank();
+  absl::StatusOr<sweeps::TrialSpec> trial = trainer::LoadTrialConfig(flags.config, flags.sets);
+  const absl::StatusOr<int> code =
+      trial.ok() ? Train(flags, *trial, group->get()) : absl::StatusOr<int>(trial.status());
+  if (code.ok()) return *code;
+  if ((*group)->size() > 1 && trial.ok() && !comm::IsAgreed(code.status())) {
+    std::cerr << "istar train: rank " << rank << ": " << code.status().message()
+              << "\nistar train: ending every rank of the job\n";
+    (*session)->Abort(1);
+  }
+  // Every rank has the same error: rank 0 says it.
+  return rank == 0 ? ReportError("train", code.status()) : ExitCode(code.status());
+}
+
+absl::StatusOr<int> Run(const TrainFlags& flags) {
+  absl::StatusOr<sweeps::TrialSpec> trial = trainer::LoadTrialConfig(flags.config, flags.sets);
+  if (!trial.ok()) return trial.status();
+  return Train(flags, *trial, nullptr);
 }
 
 }  // namespace
@@ -82,7 +124,15 @@ CommandRunner AddTrainCommand(CLI::App& app) {
                   "Folder for epoch checkpoints (<dir>/<trial id>/epoch-<k>); resumes from them")
       ->default_val("checkpoints");
   cmd->add_flag("--no-progress", flags->no_progress, "Print no progress on stderr");
+  cmd->add_flag("--float64", flags->float64,
+                "Train in float64 instead of float32 (slower; for comparing runs to 1e-10, e.g. "
+                "one process against mpirun -np R)");
+  cmd->footer(
+      "Worker groups: `mpirun -np R istar train CONFIG.yaml` trains the trial data parallel on R "
+      "ranks (each batch split across them, IsoScore* and CosReg over the whole batch); rank 0 "
+      "writes the database and the checkpoints, which must be a folder every rank sees.");
   return [flags]() -> int {
+    if (comm::MpiSession::InMpiJob()) return RunInMpiJob(*flags);
     absl::StatusOr<int> code = Run(*flags);
     if (!code.ok()) return ReportError("train", code.status());
     return *code;

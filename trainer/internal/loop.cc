@@ -227,30 +227,39 @@ absl::StatusOr<double> Loop::SumOverRanks(double value) {
   return sum[0];
 }
 
-// Note [Shrinkage at epoch start]: I-STAR's S0 is re-estimated at the start of every epoch from
-// the training set in order, in eval mode (no dropout) and without gradient, over the same union
-// of layers the regularizer reads, up to shrinkage_points points (DESIGN.md §2). Eval mode draws
-// no random numbers, so a resumed run estimates the same S0 as an uninterrupted one. On R ranks
-// the batches go round-robin (batch k to rank k % R), each rank takes up to its 1/R share of the
-// point budget, and Finish sums the statistics over the ranks: while the budget is not reached,
-// the same points as in one process; when it is, another sample of the same size.
+// Note [Shrinkage at epoch start]
+// I-STAR's S0 is re-estimated at the start of every epoch from the training set in order, in eval
+// mode (no dropout) and without gradient, over the same union of layers the regularizer reads,
+// up to shrinkage_points points (DESIGN.md §2). Eval mode draws no random numbers, so a resumed
+// run estimates the same S0 as an uninterrupted one.
+//
+// Note [S0 on a worker group]
+// The batches go round-robin (batch k to rank k % R) and ShrinkageEstimator::Finish sums the
+// statistics over the ranks. Which points one process would take under the budget is known
+// before any forward pass: a batch holds (its features' tokens) x (layers) points, and the first
+// batches fill the budget in order, the last one partly. Every rank computes that plan and adds
+// exactly its batches' planned rows, so the group estimates S0 from the same points as one
+// process, whether or not the budget binds.
 absl::Status Loop::EstimateShrinkage() {
   at::NoGradGuard no_grad;
   model_.model->module().eval();
-  const int64_t ranks = group_.size();
-  const int64_t budget = trial_.training.shrinkage_points;
-  regularizers::ShrinkageEstimator estimator(
-      model_.model->config().hidden_size,
-      budget / ranks + (group_.rank() < budget % ranks ? 1 : 0));
+  regularizers::ShrinkageEstimator estimator(model_.model->config().hidden_size,
+                                             trial_.training.shrinkage_points);
   const auto count = static_cast<int64_t>(train_features_.size());
+  const auto layers = static_cast<int64_t>(layers_.size());
   const std::vector<std::vector<int64_t>> batches =
       EpochBatches(count, kEvalBatchSize, 0, 0, false);
-  for (size_t k = static_cast<size_t>(group_.rank()); k < batches.size() && !estimator.full();
-       k += static_cast<size_t>(ranks)) {
+  int64_t left = trial_.training.shrinkage_points;
+  for (size_t k = 0; k < batches.size() && left > 0; ++k) {
+    int64_t tokens = 0;
+    for (int64_t f : batches[k]) tokens += static_cast<int64_t>(train_features_[f].input_ids.size());
+    const int64_t take = std::min(tokens * layers, left);
+    left -= take;
+    if (static_cast<int64_t>(k) % group_.size() != group_.rank()) continue;
     const models::Batch batch = ToModelBatch(Collate(train_features_, batches[k], pad_id_));
     const models::ModelOutput out = model_.model->Forward(batch);
     const PointCloud cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
-    ISTAR_RETURN_IF_ERROR(estimator.Add(cloud.points).status());
+    ISTAR_RETURN_IF_ERROR(estimator.Add(cloud.points.slice(0, 0, take)).status());
   }
   ISTAR_ASSIGN_OR_RETURN(regularizer_.shrinkage, estimator.Finish(*ranks_));
   return absl::OkStatus();
