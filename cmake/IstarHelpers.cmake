@@ -36,12 +36,23 @@ function(istar_test)
                        PROPERTIES LABELS ${ARG_NAME})
 endfunction()
 
+# istar_mpiexec_preflags(VAR) sets VAR to the flags before the program in an mpiexec command
+# line of the tests: FindMPI's MPIEXEC_PREFLAGS, --oversubscribe (two ranks on a machine that may
+# have fewer cores) and, as root, --allow-run-as-root (Open MPI's mpirun refuses root without it).
+function(istar_mpiexec_preflags var)
+  set(flags ${MPIEXEC_PREFLAGS} --oversubscribe)
+  execute_process(COMMAND id -u OUTPUT_VARIABLE uid OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(uid STREQUAL "0")
+    list(APPEND flags --allow-run-as-root)
+  endif()
+  set(${var} ${flags} PARENT_SCOPE)
+endfunction()
+
 # istar_mpi_test(NAME x SRCS ... DEPS ... [OWN_MAIN] [TIMEOUT s]) builds istar_x_mpi_test and
 # registers it as one ctest test run under `mpiexec -n 2` (DESIGN.md §5): every test of the binary
 # issues collectives, so all of them run on both ranks in one job rather than one ctest test per
 # TEST. Without OWN_MAIN the binary uses tests/testing/mpi_test_main.cc (one MPI communicator for
-# the whole run, istar::testing::TestGroup()). --oversubscribe: two ranks on a machine that may
-# have fewer cores; --allow-run-as-root: Open MPI's mpirun refuses root without it.
+# the whole run, istar::testing::TestGroup()).
 function(istar_mpi_test)
   cmake_parse_arguments(ARG "OWN_MAIN" "NAME;TIMEOUT" "SRCS;DEPS" ${ARGN})
   if(NOT ARG_TIMEOUT)
@@ -53,11 +64,7 @@ function(istar_mpi_test)
   if(NOT ARG_OWN_MAIN)
     target_link_libraries(${target} PRIVATE istar_mpi_test_main)
   endif()
-  set(preflags ${MPIEXEC_PREFLAGS} --oversubscribe)
-  execute_process(COMMAND id -u OUTPUT_VARIABLE uid OUTPUT_STRIP_TRAILING_WHITESPACE)
-  if(uid STREQUAL "0")
-    list(APPEND preflags --allow-run-as-root)
-  endif()
+  istar_mpiexec_preflags(preflags)
   add_test(NAME ${ARG_NAME}_mpi_test
            COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 ${preflags}
                    $<TARGET_FILE:${target}> ${MPIEXEC_POSTFLAGS})

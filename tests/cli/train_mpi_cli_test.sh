@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `mpirun -np 2 istar train` as a user runs it: the same trial trained by one process and by a
+# worker group of two MPI ranks writes the same rows (float64, a dropout-free copy of the demo
+# model: with dropout the runs would draw different masks), and errors under mpirun are reported
+# once, with the exit code of a one-process run.
+#
+#   train_mpi_cli_test.sh ISTAR REPO_ROOT MPIEXEC [MPIEXEC_FLAGS...]
+set -u
+istar=${1:?usage: train_mpi_cli_test.sh ISTAR REPO_ROOT MPIEXEC [FLAGS...]}
+root=${2:?usage: train_mpi_cli_test.sh ISTAR REPO_ROOT MPIEXEC [FLAGS...]}
+mpiexec=${3:?usage: train_mpi_cli_test.sh ISTAR REPO_ROOT MPIEXEC [FLAGS...]}
+shift 3
+mpiflags=("$@")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/expect.sh"
+cd "$work" || exit 2
+config="$root/examples/train-demo.yaml"
+
+"$istar" demo-data demo > /dev/null || exit 2
+cp -r demo/model model0
+sed -i -E 's/"(hidden_dropout_prob|attention_probs_dropout_prob|classifier_dropout)": [0-9.]+/"\1": 0.0/' \
+  model0/config.json
+settings=(--set models.tiny-bert=./model0 --set grid.epochs=2 --no-progress --float64)
+
+expect one_process 0 'done after 126 steps, accuracy' -- \
+  "$istar" train "$config" "${settings[@]}" --db one.db --checkpoints one-checkpoints
+expect two_ranks 0 'done after 126 steps on 2 ranks, accuracy' -- \
+  "$mpiexec" -n 2 "${mpiflags[@]}" "$istar" train "$config" "${settings[@]}" --db two.db \
+  --checkpoints two-checkpoints
+expect rank0_checkpoints_only 0 '^epoch-1 epoch-2 $' -- \
+  bash -c 'for d in two-checkpoints/*/*; do printf "%s " "$(basename "$d")"; done'
+
+# Every row of both stores, keyed; values compared to 1e-10 relative.
+dump() {
+  "$istar" sql --db "$1" --format csv \
+    "SELECT 'm', step, split || '/' || name, value FROM metrics
+     UNION ALL SELECT 'i', step, layer || '/star', isoscore_star FROM isotropy
+     UNION ALL SELECT 'i', step, layer || '/iso', isoscore FROM isotropy
+     UNION ALL SELECT 'i', step, layer || '/cos', avg_cosine FROM isotropy
+     UNION ALL SELECT 'f', 0, split || '/' || name, value FROM final_results
+     ORDER BY 1, 2, 3"
+}
+compare_rows() {
+  paste -d, <(dump one.db) <(dump two.db) | awk -F, '
+    NR == 1 { next }
+    $1 != $5 || $2 != $6 || $3 != $7 { print "different keys: " $0; bad = 1; exit }
+    { d = $4 - $8; d = d < 0 ? -d : d; a = $4 < 0 ? -$4 : $4;
+      if (d > 1e-10 * (a > 1 ? a : 1)) { print "different values: " $0; bad = 1 } n++ }
+    END { if (!bad) print "same " n " rows"; exit bad }'
+}
+expect same_rows 0 '^same [0-9]{3,} rows$' -- compare_rows
+expect same_trial_status 0 '^done$' -- \
+  "$istar" sql --db two.db --format csv "SELECT status FROM trials" 
+
+# Errors: every rank fails alike and rank 0 alone reports, with a one-process run's exit code.
+count_reports() {
+  local out
+  out=$("$@" 2>&1)
+  local rc=$?
+  echo "exit $rc, $(grep -c '^istar train:' <<<"$out") report(s): $(grep '^istar train:' <<<"$out")"
+}
+expect bad_config_reported_once 0 '^exit 2, 1 report\(s\): .*training\.bogus: unknown key' -- \
+  count_reports "$mpiexec" -n 2 "${mpiflags[@]}" "$istar" train "$config" --set training.bogus=1
+expect done_trial_reported_once 0 '^exit 2, 1 report\(s\): istar train: rank 0: trial [0-9a-f]+ is already done' -- \
+  count_reports "$mpiexec" -n 2 "${mpiflags[@]}" "$istar" train "$config" "${settings[@]}" \
+  --db one.db --checkpoints one-checkpoints
+finish train_mpi_cli_test
