@@ -1,0 +1,374 @@
+// Data-parallel training steps on R ranks against one process: a standalone program (not Google
+// Benchmark, since every rank of an mpirun job runs it) that times optimizer steps of a small BERT
+// on one fixed global batch and counts the bytes the step all-reduces. Each rank trains on its
+// shard of the batch (trainer/data_parallel.h); the regularizer is global (ComputeStepLoss over a
+// CrossRankSum of the group). Rank 0 prints one line of key=value pairs.
+//
+//   build/bench/istar_data_parallel_bench --regularizer istar --threads 2
+//   mpirun -np 2 build/bench/istar_data_parallel_bench --regularizer istar --threads 1
+//
+// bench/run_data_parallel.sh runs both for every regularizer and prints the table.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/nn/module.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adamw.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "comm/communicator.h"
+#include "models/config.h"
+#include "models/model.h"
+#include "regularizers/isotropy.h"
+#include "regularizers/tensor_collectives.h"
+#include "sweeps/sweep.h"
+#include "trainer/data_parallel.h"
+#include "trainer/loss.h"
+
+namespace {
+
+using istar::sweeps::Regularizer;
+
+constexpr int64_t kVocab = 1000;
+constexpr char kUsage[] =
+    "usage: istar_data_parallel_bench [--regularizer baseline|cosreg|istar] [--batch 32] [--seq 64]\n"
+    "         [--hidden 256] [--layers 4] [--heads 4] [--intermediate 1024] [--steps 10]\n"
+    "         [--warmup 2] [--threads N]\n"
+    "Times optimizer steps of a small BERT on one fixed global batch of --batch rows, split\n"
+    "over the ranks of the mpirun job (one process without mpirun). --threads sets LibTorch's\n"
+    "intra-op threads per rank (default: LibTorch's). Rank 0 prints one key=value line.\n";
+
+struct Flags {
+  std::string regularizer = "baseline";
+  int64_t batch = 32;    // global rows per step, split over the ranks
+  int64_t seq = 64;      // padded sequence length
+  int64_t hidden = 256;  // d, the width the regularizers see
+  int64_t layers = 4;
+  int64_t heads = 4;
+  int64_t intermediate = 1024;
+  int64_t steps = 10;   // timed steps
+  int64_t warmup = 2;   // untimed steps first
+  int64_t threads = 0;  // 0: LibTorch's default
+};
+
+// Parses argv; a message and std::nullopt for a bad flag (the caller exits 2).
+std::optional<Flags> ParseFlags(int argc, char** argv, bool& help) {
+  Flags flags;
+  const std::vector<std::pair<std::string, int64_t*>> numbers = {
+      {"--batch", &flags.batch},    {"--seq", &flags.seq},
+      {"--hidden", &flags.hidden},  {"--layers", &flags.layers},
+      {"--heads", &flags.heads},    {"--intermediate", &flags.intermediate},
+      {"--steps", &flags.steps},    {"--warmup", &flags.warmup},
+      {"--threads", &flags.threads}};
+  for (int i = 1; i < argc; ++i) {
+    const std::string name = argv[i];
+    if (name == "--help" || name == "-h") {
+      help = true;
+      return flags;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "istar_data_parallel_bench: " << name << ": unknown flag or missing value\n";
+      return std::nullopt;
+    }
+    const std::string value = argv[++i];
+    if (name == "--regularizer") {
+      flags.regularizer = value;
+      continue;
+    }
+    auto it = std::find_if(numbers.begin(), numbers.end(),
+                           [&](const auto& entry) { return entry.first == name; });
+    if (it == numbers.end()) {
+      std::cerr << "istar_data_parallel_bench: unknown flag " << name << "\n";
+      return std::nullopt;
+    }
+    if (!absl::SimpleAtoi(value, it->second) || *it->second < 0) {
+      std::cerr << "istar_data_parallel_bench: " << name << ": expected a non-negative integer, got '"
+                << value << "'\n";
+      return std::nullopt;
+    }
+  }
+  return flags;
+}
+
+// The checks the model and the loss would otherwise fail on less clearly: "" when fine.
+std::string CheckFlags(const Flags& f) {
+  if (f.regularizer != "baseline" && f.regularizer != "cosreg" && f.regularizer != "istar") {
+    return "--regularizer: expected baseline, cosreg or istar, got '" + f.regularizer + "'";
+  }
+  if (f.seq < 2 || f.hidden < 2 || f.layers < 1 || f.heads < 1 || f.intermediate < 1) {
+    return "--seq and --hidden must be at least 2, --layers, --heads and --intermediate at least 1";
+  }
+  if (f.hidden % f.heads != 0) return "--hidden must be a multiple of --heads";
+  if (f.steps < 1) return "--steps must be at least 1";
+  return "";
+}
+
+// Forwards every call to the real communicator and counts the bytes all-reduced, so that the
+// regularizer's collectives (through MakeCrossRankSum) and the gradient buckets (through
+// GradientAverager) are measured where they happen rather than computed from formulas.
+class CountingCommunicator final : public istar::comm::Communicator {
+ public:
+  explicit CountingCommunicator(istar::comm::Communicator& inner) : inner_(inner) {}
+
+  int rank() const override { return inner_.rank(); }
+  int size() const override { return inner_.size(); }
+  absl::Status AllReduceSum(std::span<float> data) override { return Count(data); }
+  absl::Status AllReduceSum(std::span<double> data) override { return Count(data); }
+  absl::Status Broadcast(std::span<std::byte> data, int root) override {
+    return inner_.Broadcast(data, root);
+  }
+  absl::Status Barrier() override { return inner_.Barrier(); }
+  Memory memory() const override { return inner_.memory(); }
+
+  int64_t bytes() const { return bytes_; }
+  int64_t calls() const { return calls_; }
+
+ private:
+  template <typename T>
+  absl::Status Count(std::span<T> data) {
+    bytes_ += static_cast<int64_t>(data.size() * sizeof(T));
+    ++calls_;
+    return inner_.AllReduceSum(data);
+  }
+
+  istar::comm::Communicator& inner_;
+  int64_t bytes_ = 0;
+  int64_t calls_ = 0;
+};
+
+istar::models::ModelConfig BenchConfig(const Flags& f) {
+  istar::models::ModelConfig config =
+      istar::models::DefaultConfig(istar::models::Architecture::kBert);
+  config.vocab_size = kVocab;
+  config.hidden_size = f.hidden;
+  config.embedding_size = f.hidden;  // BERT: equal to hidden_size
+  config.num_hidden_layers = f.layers;
+  config.num_attention_heads = f.heads;
+  config.intermediate_size = f.intermediate;
+  config.max_position_embeddings = std::max<int64_t>(f.seq, 128);
+  return config;
+}
+
+istar::trainer::RegularizerSettings MakeRegularizer(const Flags& f) {
+  istar::trainer::RegularizerSettings settings;
+  if (f.regularizer == "cosreg") {
+    settings = {.kind = Regularizer::kCosReg, .lambda = 1.0};
+  } else if (f.regularizer == "istar") {
+    settings = {.kind = Regularizer::kIStar, .lambda = -1.0, .zeta = 0.2};
+    // S0: the sample covariance of random points, made once (seeded: the same on every rank).
+    at::manual_seed(2);
+    const at::Tensor sample = at::randn({4096, f.hidden}, at::kDouble);
+    settings.shrinkage = sample.t().mm(sample) / 4095.0;
+  }
+  return settings;
+}
+
+// One fixed global batch, the same on every rank: random ids, lengths seq/2..seq, labels 0/1.
+struct GlobalBatch {
+  at::Tensor ids, mask, labels;
+};
+
+GlobalBatch MakeGlobalBatch(const Flags& f) {
+  at::manual_seed(0);
+  GlobalBatch batch;
+  batch.ids = at::randint(1, kVocab, {f.batch, f.seq}, at::kLong);
+  const at::Tensor lengths = at::randint(f.seq / 2, f.seq + 1, {f.batch, 1}, at::kLong);
+  batch.mask = (at::arange(f.seq, at::kLong).unsqueeze(0) < lengths).to(at::kLong);
+  batch.ids = batch.ids * batch.mask;  // padding id 0 after each sequence's end
+  batch.labels = at::randint(0, 2, {f.batch}, at::kLong);
+  return batch;
+}
+
+// What one rank needs for its steps.
+struct Trainer {
+  std::unique_ptr<istar::models::TaskModel> model;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<istar::trainer::GradientAverager> averager;
+  std::unique_ptr<istar::regularizers::CrossRankSum> cross_rank_sum;  // null for one rank
+  istar::trainer::RegularizerSettings regularizer;
+  istar::models::Batch shard;
+  at::Tensor labels;
+  int64_t global_rows = 0;
+  std::vector<int64_t> layers;  // 1..L
+};
+
+absl::StatusOr<Trainer> MakeTrainer(const Flags& f, CountingCommunicator& group) {
+  Trainer t;
+  ISTAR_ASSIGN_OR_RETURN(
+      t.model, istar::models::CreateModel(BenchConfig(f),
+                                          istar::models::Head::kSequenceClassification, 2, 1));
+  torch::nn::Module& module = t.model->module();
+  ISTAR_RETURN_IF_ERROR(istar::trainer::BroadcastModule(group, module));
+  module.train();
+  t.optimizer = std::make_unique<torch::optim::AdamW>(
+      module.parameters(), torch::optim::AdamWOptions(1e-4).weight_decay(0.0));
+  t.averager = std::make_unique<istar::trainer::GradientAverager>(group, module.parameters());
+  if (group.size() > 1) t.cross_rank_sum = istar::regularizers::MakeCrossRankSum(group);
+  t.regularizer = MakeRegularizer(f);
+  const GlobalBatch batch = MakeGlobalBatch(f);
+  const istar::trainer::Shard rows = istar::trainer::ShardOf(f.batch, group.rank(), group.size());
+  t.shard = {.input_ids = batch.ids.slice(0, rows.begin, rows.end),
+             .attention_mask = batch.mask.slice(0, rows.begin, rows.end)};
+  t.labels = batch.labels.slice(0, rows.begin, rows.end);
+  t.global_rows = f.batch;
+  t.layers.resize(static_cast<size_t>(f.layers));
+  std::iota(t.layers.begin(), t.layers.end(), 1);
+  return t;
+}
+
+// Bytes all-reduced by one step, by whom.
+struct StepSample {
+  double ms = 0.0;
+  int64_t loss_bytes = 0;      // regularizer (forward and backward) plus the task loss's sum
+  int64_t gradient_bytes = 0;  // GradientAverager's buckets
+  int64_t calls = 0;
+};
+
+// One optimizer step; the clock starts after a barrier so that the ranks start together.
+absl::StatusOr<StepSample> Step(Trainer& t, CountingCommunicator& group) {
+  ISTAR_RETURN_IF_ERROR(group.Barrier());
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t bytes0 = group.bytes();
+  const int64_t calls0 = group.calls();
+  t.optimizer->zero_grad();
+  const istar::models::ModelOutput out = t.model->Forward(t.shard);
+  istar::trainer::PointCloud cloud;
+  if (t.regularizer.kind != Regularizer::kBaseline) {
+    cloud = istar::trainer::GatherPoints(out.hidden_states, t.shard.attention_mask, t.layers);
+  }
+  const at::Tensor task_sum = istar::trainer::ClassificationLossSum(out.logits, t.labels);
+  const istar::regularizers::CrossRankSum& ranks =
+      t.cross_rank_sum ? *t.cross_rank_sum : istar::regularizers::LocalSum();
+  ISTAR_ASSIGN_OR_RETURN(
+      const istar::trainer::StepLoss loss,
+      istar::trainer::ComputeStepLoss(task_sum, t.global_rows, cloud, t.regularizer, ranks));
+  loss.objective.backward();
+  const int64_t bytes1 = group.bytes();
+  ISTAR_RETURN_IF_ERROR(t.averager->Average());
+  torch::nn::utils::clip_grad_norm_(t.model->module().parameters(), 1.0);
+  t.optimizer->step();
+  const auto end = std::chrono::steady_clock::now();
+  return StepSample{.ms = std::chrono::duration<double, std::milli>(end - start).count(),
+                    .loss_bytes = bytes1 - bytes0,
+                    .gradient_bytes = group.bytes() - bytes1,
+                    .calls = group.calls() - calls0};
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+// Runs warmup and timed steps on this rank; returns the key=value line (printed by rank 0).
+absl::StatusOr<std::string> Run(const Flags& f, istar::comm::Communicator& real) {
+  CountingCommunicator group(real);
+  ISTAR_ASSIGN_OR_RETURN(Trainer t, MakeTrainer(f, group));
+  std::vector<StepSample> samples;
+  for (int64_t i = 0; i < f.warmup + f.steps; ++i) {
+    ISTAR_ASSIGN_OR_RETURN(StepSample sample, Step(t, group));
+    if (i >= f.warmup) samples.push_back(sample);
+  }
+  std::vector<double> ms;
+  for (const StepSample& s : samples) {
+    ms.push_back(s.ms);
+    // Every step all-reduces the same buffers: a differing count would be a bug of the bench.
+    if (s.loss_bytes != samples[0].loss_bytes || s.gradient_bytes != samples[0].gradient_bytes) {
+      return absl::InternalError("all-reduced bytes differ between steps");
+    }
+  }
+  const StepSample& s = samples[0];
+  return absl::StrCat("ranks=", group.size(), " regularizer=", f.regularizer, " batch=", f.batch,
+                      " seq=", f.seq, " hidden=", f.hidden, " layers=", f.layers,
+                      " steps=", f.steps, " threads=", at::get_num_threads(),
+                      " step_ms_median=", Median(ms),
+                      " step_ms_mean=", std::accumulate(ms.begin(), ms.end(), 0.0) / ms.size(),
+                      " step_ms_min=", *std::min_element(ms.begin(), ms.end()),
+                      " allreduce_bytes_per_step=", s.loss_bytes + s.gradient_bytes,
+                      " gradient_bytes=", s.gradient_bytes, " regularizer_bytes=", s.loss_bytes,
+                      " allreduce_calls_per_step=", s.calls, " buckets=", t.averager->buckets(),
+                      " averager_bytes=", t.averager->bytes_per_average());
+}
+
+// Runs on every rank of an mpirun job; a rank that fails alone ends the job rather than leave
+// the others waiting in a collective.
+int RunInMpiJob(const Flags& flags, int* argc, char*** argv) {
+  auto session = istar::comm::MpiSession::Start(argc, argv);
+  if (!session.ok()) {
+    std::cerr << "istar_data_parallel_bench: " << session.status() << "\n";
+    return 1;
+  }
+  auto group = istar::comm::CreateMpiCommunicator(**session);
+  if (!group.ok()) {
+    std::cerr << "istar_data_parallel_bench: " << group.status() << "\n";
+    return 1;
+  }
+  if (flags.batch < (*group)->size()) {  // the same on every rank: each stops, rank 0 says why
+    if ((*group)->rank() == 0) {
+      std::cerr << "data_parallel_bench: --batch " << flags.batch << " gives some of the "
+                << (*group)->size() << " ranks no rows\n";
+    }
+    return 2;
+  }
+  absl::StatusOr<std::string> line;
+  try {
+    line = Run(flags, **group);
+  } catch (const c10::Error& e) {
+    line = absl::InternalError(e.what_without_backtrace());
+  }
+  if (!line.ok()) {
+    std::cerr << "data_parallel_bench: rank " << (*group)->rank() << ": " << line.status() << "\n";
+    if ((*group)->size() > 1) (*session)->Abort(1);
+    return 1;
+  }
+  if ((*group)->rank() == 0) std::cout << *line << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool help = false;
+  const std::optional<Flags> flags = ParseFlags(argc, argv, help);
+  if (help) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (!flags) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  if (const std::string error = CheckFlags(*flags); !error.empty()) {
+    std::cerr << "istar_data_parallel_bench: " << error << "\n";
+    return 2;
+  }
+  if (flags->threads > 0) at::set_num_threads(static_cast<int>(flags->threads));
+  if (istar::comm::MpiSession::InMpiJob()) return RunInMpiJob(*flags, &argc, &argv);
+  istar::comm::LocalCommunicator local;
+  absl::StatusOr<std::string> line;
+  try {
+    line = Run(*flags, local);
+  } catch (const c10::Error& e) {
+    line = absl::InternalError(e.what_without_backtrace());
+  }
+  if (!line.ok()) {
+    std::cerr << "istar_data_parallel_bench: " << line.status() << "\n";
+    return 1;
+  }
+  std::cout << *line << std::endl;
+  return 0;
+}
