@@ -50,6 +50,13 @@ void PrintLine(const trainer::Progress& p) {
 absl::StatusOr<int> Train(const TrainFlags& flags, const sweeps::TrialSpec& trial,
                           comm::Communicator* group) {
   const bool leader = group == nullptr || group->rank() == 0;
+  const int ranks = group == nullptr ? 1 : group->size();
+  if (leader && trial.training.ranks_per_trial != ranks) {
+    // The launcher decides; the setting is the coordinator's (it sizes worker groups).
+    std::cerr << "istar train: note: training.ranks_per_trial is " << trial.training.ranks_per_trial
+              << " but this job has " << ranks << " rank(s): mpirun -np decides, and the trial "
+              << "is the same (ranks_per_trial is not part of its id)\n";
+  }
   trainer::RunOptions options{.db_path = flags.db_path,
                               .checkpoint_dir = flags.checkpoint_dir,
                               .progress = !flags.no_progress && leader,
