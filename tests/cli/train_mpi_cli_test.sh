@@ -58,7 +58,9 @@ count_reports() {
   local out
   out=$("$@" 2>&1)
   local rc=$?
-  echo "exit $rc, $(grep -c '^istar train:' <<<"$out") report(s): $(grep '^istar train:' <<<"$out")"
+  local reports
+  reports=$(grep '^istar train:' <<<"$out" | grep -v '^istar train: note:')
+  echo "exit $rc, $(grep -c . <<<"$reports") report(s): $reports"
 }
 expect bad_config_reported_once 0 '^exit 2, 1 report\(s\): .*training\.bogus: unknown key' -- \
   count_reports "$mpiexec" -n 2 "${mpiflags[@]}" "$istar" train "$config" --set training.bogus=1
