@@ -22,12 +22,13 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
 #include "sweeps/sweep.h"
 
 namespace istar::db {
 
 // Milliseconds since the Unix epoch (UTC): the unit of every *_at column.
-using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
+using Timestamp = ::istar::Timestamp;
 
 // Where a trial is in its life (docs/database.md, "Trial states"). The strings are the values
 // of trials.status.

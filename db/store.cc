@@ -94,8 +94,7 @@ Store::Store(std::string path, StoreOptions options, std::unique_ptr<Database> d
 Store::~Store() = default;
 
 Timestamp Store::Now() const {
-  if (options_.clock) return options_.clock();
-  return std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  return (options_.clock != nullptr ? *options_.clock : SystemClock()).Now();
 }
 
 absl::Status Store::CheckWritable() const {

@@ -57,8 +57,9 @@ struct StoreOptions {
   // How long a statement waits for another connection's lock before giving up (SQLite's busy
   // timeout, set on every connection). Writes that still find the lock taken return Unavailable.
   std::chrono::milliseconds busy_timeout{5000};
-  // The time written into *_at columns; empty = the system clock. A seam for tests.
-  std::function<Timestamp()> clock;
+  // The time written into *_at columns and compared with lease expiries; null = SystemClock().
+  // Must outlive the store. A seam for tests (FakeClock).
+  const Clock* clock = nullptr;
 };
 
 // The schema version this binary creates, migrates to, and requires of read-only opens.

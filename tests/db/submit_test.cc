@@ -150,15 +150,23 @@ TEST_F(SubmitSweepTest, AValueTheSchemaRejectsIsInvalidArgumentAndWritesNothing)
   EXPECT_EQ(raw.Int("SELECT count(*) FROM trials"), 0);
 }
 
+// A clock that moves one millisecond each time it is read, so every stamp is distinct.
+class TickingClock final : public Clock {
+ public:
+  Timestamp Now() const override { return Timestamp(std::chrono::milliseconds(++now_)); }
+
+ private:
+  mutable int64_t now_ = 1000;
+};
+
 class TrialTransitionsTest : public SubmitSweepTest {
  protected:
   void SetUp() override {
-    store_ = OpenStore(path_,
-                       {.clock = [this] { return Timestamp(std::chrono::milliseconds(++now_)); }});
+    store_ = OpenStore(path_, {.clock = &clock_});
     ASSERT_NE(store_, nullptr);
     ASSERT_TRUE(store_->SubmitSweep(MakeSweep("s", Trials({1}))).ok());
   }
-  int64_t now_ = 1000;
+  TickingClock clock_;
 };
 
 TEST_F(TrialTransitionsTest, RunningThenDoneRecordsTheAttempt) {
