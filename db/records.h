@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -113,6 +114,67 @@ struct TrialRecord {
   std::optional<Timestamp> finished_at;    // when it became done or failed
   std::optional<std::string> error;        // why the latest attempt failed
   std::vector<FinalResult> final_results;  // sorted by (split, name)
+};
+
+// ---- The coordinator's records (docs/database.md, "Leases").
+
+// A worker group as the coordinator knows it: table `workers`.
+struct WorkerRecord {
+  std::string id;    // chosen by the worker group (e.g. "host-4711"), unique
+  std::string host;  // where rank 0 runs, for people reading the table
+  Timestamp registered_at{};
+  Timestamp last_seen_at{};
+  int64_t consecutive_failures = 0;  // infrastructure failures since its last success
+  bool quarantined = false;          // leases are refused
+};
+
+// When leases end and what follows: the coordinator's policy, passed to each lease operation.
+struct LeasePolicy {
+  // How long a lease lasts without a heartbeat.
+  std::chrono::milliseconds ttl{30'000};
+  // Attempts a trial may start; a trial whose lease expires (or which fails retryably) on its
+  // last attempt becomes failed instead of pending again.
+  int64_t max_attempts = 3;
+  // Infrastructure failures in a row (expired leases, failures marked so) after which a worker
+  // is quarantined. 0 never quarantines.
+  int64_t quarantine_after = 3;
+};
+
+// A trial leased to a worker group: what it needs to run it and to prove it still owns it.
+struct Lease {
+  std::string trial_id;
+  std::string canonical_json;  // the trial's configuration (sweeps::TrialFromCanonicalJson)
+  std::string sweep_yaml;      // the YAML of a sweep holding the trial (model and task paths)
+  int64_t attempt = 0;         // 1 for the first
+  std::string lease_id;        // 32 random hex digits, unique per lease
+  // Strictly increasing per trial across leases: every later report must carry it, and a report
+  // with an older token changes nothing (FailedPrecondition).
+  int64_t fencing_token = 0;
+  Timestamp expires_at{};
+};
+
+// What a heartbeat tells the worker group.
+enum class LeaseState {
+  kActive,     // the lease was extended: go on
+  kCancelled,  // the trial was cancelled: stop, report nothing more
+};
+
+// How a leased trial ends when it does not end done.
+struct LeaseFailure {
+  std::string error;        // why, kept in trials.error and attempts.error
+  bool retryable = false;   // true: back to pending if attempts remain (e.g. out of memory)
+  bool infrastructure = false;  // true: counts against the worker (quarantine), not the trial
+  bool requeue = false;     // preempted (SIGTERM): back to pending, the attempt not counted
+};
+
+// A sweep and how far its trials have come.
+struct SweepProgress {
+  std::string id;
+  std::string name;
+  Timestamp submitted_at{};
+  int64_t trial_count = 0;
+  // Trials per status; statuses with none are absent.
+  std::map<TrialStatus, int64_t> by_status;
 };
 
 // Which trials ListTrials returns. Within a field the values are alternatives (OR); the fields

@@ -143,12 +143,79 @@ class Store {
   // for errors.
   [[nodiscard]] absl::Status MarkTrialFailed(const std::string& trial_id, const std::string& error);
 
+  // ---- The coordinator's lease operations (docs/database.md, "Leases"). Each is one
+  // transaction reading the clock once. Reports checked against a fencing token return
+  // FailedPrecondition when the token is not the trial's current lease (it expired and the trial
+  // was leased again, or it ended), and then change nothing.
+
+  // Records worker group `worker_id` (host for display), or refreshes last_seen_at if it is
+  // known; a quarantined worker stays quarantined. InvalidArgument for an empty id.
+  [[nodiscard]] absl::StatusOr<WorkerRecord> RegisterWorker(const std::string& worker_id,
+                                                            const std::string& host);
+  // The workers, ordered by id.
+  [[nodiscard]] absl::StatusOr<std::vector<WorkerRecord>> ListWorkers();
+  // Clears a worker's quarantine and failure count. NotFound for an unknown worker.
+  [[nodiscard]] absl::Status ReleaseQuarantine(const std::string& worker_id);
+
+  // Leases the oldest pending trial (by created_at, then sweep position) whose ranks equal
+  // `ranks` to `worker_id`: pending -> leased, a new attempt (attempts + 1, an attempts row with
+  // outcome running), a fresh lease id, fencing_token + 1, expiry now + policy.ttl. Expired
+  // leases are expired first (ExpireLeases). nullopt when nothing is pending for this size.
+  // NotFound for an unregistered worker; FailedPrecondition for a quarantined one.
+  [[nodiscard]] absl::StatusOr<std::optional<Lease>> LeaseTrial(const std::string& worker_id,
+                                                                int64_t ranks,
+                                                                const LeasePolicy& policy);
+
+  // Extends the lease to now + policy.ttl and refreshes the worker's last_seen_at. kCancelled
+  // (extending nothing) if the trial was cancelled while this lease held it.
+  // FailedPrecondition for a stale token; NotFound for an unknown trial.
+  [[nodiscard]] absl::StatusOr<LeaseState> Heartbeat(const std::string& trial_id,
+                                                     int64_t fencing_token,
+                                                     const LeasePolicy& policy);
+
+  // WriteMetrics / WriteIsotropy for the holder of a lease: FailedPrecondition for a stale token
+  // (nothing written), else the rows are upserted (a batch sent twice stores each row once).
+  [[nodiscard]] absl::Status WriteLeasedResults(const std::string& trial_id, int64_t fencing_token,
+                                                std::span<const MetricRow> metrics,
+                                                std::span<const IsotropyRow> isotropy);
+
+  // leased -> done with `results` as its final results; the attempt's outcome done; the worker's
+  // consecutive failures reset to 0. FailedPrecondition for a stale token.
+  [[nodiscard]] absl::Status CompleteLeasedTrial(const std::string& trial_id, int64_t fencing_token,
+                                                 std::span<const FinalResult> results);
+
+  // Ends the lease without success: requeue -> pending, the attempt outcome "abandoned" and not
+  // counted (attempts - 1); retryable with attempts < policy.max_attempts -> pending (outcome
+  // failed); otherwise -> failed with failure.error. An infrastructure failure adds one to the
+  // worker's consecutive failures and may quarantine it (policy.quarantine_after); any other
+  // failure resets them. Returns the trial's new status. FailedPrecondition for a stale token.
+  [[nodiscard]] absl::StatusOr<TrialStatus> FailLeasedTrial(const std::string& trial_id,
+                                                            int64_t fencing_token,
+                                                            const LeaseFailure& failure,
+                                                            const LeasePolicy& policy);
+
+  // Ends every lease whose expiry is at or before now: the attempt's outcome "expired"; the
+  // trial back to pending, or failed ("lease expired on attempt k of k") when it has used
+  // policy.max_attempts; each expiry counts as an infrastructure failure of its worker. Returns
+  // the trials expired.
+  [[nodiscard]] absl::StatusOr<std::vector<std::string>> ExpireLeases(const LeasePolicy& policy);
+
+  // Cancels every trial of sweep `sweep` (name, id or id prefix) that is not done or failed:
+  // pending and leased trials become cancelled (a leased one's holder learns it at its next
+  // heartbeat; its reports are then refused). Returns how many were cancelled. NotFound for no
+  // such sweep.
+  [[nodiscard]] absl::StatusOr<int64_t> CancelSweep(const std::string& sweep);
+
   // ---- Reads. They work in either mode and each sees one snapshot of the file.
 
   // The trials matching `filter`, ordered by model, task, regularizer (baseline, cosreg, istar),
   // lambda, zeta, learning rate, batch size, epochs, seed, id; each with its final results.
   // NotFound if a value of filter.sweeps matches no sweep.
   [[nodiscard]] absl::StatusOr<std::vector<TrialRecord>> ListTrials(const TrialFilter& filter = {});
+
+  // The sweep named by `sweep` (name, id or id prefix; a name held by several sweeps means the
+  // latest submitted) with its trials' counts by status. NotFound if none matches.
+  [[nodiscard]] absl::StatusOr<SweepProgress> GetSweep(const std::string& sweep);
 
   // The trial with exactly this id. NotFound if there is none.
   [[nodiscard]] absl::StatusOr<TrialRecord> GetTrial(const std::string& trial_id);
