@@ -144,9 +144,12 @@ struct LeasePolicy {
 struct Lease {
   std::string trial_id;
   std::string canonical_json;  // the trial's configuration (sweeps::TrialFromCanonicalJson)
-  std::string sweep_yaml;      // the YAML of a sweep holding the trial (model and task paths)
-  int64_t attempt = 0;         // 1 for the first
-  std::string lease_id;        // 32 random hex digits, unique per lease
+  // The YAML of the first submitted sweep holding the trial (model and task paths).
+  std::string sweep_yaml;
+  // Attempts counted against LeasePolicy::max_attempts, this one included: 1 for the first. A
+  // requeued attempt is not counted, so the attempts table's row number may be higher.
+  int64_t attempt = 0;
+  std::string lease_id;  // 32 random hex digits, unique per lease
   // Strictly increasing per trial across leases: every later report must carry it, and a report
   // with an older token changes nothing (FailedPrecondition).
   int64_t fencing_token = 0;
@@ -161,10 +164,10 @@ enum class LeaseState {
 
 // How a leased trial ends when it does not end done.
 struct LeaseFailure {
-  std::string error;        // why, kept in trials.error and attempts.error
-  bool retryable = false;   // true: back to pending if attempts remain (e.g. out of memory)
+  std::string error;            // why, kept in trials.error and attempts.error
+  bool retryable = false;       // true: back to pending if attempts remain (e.g. out of memory)
   bool infrastructure = false;  // true: counts against the worker (quarantine), not the trial
-  bool requeue = false;     // preempted (SIGTERM): back to pending, the attempt not counted
+  bool requeue = false;         // preempted (SIGTERM): back to pending, the attempt not counted
 };
 
 // A sweep and how far its trials have come.

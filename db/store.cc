@@ -146,9 +146,82 @@ absl::Status Store::MarkTrialFailed(const std::string& trial_id, const std::stri
   return internal::FinishTrial(*db_, trial_id, TrialStatus::kFailed, error, Now());
 }
 
+absl::StatusOr<WorkerRecord> Store::RegisterWorker(const std::string& worker_id,
+                                                   const std::string& host) {
+  ISTAR_RETURN_IF_ERROR(CheckWritable());
+  absl::MutexLock lock(&mu_);
+  return internal::RegisterWorker(*db_, worker_id, host, Now());
+}
+
+absl::StatusOr<std::vector<WorkerRecord>> Store::ListWorkers() {
+  absl::MutexLock lock(&mu_);
+  return internal::ListWorkers(*db_);
+}
+
+absl::Status Store::ReleaseQuarantine(const std::string& worker_id) {
+  ISTAR_RETURN_IF_ERROR(CheckWritable());
+  absl::MutexLock lock(&mu_);
+  return internal::ReleaseQuarantine(*db_, worker_id);
+}
+
+absl::StatusOr<std::optional<Lease>> Store::LeaseTrial(const std::string& worker_id, int64_t ranks,
+                                                       const LeasePolicy& policy) {
+  ISTAR_RETURN_IF_ERROR(CheckWritable());
+  absl::MutexLock lock(&mu_);
+  return internal::LeaseTrial(*db_, worker_id, ranks, policy, Now());
+}
+
+absl::StatusOr<LeaseState> Store::Heartbeat(const std::string& trial_id, int64_t fencing_token,
+                                            const LeasePolicy& policy) {
+  ISTAR_RETURN_IF_ERROR(CheckWritable());
+  absl::MutexLock lock(&mu_);
+  return internal::Heartbeat(*db_, trial_id, fencing_token, policy, Now());
+}
+
+absl::Status Store::WriteLeasedResults(const std::string& trial_id, int64_t fencing_token,
+                                       std::span<const MetricRow> metrics,
+                                       std::span<const IsotropyRow> isotropy) {
+  ISTAR_RETURN_IF_ERROR(CheckWritable());
+  absl::MutexLock lock(&mu_);
+  return internal::WriteLeasedResults(*db_, trial_id, fencing_token, metrics, isotropy);
+}
+
+absl::Status Store::CompleteLeasedTrial(const std::string& trial_id, int64_t fencing_token,
+                                        std::span<const FinalResult> results) {
+  ISTAR_RETURN_IF_ERROR(CheckWritable());
+  absl::MutexLock lock(&mu_);
+  return internal::CompleteLeasedTrial(*db_, trial_id, fencing_token, results, Now());
+}
+
+absl::StatusOr<TrialStatus> Store::FailLeasedTrial(const std::string& trial_id,
+                                                   int64_t fencing_token,
+                                                   const LeaseFailure& failure,
+                                                   const LeasePolicy& policy) {
+  ISTAR_RETURN_IF_ERROR(CheckWritable());
+  absl::MutexLock lock(&mu_);
+  return internal::FailLeasedTrial(*db_, trial_id, fencing_token, failure, policy, Now());
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ExpireLeases(const LeasePolicy& policy) {
+  ISTAR_RETURN_IF_ERROR(CheckWritable());
+  absl::MutexLock lock(&mu_);
+  return internal::ExpireLeases(*db_, policy, Now());
+}
+
+absl::StatusOr<int64_t> Store::CancelSweep(const std::string& sweep) {
+  ISTAR_RETURN_IF_ERROR(CheckWritable());
+  absl::MutexLock lock(&mu_);
+  return internal::CancelSweep(*db_, sweep, Now());
+}
+
 absl::StatusOr<std::vector<TrialRecord>> Store::ListTrials(const TrialFilter& filter) {
   absl::MutexLock lock(&mu_);
   return internal::ListTrials(*db_, filter);
+}
+
+absl::StatusOr<SweepProgress> Store::GetSweep(const std::string& sweep) {
+  absl::MutexLock lock(&mu_);
+  return internal::GetSweep(*db_, sweep);
 }
 
 absl::StatusOr<TrialRecord> Store::GetTrial(const std::string& trial_id) {

@@ -127,10 +127,8 @@ class Store {
   [[nodiscard]] absl::Status WriteFinalResults(const std::string& trial_id,
                                                std::span<const FinalResult> results);
 
-  // The standalone trainer's transitions (docs/database.md, "Trial states"). The coordinator
-  // (issue 7) adds the lease operations beside them: LeaseTrial (pending -> leased, a new attempt,
-  // lease id, expiry and a higher fencing token), Heartbeat, CompleteTrial/FailTrial checked
-  // against the fencing token (Aborted when stale), expiry back to pending, and cancellation.
+  // The standalone trainer's transitions (docs/database.md, "Trial states"). The coordinator's
+  // lease operations are below them.
   //
   // Starts a new attempt of a pending, failed or running trial (a running one was left by a run
   // that died; its attempt becomes "abandoned") and returns the attempt number (1 for the first).
@@ -146,10 +144,13 @@ class Store {
   // ---- The coordinator's lease operations (docs/database.md, "Leases"). Each is one
   // transaction reading the clock once. Reports checked against a fencing token return
   // FailedPrecondition when the token is not the trial's current lease (it expired and the trial
-  // was leased again, or it ended), and then change nothing.
+  // was leased again, or it ended), and then change nothing; NotFound for an unknown trial.
+  // Operations taking a LeasePolicy return InvalidArgument for an invalid one (ttl <= 0,
+  // max_attempts < 1, quarantine_after < 0). Every message names the trial (its first 12 hex
+  // digits) or the worker.
 
-  // Records worker group `worker_id` (host for display), or refreshes last_seen_at if it is
-  // known; a quarantined worker stays quarantined. InvalidArgument for an empty id.
+  // Records worker group `worker_id` (host for display), or refreshes last_seen_at (and host) if
+  // it is known; a quarantined worker stays quarantined. InvalidArgument for an empty id.
   [[nodiscard]] absl::StatusOr<WorkerRecord> RegisterWorker(const std::string& worker_id,
                                                             const std::string& host);
   // The workers, ordered by id.
@@ -160,8 +161,10 @@ class Store {
   // Leases the oldest pending trial (by created_at, then sweep position) whose ranks equal
   // `ranks` to `worker_id`: pending -> leased, a new attempt (attempts + 1, an attempts row with
   // outcome running), a fresh lease id, fencing_token + 1, expiry now + policy.ttl. Expired
-  // leases are expired first (ExpireLeases). nullopt when nothing is pending for this size.
-  // NotFound for an unregistered worker; FailedPrecondition for a quarantined one.
+  // leases are expired first (ExpireLeases), and stay expired even when this call is refused.
+  // nullopt when nothing is pending for this size. The check and the lease are one transaction:
+  // two Stores (processes) never lease one trial twice. NotFound for an unregistered worker;
+  // FailedPrecondition for a quarantined one; InvalidArgument for ranks < 1.
   [[nodiscard]] absl::StatusOr<std::optional<Lease>> LeaseTrial(const std::string& worker_id,
                                                                 int64_t ranks,
                                                                 const LeasePolicy& policy);
@@ -175,6 +178,7 @@ class Store {
 
   // WriteMetrics / WriteIsotropy for the holder of a lease: FailedPrecondition for a stale token
   // (nothing written), else the rows are upserted (a batch sent twice stores each row once).
+  // InvalidArgument (nothing written) for a row of another trial or as WriteMetrics.
   [[nodiscard]] absl::Status WriteLeasedResults(const std::string& trial_id, int64_t fencing_token,
                                                 std::span<const MetricRow> metrics,
                                                 std::span<const IsotropyRow> isotropy);
@@ -200,10 +204,11 @@ class Store {
   // the trials expired.
   [[nodiscard]] absl::StatusOr<std::vector<std::string>> ExpireLeases(const LeasePolicy& policy);
 
-  // Cancels every trial of sweep `sweep` (name, id or id prefix) that is not done or failed:
-  // pending and leased trials become cancelled (a leased one's holder learns it at its next
-  // heartbeat; its reports are then refused). Returns how many were cancelled. NotFound for no
-  // such sweep.
+  // Cancels every trial of sweep `sweep` (name, id or id prefix; every sweep it matches) that is
+  // pending, leased or running: they become cancelled (a leased one's holder learns it at its
+  // next heartbeat; its reports are then refused; a running attempt's outcome is cancelled). A
+  // trial shared with another sweep is one trial: it is cancelled for both. Returns how many
+  // were cancelled. NotFound for no such sweep.
   [[nodiscard]] absl::StatusOr<int64_t> CancelSweep(const std::string& sweep);
 
   // ---- Reads. They work in either mode and each sees one snapshot of the file.
@@ -214,7 +219,8 @@ class Store {
   [[nodiscard]] absl::StatusOr<std::vector<TrialRecord>> ListTrials(const TrialFilter& filter = {});
 
   // The sweep named by `sweep` (name, id or id prefix; a name held by several sweeps means the
-  // latest submitted) with its trials' counts by status. NotFound if none matches.
+  // latest submitted) with its trials' counts by status. A name wins over an id prefix.
+  // NotFound if none matches; InvalidArgument for an id prefix of several sweeps.
   [[nodiscard]] absl::StatusOr<SweepProgress> GetSweep(const std::string& sweep);
 
   // The trial with exactly this id. NotFound if there is none.

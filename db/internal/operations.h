@@ -5,7 +5,8 @@
 // clock; these functions only talk to SQLite. Grouped by file:
 //   submit.cc   SubmitSweep and the trial state transitions;
 //   results.cc  the metric, isotropy and final-result upserts;
-//   queries.cc  the trial listing, trajectories and id prefixes;
+//   leases.cc   the coordinator's workers, leases, expiry and cancellation;
+//   queries.cc  the trial listing, sweep progress, trajectories and id prefixes;
 //   user_query.cc  the user's read-only SQL;
 //   compare.cc  the comparison table.
 #ifndef ISTAR_DB_INTERNAL_OPERATIONS_H_
@@ -46,11 +47,53 @@ std::optional<sweeps::Regularizer> ParseRegularizerText(std::string_view text);
 [[nodiscard]] absl::Status WriteIsotropy(Database& db, std::span<const IsotropyRow> rows);
 [[nodiscard]] absl::Status WriteFinalResults(Database& db, const std::string& trial_id,
                                              std::span<const FinalResult> results);
+// The halves of the writes above: Check* validates rows as they do (InvalidArgument), Upsert*
+// writes checked rows inside the caller's transaction (for the lease operations).
+[[nodiscard]] absl::Status CheckMetrics(std::span<const MetricRow> rows);
+[[nodiscard]] absl::Status CheckIsotropyRows(std::span<const IsotropyRow> rows);
+[[nodiscard]] absl::Status CheckFinalResults(const std::string& trial_id,
+                                             std::span<const FinalResult> results);
+[[nodiscard]] absl::Status UpsertMetrics(Database& db, std::span<const MetricRow> rows);
+[[nodiscard]] absl::Status UpsertIsotropy(Database& db, std::span<const IsotropyRow> rows);
+[[nodiscard]] absl::Status UpsertFinalResults(Database& db, const std::string& trial_id,
+                                              std::span<const FinalResult> results);
+
+// leases.cc
+[[nodiscard]] absl::StatusOr<WorkerRecord> RegisterWorker(Database& db,
+                                                          const std::string& worker_id,
+                                                          const std::string& host, Timestamp now);
+[[nodiscard]] absl::StatusOr<std::vector<WorkerRecord>> ListWorkers(Database& db);
+[[nodiscard]] absl::Status ReleaseQuarantine(Database& db, const std::string& worker_id);
+[[nodiscard]] absl::StatusOr<std::optional<Lease>> LeaseTrial(Database& db,
+                                                              const std::string& worker_id,
+                                                              int64_t ranks,
+                                                              const LeasePolicy& policy,
+                                                              Timestamp now);
+[[nodiscard]] absl::StatusOr<LeaseState> Heartbeat(Database& db, const std::string& trial_id,
+                                                   int64_t fencing_token, const LeasePolicy& policy,
+                                                   Timestamp now);
+[[nodiscard]] absl::Status WriteLeasedResults(Database& db, const std::string& trial_id,
+                                              int64_t fencing_token,
+                                              std::span<const MetricRow> metrics,
+                                              std::span<const IsotropyRow> isotropy);
+[[nodiscard]] absl::Status CompleteLeasedTrial(Database& db, const std::string& trial_id,
+                                               int64_t fencing_token,
+                                               std::span<const FinalResult> results, Timestamp now);
+[[nodiscard]] absl::StatusOr<TrialStatus> FailLeasedTrial(Database& db, const std::string& trial_id,
+                                                          int64_t fencing_token,
+                                                          const LeaseFailure& failure,
+                                                          const LeasePolicy& policy, Timestamp now);
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> ExpireLeases(Database& db,
+                                                                    const LeasePolicy& policy,
+                                                                    Timestamp now);
+[[nodiscard]] absl::StatusOr<int64_t> CancelSweep(Database& db, const std::string& sweep,
+                                                  Timestamp now);
 
 // queries.cc
 [[nodiscard]] absl::StatusOr<std::vector<TrialRecord>> ListTrials(Database& db,
                                                                   const TrialFilter& filter);
 [[nodiscard]] absl::StatusOr<std::string> ResolveTrialId(Database& db, const std::string& prefix);
+[[nodiscard]] absl::StatusOr<SweepProgress> GetSweep(Database& db, const std::string& sweep);
 [[nodiscard]] absl::StatusOr<Trajectories> ExportTrajectories(Database& db,
                                                               const std::string& trial_id);
 // user_query.cc

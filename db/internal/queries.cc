@@ -1,4 +1,4 @@
-// The read side: trial listings, trial id prefixes, trajectories and the user's own SQL.
+// The read side: trial listings, sweep progress, trial id prefixes, trajectories.
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -233,6 +233,45 @@ absl::StatusOr<std::string> ResolveTrialId(Database& db, const std::string& pref
         ids.size() > 2 ? ", ..." : "", "; give more digits"));
   }
   return ids.front();
+}
+
+absl::StatusOr<SweepProgress> GetSweep(Database& db, const std::string& sweep) {
+  if (sweep.empty()) return absl::InvalidArgumentError("an empty sweep name or id");
+  ISTAR_ASSIGN_OR_RETURN(Transaction snapshot, Transaction::BeginRead(db));
+  // A name first (its latest submission), else an id prefix, which must then be unambiguous.
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement select, db.Cached(R"sql(
+      SELECT id, name, submitted_at, trial_count FROM sweeps
+      WHERE name = ?1 OR substr(id, 1, length(?1)) = ?1
+      ORDER BY name = ?1 DESC, submitted_at DESC, id LIMIT 2)sql"));
+  select->BindText(1, sweep);
+  ISTAR_ASSIGN_OR_RETURN(const bool row, select->Step());
+  if (!row) {
+    return absl::NotFoundError(
+        absl::StrCat(db.path(), ": no sweep is named '", sweep, "' or has an id starting so"));
+  }
+  SweepProgress progress{.id = select->ColumnText(0),
+                         .name = select->ColumnText(1),
+                         .submitted_at = ToTimestamp(select->ColumnInt(2)),
+                         .trial_count = select->ColumnInt(3)};
+  ISTAR_ASSIGN_OR_RETURN(const bool second, select->Step());
+  if (progress.name != sweep && second) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sweep id prefix '", sweep, "' is ambiguous; give more digits"));
+  }
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement counts, db.Cached(R"sql(
+      SELECT t.status, count(*) FROM sweep_trials AS st JOIN trials AS t ON t.id = st.trial_id
+      WHERE st.sweep_id = ?1 GROUP BY t.status)sql"));
+  counts->BindText(1, progress.id);
+  while (true) {
+    ISTAR_ASSIGN_OR_RETURN(const bool more, counts->Step());
+    if (!more) break;
+    const std::optional<TrialStatus> status = ParseTrialStatus(counts->ColumnText(0));
+    // The schema's CHECK admits exactly the names ParseTrialStatus knows.
+    if (!status) return absl::InternalError(absl::StrCat("unknown status ", counts->ColumnText(0)));
+    progress.by_status[*status] = counts->ColumnInt(1);
+  }
+  ISTAR_RETURN_IF_ERROR(snapshot.Commit());
+  return progress;
 }
 
 absl::StatusOr<Trajectories> ExportTrajectories(Database& db, const std::string& trial_id) {

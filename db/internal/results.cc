@@ -1,5 +1,7 @@
 // The metric, isotropy and final-result upserts: one transaction per batch, one cached statement
-// per table, so a batch costs one lock and one WAL commit however many rows it holds.
+// per table, so a batch costs one lock and one WAL commit however many rows it holds. The Check*
+// and Upsert* halves are also used by the lease operations (leases.cc), which run them inside
+// their own transaction after checking the fencing token.
 #include <cmath>
 #include <string>
 
@@ -57,10 +59,12 @@ absl::Status CheckIsotropy(const IsotropyRow& row, size_t index) {
 
 }  // namespace
 
-absl::Status WriteMetrics(Database& db, std::span<const MetricRow> rows) {
+absl::Status CheckMetrics(std::span<const MetricRow> rows) {
   for (size_t i = 0; i < rows.size(); ++i) ISTAR_RETURN_IF_ERROR(CheckMetric(rows[i], i));
-  if (rows.empty()) return absl::OkStatus();
-  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
+  return absl::OkStatus();
+}
+
+absl::Status UpsertMetrics(Database& db, std::span<const MetricRow> rows) {
   ISTAR_ASSIGN_OR_RETURN(CachedStatement upsert, db.Cached(R"sql(
       INSERT INTO metrics (trial_id, step, epoch, split, name, value)
       VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -78,13 +82,23 @@ absl::Status WriteMetrics(Database& db, std::span<const MetricRow> rows) {
       return RowError("metrics", i, row.trial_id, status);
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status WriteMetrics(Database& db, std::span<const MetricRow> rows) {
+  ISTAR_RETURN_IF_ERROR(CheckMetrics(rows));
+  if (rows.empty()) return absl::OkStatus();
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
+  ISTAR_RETURN_IF_ERROR(UpsertMetrics(db, rows));
   return transaction.Commit();
 }
 
-absl::Status WriteIsotropy(Database& db, std::span<const IsotropyRow> rows) {
+absl::Status CheckIsotropyRows(std::span<const IsotropyRow> rows) {
   for (size_t i = 0; i < rows.size(); ++i) ISTAR_RETURN_IF_ERROR(CheckIsotropy(rows[i], i));
-  if (rows.empty()) return absl::OkStatus();
-  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
+  return absl::OkStatus();
+}
+
+absl::Status UpsertIsotropy(Database& db, std::span<const IsotropyRow> rows) {
   ISTAR_ASSIGN_OR_RETURN(CachedStatement upsert, db.Cached(R"sql(
       INSERT INTO isotropy (trial_id, step, epoch, layer, isoscore_star, isoscore, avg_cosine,
                             twonn)
@@ -107,11 +121,18 @@ absl::Status WriteIsotropy(Database& db, std::span<const IsotropyRow> rows) {
       return RowError("isotropy", i, row.trial_id, status);
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status WriteIsotropy(Database& db, std::span<const IsotropyRow> rows) {
+  ISTAR_RETURN_IF_ERROR(CheckIsotropyRows(rows));
+  if (rows.empty()) return absl::OkStatus();
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
+  ISTAR_RETURN_IF_ERROR(UpsertIsotropy(db, rows));
   return transaction.Commit();
 }
 
-absl::Status WriteFinalResults(Database& db, const std::string& trial_id,
-                               std::span<const FinalResult> results) {
+absl::Status CheckFinalResults(const std::string& trial_id, std::span<const FinalResult> results) {
   for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].split.empty() || results[i].name.empty()) {
       return Invalid("final_results", i, trial_id, "split and name must not be empty");
@@ -121,8 +142,11 @@ absl::Status WriteFinalResults(Database& db, const std::string& trial_id,
                      absl::StrCat(results[i].split, "/", results[i].name, " is not finite"));
     }
   }
-  if (results.empty()) return absl::OkStatus();
-  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
+  return absl::OkStatus();
+}
+
+absl::Status UpsertFinalResults(Database& db, const std::string& trial_id,
+                                std::span<const FinalResult> results) {
   ISTAR_ASSIGN_OR_RETURN(CachedStatement upsert, db.Cached(R"sql(
       INSERT INTO final_results (trial_id, split, name, value) VALUES (?1, ?2, ?3, ?4)
       ON CONFLICT (trial_id, split, name) DO UPDATE SET value = excluded.value)sql"));
@@ -135,6 +159,15 @@ absl::Status WriteFinalResults(Database& db, const std::string& trial_id,
       return RowError("final_results", i, trial_id, status);
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFinalResults(Database& db, const std::string& trial_id,
+                               std::span<const FinalResult> results) {
+  ISTAR_RETURN_IF_ERROR(CheckFinalResults(trial_id, results));
+  if (results.empty()) return absl::OkStatus();
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
+  ISTAR_RETURN_IF_ERROR(UpsertFinalResults(db, trial_id, results));
   return transaction.Commit();
 }
 

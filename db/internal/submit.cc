@@ -201,7 +201,9 @@ absl::StatusOr<int64_t> MarkTrialRunning(Database& db, const std::string& trial_
   ISTAR_RETURN_IF_ERROR(update->Run());
   ISTAR_ASSIGN_OR_RETURN(CachedStatement attempt, db.Cached(R"sql(
       INSERT INTO attempts (trial_id, attempt, worker_id, lease_id, fencing_token, started_at)
-      SELECT id, attempts, worker_id, lease_id, fencing_token, ?2 FROM trials WHERE id = ?1)sql"));
+      SELECT id, (SELECT coalesce(max(attempt), 0) + 1 FROM attempts WHERE trial_id = ?1),
+             worker_id, lease_id, fencing_token, ?2
+      FROM trials WHERE id = ?1)sql"));
   attempt->BindText(1, trial_id);
   attempt->BindInt(2, Millis(now));
   ISTAR_RETURN_IF_ERROR(attempt->Run());
@@ -225,14 +227,15 @@ absl::Status FinishTrial(Database& db, const std::string& trial_id, TrialStatus 
   update->BindInt(3, Millis(now));
   update->BindOptionalText(4, error);
   ISTAR_RETURN_IF_ERROR(update->Run());
+  // The running attempt, found by its outcome rather than by number: attempt rows are numbered
+  // in start order, which runs ahead of trials.attempts after a lease was requeued.
   ISTAR_ASSIGN_OR_RETURN(CachedStatement attempt, db.Cached(R"sql(
-      UPDATE attempts SET outcome = ?3, ended_at = ?4, error = ?5
-      WHERE trial_id = ?1 AND attempt = ?2)sql"));
+      UPDATE attempts SET outcome = ?2, ended_at = ?3, error = ?4
+      WHERE trial_id = ?1 AND outcome = 'running')sql"));
   attempt->BindText(1, trial_id);
-  attempt->BindInt(2, state.attempts);
-  attempt->BindText(3, TrialStatusName(status));
-  attempt->BindInt(4, Millis(now));
-  attempt->BindOptionalText(5, error);
+  attempt->BindText(2, TrialStatusName(status));
+  attempt->BindInt(3, Millis(now));
+  attempt->BindOptionalText(4, error);
   ISTAR_RETURN_IF_ERROR(attempt->Run());
   return transaction.Commit();
 }

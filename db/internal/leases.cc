@@ -1,0 +1,502 @@
+// The coordinator's lease operations (docs/database.md, "Leases"): workers, leasing the oldest
+// pending trial, heartbeats, reports checked against the fencing token, expiry, cancellation.
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "db/internal/operations.h"
+
+namespace istar::db::internal {
+namespace {
+
+int64_t Millis(Timestamp time) { return time.time_since_epoch().count(); }
+Timestamp FromMillis(int64_t millis) { return Timestamp(std::chrono::milliseconds(millis)); }
+
+std::string TrialName(const std::string& trial_id) {
+  return absl::StrCat("trial ", trial_id.substr(0, 12));
+}
+std::string WorkerName(const std::string& worker_id) {
+  return absl::StrCat("worker '", worker_id, "'");
+}
+
+// `status` with "name: " before its message unless the message names it already, so that every
+// error of an operation (SQLite's included) says which trial or worker it concerns.
+absl::Status Named(const absl::Status& status, const std::string& name) {
+  if (status.ok() || absl::StrContains(status.message(), name)) return status;
+  return absl::Status(status.code(), absl::StrCat(name, ": ", status.message()));
+}
+template <typename T>
+absl::StatusOr<T> Named(absl::StatusOr<T> result, const std::string& name) {
+  if (result.ok()) return result;
+  return Named(result.status(), name);
+}
+
+absl::Status CheckPolicy(const LeasePolicy& policy) {
+  if (policy.ttl.count() > 0 && policy.max_attempts >= 1 && policy.quarantine_after >= 0) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid lease policy (ttl ", policy.ttl.count(), " ms, max_attempts ",
+                   policy.max_attempts, ", quarantine_after ", policy.quarantine_after,
+                   "): ttl must be > 0, max_attempts >= 1, quarantine_after >= 0"));
+}
+
+// Note [Lease ids]
+// A lease id is 16 bytes from OpenSSL's RAND_bytes (a CSPRNG seeded by the OS), in hex. Ids must
+// be unique across coordinators, restarts and files without any shared counter, which 128
+// random bits are; std::random_device gives no such promise everywhere (it may be a PRNG), and
+// OpenSSL is linked already for the SHA-256 of ids. The id is for people and logs: what fences
+// a stale report is the fencing token (Note [Lease fencing]).
+absl::StatusOr<std::string> NewLeaseId() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    return absl::InternalError(
+        absl::StrCat("OpenSSL RAND_bytes failed: ", ERR_error_string(ERR_get_error(), nullptr)));
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (const unsigned char byte : bytes) {
+    hex.push_back(kHex[byte >> 4]);
+    hex.push_back(kHex[byte & 0xf]);
+  }
+  return hex;
+}
+
+// Adds one to the worker's consecutive failures (quarantining it once they reach
+// `quarantine_after`, if > 0) or resets them; sets last_seen_at when `seen_at` is given.
+absl::Status RecordWorkerOutcome(Database& db, const std::string& worker_id, bool failed,
+                                 int64_t quarantine_after, std::optional<int64_t> seen_at) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement update, db.Cached(R"sql(
+      UPDATE workers SET
+        consecutive_failures = CASE WHEN ?2 THEN consecutive_failures + 1 ELSE 0 END,
+        quarantined = CASE WHEN ?2 AND ?3 > 0 AND consecutive_failures + 1 >= ?3 THEN 1
+                           ELSE quarantined END,
+        last_seen_at = coalesce(?4, last_seen_at)
+      WHERE id = ?1)sql"));
+  update->BindText(1, worker_id);
+  update->BindInt(2, failed ? 1 : 0);
+  update->BindInt(3, quarantine_after);
+  update->BindOptionalInt(4, seen_at);
+  return update->Run();
+}
+
+absl::Status RecordWorkerSeen(Database& db, const std::string& worker_id, int64_t now) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement update,
+                         db.Cached("UPDATE workers SET last_seen_at = ?2 WHERE id = ?1"));
+  update->BindText(1, worker_id);
+  update->BindInt(2, now);
+  return update->Run();
+}
+
+// Ends the trial's current attempt (if one runs) with `outcome` and moves the trial to `status`,
+// dropping its lease. `uncounted` gives the attempt back (a requeue). The fencing token stays:
+// it only ever grows, at the next lease.
+absl::Status EndAttempt(Database& db, const std::string& trial_id, TrialStatus status,
+                        std::string_view outcome, const std::optional<std::string>& error,
+                        bool uncounted, int64_t now) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement attempt, db.Cached(R"sql(
+      UPDATE attempts SET outcome = ?2, ended_at = ?3, error = ?4
+      WHERE trial_id = ?1 AND outcome = 'running')sql"));
+  attempt->BindText(1, trial_id);
+  attempt->BindText(2, outcome);
+  attempt->BindInt(3, now);
+  attempt->BindOptionalText(4, error);
+  ISTAR_RETURN_IF_ERROR(attempt->Run());
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement trial, db.Cached(R"sql(
+      UPDATE trials SET status = ?2, attempts = attempts - ?3, error = ?4, lease_id = NULL,
+                        lease_expires_at = NULL,
+                        finished_at = CASE WHEN ?2 IN ('done', 'failed') THEN ?5 END
+      WHERE id = ?1)sql"));
+  trial->BindText(1, trial_id);
+  trial->BindText(2, TrialStatusName(status));
+  trial->BindInt(3, uncounted ? 1 : 0);
+  trial->BindOptionalText(4, error);
+  trial->BindInt(5, now);
+  return trial->Run();
+}
+
+// Expires every lease whose expiry is at or before `now`, inside the caller's transaction.
+absl::StatusOr<std::vector<std::string>> ExpireOverdue(Database& db, const LeasePolicy& policy,
+                                                       int64_t now) {
+  struct Overdue {
+    std::string trial_id;
+    int64_t attempts;
+    std::string worker_id;
+  };
+  std::vector<Overdue> overdue;
+  {
+    ISTAR_ASSIGN_OR_RETURN(CachedStatement select, db.Cached(R"sql(
+        SELECT id, attempts, worker_id FROM trials
+        WHERE status = 'leased' AND lease_expires_at <= ?1 ORDER BY lease_expires_at, id)sql"));
+    select->BindInt(1, now);
+    while (true) {
+      ISTAR_ASSIGN_OR_RETURN(const bool row, select->Step());
+      if (!row) break;
+      overdue.push_back({select->ColumnText(0), select->ColumnInt(1), select->ColumnText(2)});
+    }
+  }
+  std::vector<std::string> expired;
+  for (const Overdue& lease : overdue) {
+    const std::string error =
+        absl::StrCat("lease expired on attempt ", lease.attempts, " of ", policy.max_attempts);
+    const TrialStatus next =
+        lease.attempts >= policy.max_attempts ? TrialStatus::kFailed : TrialStatus::kPending;
+    ISTAR_RETURN_IF_ERROR(
+        Named(EndAttempt(db, lease.trial_id, next, "expired", error, /*uncounted=*/false, now),
+              TrialName(lease.trial_id)));
+    // An expiry is the worker's failure (it stopped heartbeating), not the trial's; the worker
+    // was not seen, so last_seen_at stays.
+    ISTAR_RETURN_IF_ERROR(
+        RecordWorkerOutcome(db, lease.worker_id, true, policy.quarantine_after, std::nullopt));
+    expired.push_back(lease.trial_id);
+  }
+  return expired;
+}
+
+// Note [Lease fencing]
+// Each lease raises trials.fencing_token by one, so the tokens of a trial's leases strictly
+// increase. A report (heartbeat, results, completion, failure) carries its lease's token and is
+// accepted iff the trial is still 'leased' and its token is that one; otherwise it changes
+// nothing. Once a lease ended (expired, failed, cancelled) or the trial was leased again, the
+// old holder's token no longer matches, so a worker that was presumed dead cannot overwrite the
+// work of its successor. A lease ends when an operation ends it (ExpireLeases, which LeaseTrial
+// runs first), not at the instant of its expiry: until then nobody else holds the trial, so a
+// late report is still the only one and may be accepted. The check and the write are one
+// transaction, so no lease can change between them.
+struct LeaseRow {
+  TrialStatus status;
+  int64_t fencing_token;
+  std::string worker_id;
+  int64_t attempts;
+};
+
+absl::StatusOr<LeaseRow> ReadLease(Database& db, const std::string& trial_id) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement select, db.Cached(R"sql(
+      SELECT status, fencing_token, worker_id, attempts FROM trials WHERE id = ?1)sql"));
+  select->BindText(1, trial_id);
+  ISTAR_ASSIGN_OR_RETURN(const bool row, select->Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("no such trial in ", db.path()));
+  const std::optional<TrialStatus> status = ParseTrialStatus(select->ColumnText(0));
+  // The schema's CHECK admits exactly the names ParseTrialStatus knows.
+  if (!status) return absl::InternalError(absl::StrCat("unknown status ", select->ColumnText(0)));
+  return LeaseRow{*status, select->ColumnInt(1), select->ColumnText(2), select->ColumnInt(3)};
+}
+
+absl::Status Stale(const LeaseRow& lease, int64_t fencing_token) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "fencing token ", fencing_token, " is not the current lease (the trial is ",
+      std::string(TrialStatusName(lease.status)), " with fencing token ", lease.fencing_token,
+      "): the lease expired, ended or passed to another worker; nothing was written"));
+}
+
+// The current lease of `trial_id` if `fencing_token` is its token; see Note [Lease fencing].
+absl::StatusOr<LeaseRow> CheckLease(Database& db, const std::string& trial_id,
+                                    int64_t fencing_token) {
+  ISTAR_ASSIGN_OR_RETURN(LeaseRow lease, ReadLease(db, trial_id));
+  if (lease.status != TrialStatus::kLeased || lease.fencing_token != fencing_token) {
+    return Stale(lease, fencing_token);
+  }
+  return lease;
+}
+
+absl::StatusOr<WorkerRecord> ReadWorker(Database& db, const std::string& worker_id) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement select, db.Cached(R"sql(
+      SELECT id, host, registered_at, last_seen_at, consecutive_failures, quarantined
+      FROM workers WHERE id = ?1)sql"));
+  select->BindText(1, worker_id);
+  ISTAR_ASSIGN_OR_RETURN(const bool row, select->Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("not registered in ", db.path()));
+  return WorkerRecord{select->ColumnText(0),
+                      select->ColumnText(1),
+                      FromMillis(select->ColumnInt(2)),
+                      FromMillis(select->ColumnInt(3)),
+                      select->ColumnInt(4),
+                      select->ColumnInt(5) != 0};
+}
+
+// The oldest pending trial for a group of `ranks`: by created_at, then its first position in a
+// sweep (a sweep's trials share created_at), then id; and the YAML of its first sweep.
+absl::StatusOr<std::optional<Lease>> NextPending(Database& db, int64_t ranks) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement next, db.Cached(R"sql(
+      SELECT t.id, t.canonical_json, t.attempts, t.fencing_token FROM trials AS t
+      WHERE t.status = 'pending' AND t.ranks = ?1
+      ORDER BY t.created_at,
+               (SELECT min(position) FROM sweep_trials AS st WHERE st.trial_id = t.id), t.id
+      LIMIT 1)sql"));
+  next->BindInt(1, ranks);
+  ISTAR_ASSIGN_OR_RETURN(const bool row, next->Step());
+  if (!row) return std::nullopt;
+  Lease lease{.trial_id = next->ColumnText(0),
+              .canonical_json = next->ColumnText(1),
+              .attempt = next->ColumnInt(2) + 1,
+              .fencing_token = next->ColumnInt(3) + 1};
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement yaml, db.Cached(R"sql(
+      SELECT s.yaml FROM sweep_trials AS st JOIN sweeps AS s ON s.id = st.sweep_id
+      WHERE st.trial_id = ?1 ORDER BY s.submitted_at, s.id LIMIT 1)sql"));
+  yaml->BindText(1, lease.trial_id);
+  ISTAR_ASSIGN_OR_RETURN(const bool has_sweep, yaml->Step());
+  if (has_sweep) lease.sweep_yaml = yaml->ColumnText(0);
+  return lease;
+}
+
+// Writes `lease` (from NextPending, with its id and expiry) for `worker_id`.
+absl::Status StartLease(Database& db, const Lease& lease, const std::string& worker_id,
+                        int64_t now) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement trial, db.Cached(R"sql(
+      UPDATE trials SET status = 'leased', attempts = ?2, lease_id = ?3, fencing_token = ?4,
+                        lease_expires_at = ?5, worker_id = ?6, started_at = ?7,
+                        finished_at = NULL, error = NULL
+      WHERE id = ?1)sql"));
+  trial->BindText(1, lease.trial_id);
+  trial->BindInt(2, lease.attempt);
+  trial->BindText(3, lease.lease_id);
+  trial->BindInt(4, lease.fencing_token);
+  trial->BindInt(5, Millis(lease.expires_at));
+  trial->BindText(6, worker_id);
+  trial->BindInt(7, now);
+  ISTAR_RETURN_IF_ERROR(trial->Run());
+  // Attempt rows are numbered in the order attempts start: after a requeue (an attempt given
+  // back) the row number runs ahead of trials.attempts, so it is max + 1, not attempts.
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement attempt, db.Cached(R"sql(
+      INSERT INTO attempts (trial_id, attempt, worker_id, lease_id, fencing_token, started_at)
+      VALUES (?1, (SELECT coalesce(max(attempt), 0) + 1 FROM attempts WHERE trial_id = ?1),
+              ?2, ?3, ?4, ?5))sql"));
+  attempt->BindText(1, lease.trial_id);
+  attempt->BindText(2, worker_id);
+  attempt->BindText(3, lease.lease_id);
+  attempt->BindInt(4, lease.fencing_token);
+  attempt->BindInt(5, now);
+  ISTAR_RETURN_IF_ERROR(attempt->Run());
+  return RecordWorkerSeen(db, worker_id, now);
+}
+
+}  // namespace
+
+absl::StatusOr<WorkerRecord> RegisterWorker(Database& db, const std::string& worker_id,
+                                            const std::string& host, Timestamp now) {
+  if (worker_id.empty()) return absl::InvalidArgumentError("a worker id must not be empty");
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement upsert, db.Cached(R"sql(
+      INSERT INTO workers (id, host, registered_at, last_seen_at) VALUES (?1, ?2, ?3, ?3)
+      ON CONFLICT (id) DO UPDATE SET host = excluded.host, last_seen_at = excluded.last_seen_at)sql"));
+  upsert->BindText(1, worker_id);
+  upsert->BindText(2, host);
+  upsert->BindInt(3, Millis(now));
+  ISTAR_RETURN_IF_ERROR(Named(upsert->Run(), WorkerName(worker_id)));
+  ISTAR_ASSIGN_OR_RETURN(WorkerRecord worker,
+                         Named(ReadWorker(db, worker_id), WorkerName(worker_id)));
+  ISTAR_RETURN_IF_ERROR(transaction.Commit());
+  return worker;
+}
+
+absl::StatusOr<std::vector<WorkerRecord>> ListWorkers(Database& db) {
+  ISTAR_ASSIGN_OR_RETURN(Transaction snapshot, Transaction::BeginRead(db));
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement select, db.Cached("SELECT id FROM workers ORDER BY id"));
+  std::vector<std::string> ids;
+  while (true) {
+    ISTAR_ASSIGN_OR_RETURN(const bool row, select->Step());
+    if (!row) break;
+    ids.push_back(select->ColumnText(0));
+  }
+  std::vector<WorkerRecord> workers;
+  for (const std::string& id : ids) {
+    ISTAR_ASSIGN_OR_RETURN(WorkerRecord worker, Named(ReadWorker(db, id), WorkerName(id)));
+    workers.push_back(std::move(worker));
+  }
+  ISTAR_RETURN_IF_ERROR(snapshot.Commit());
+  return workers;
+}
+
+absl::Status ReleaseQuarantine(Database& db, const std::string& worker_id) {
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement update, db.Cached(R"sql(
+      UPDATE workers SET quarantined = 0, consecutive_failures = 0 WHERE id = ?1)sql"));
+  update->BindText(1, worker_id);
+  ISTAR_RETURN_IF_ERROR(Named(update->Run(), WorkerName(worker_id)));
+  if (db.Changes() == 0) {
+    return absl::NotFoundError(
+        absl::StrCat(WorkerName(worker_id), ": not registered in ", db.path()));
+  }
+  return transaction.Commit();
+}
+
+absl::StatusOr<std::optional<Lease>> LeaseTrial(Database& db, const std::string& worker_id,
+                                                int64_t ranks, const LeasePolicy& policy,
+                                                Timestamp now) {
+  const std::string name = WorkerName(worker_id);
+  ISTAR_RETURN_IF_ERROR(Named(CheckPolicy(policy), name));
+  if (ranks < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": ranks must be >= 1, got ", ranks));
+  }
+  // One IMMEDIATE transaction from the expiry to the new lease: two coordinators (or threads)
+  // queue on the write lock, and the second sees the first's lease, so no trial is leased twice.
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Named(Transaction::Begin(db), name));
+  ISTAR_RETURN_IF_ERROR(Named(ExpireOverdue(db, policy, Millis(now)).status(), name));
+  ISTAR_ASSIGN_OR_RETURN(const WorkerRecord worker, Named(ReadWorker(db, worker_id), name));
+  if (worker.quarantined) {
+    // The expiries above are kept even though this worker gets nothing.
+    ISTAR_RETURN_IF_ERROR(Named(transaction.Commit(), name));
+    return absl::FailedPreconditionError(
+        absl::StrCat(name, " is quarantined after ", worker.consecutive_failures,
+                     " failures in a row; it gets no leases until its quarantine is released"));
+  }
+  ISTAR_ASSIGN_OR_RETURN(std::optional<Lease> lease, Named(NextPending(db, ranks), name));
+  if (lease) {
+    ISTAR_ASSIGN_OR_RETURN(lease->lease_id, Named(NewLeaseId(), name));
+    lease->expires_at = now + policy.ttl;
+    ISTAR_RETURN_IF_ERROR(Named(StartLease(db, *lease, worker_id, Millis(now)),
+                                absl::StrCat(name, ", ", TrialName(lease->trial_id))));
+  }
+  ISTAR_RETURN_IF_ERROR(Named(transaction.Commit(), name));
+  return lease;
+}
+
+absl::StatusOr<LeaseState> Heartbeat(Database& db, const std::string& trial_id,
+                                     int64_t fencing_token, const LeasePolicy& policy,
+                                     Timestamp now) {
+  const std::string name = TrialName(trial_id);
+  ISTAR_RETURN_IF_ERROR(Named(CheckPolicy(policy), name));
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Named(Transaction::Begin(db), name));
+  ISTAR_ASSIGN_OR_RETURN(const LeaseRow lease, Named(ReadLease(db, trial_id), name));
+  if (lease.status == TrialStatus::kCancelled) {
+    // Cancelled while this very lease held it (and not, say, after it had expired): the attempt
+    // of this token was a lease's and ended as cancelled.
+    ISTAR_ASSIGN_OR_RETURN(CachedStatement cancelled, db.Cached(R"sql(
+        SELECT 1 FROM attempts WHERE trial_id = ?1 AND fencing_token = ?2
+                                 AND lease_id IS NOT NULL AND outcome = 'cancelled')sql"));
+    cancelled->BindText(1, trial_id);
+    cancelled->BindInt(2, fencing_token);
+    ISTAR_ASSIGN_OR_RETURN(const bool row, Named(cancelled->Step(), name));
+    if (row) return LeaseState::kCancelled;
+  }
+  if (lease.status != TrialStatus::kLeased || lease.fencing_token != fencing_token) {
+    return Named(Stale(lease, fencing_token), name);
+  }
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement extend, db.Cached(R"sql(
+      UPDATE trials SET lease_expires_at = ?2 WHERE id = ?1)sql"));
+  extend->BindText(1, trial_id);
+  extend->BindInt(2, Millis(now + policy.ttl));
+  ISTAR_RETURN_IF_ERROR(Named(extend->Run(), name));
+  ISTAR_RETURN_IF_ERROR(Named(RecordWorkerSeen(db, lease.worker_id, Millis(now)), name));
+  ISTAR_RETURN_IF_ERROR(Named(transaction.Commit(), name));
+  return LeaseState::kActive;
+}
+
+absl::Status WriteLeasedResults(Database& db, const std::string& trial_id, int64_t fencing_token,
+                                std::span<const MetricRow> metrics,
+                                std::span<const IsotropyRow> isotropy) {
+  const std::string name = TrialName(trial_id);
+  // A lease covers its own trial only: a row of another trial would slip past the fencing.
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    if (metrics[i].trial_id != trial_id) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": metrics row ", i, " is for ", TrialName(metrics[i].trial_id)));
+    }
+  }
+  for (size_t i = 0; i < isotropy.size(); ++i) {
+    if (isotropy[i].trial_id != trial_id) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": isotropy row ", i, " is for ", TrialName(isotropy[i].trial_id)));
+    }
+  }
+  ISTAR_RETURN_IF_ERROR(Named(CheckMetrics(metrics), name));
+  ISTAR_RETURN_IF_ERROR(Named(CheckIsotropyRows(isotropy), name));
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Named(Transaction::Begin(db), name));
+  ISTAR_RETURN_IF_ERROR(Named(CheckLease(db, trial_id, fencing_token).status(), name));
+  ISTAR_RETURN_IF_ERROR(Named(UpsertMetrics(db, metrics), name));
+  ISTAR_RETURN_IF_ERROR(Named(UpsertIsotropy(db, isotropy), name));
+  return Named(transaction.Commit(), name);
+}
+
+absl::Status CompleteLeasedTrial(Database& db, const std::string& trial_id, int64_t fencing_token,
+                                 std::span<const FinalResult> results, Timestamp now) {
+  const std::string name = TrialName(trial_id);
+  ISTAR_RETURN_IF_ERROR(Named(CheckFinalResults(trial_id, results), name));
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Named(Transaction::Begin(db), name));
+  ISTAR_ASSIGN_OR_RETURN(const LeaseRow lease,
+                         Named(CheckLease(db, trial_id, fencing_token), name));
+  ISTAR_RETURN_IF_ERROR(Named(UpsertFinalResults(db, trial_id, results), name));
+  ISTAR_RETURN_IF_ERROR(Named(EndAttempt(db, trial_id, TrialStatus::kDone, "done", std::nullopt,
+                                         /*uncounted=*/false, Millis(now)),
+                              name));
+  ISTAR_RETURN_IF_ERROR(
+      Named(RecordWorkerOutcome(db, lease.worker_id, false, 0, Millis(now)), name));
+  return Named(transaction.Commit(), name);
+}
+
+absl::StatusOr<TrialStatus> FailLeasedTrial(Database& db, const std::string& trial_id,
+                                            int64_t fencing_token, const LeaseFailure& failure,
+                                            const LeasePolicy& policy, Timestamp now) {
+  const std::string name = TrialName(trial_id);
+  ISTAR_RETURN_IF_ERROR(Named(CheckPolicy(policy), name));
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Named(Transaction::Begin(db), name));
+  ISTAR_ASSIGN_OR_RETURN(const LeaseRow lease,
+                         Named(CheckLease(db, trial_id, fencing_token), name));
+  TrialStatus next = TrialStatus::kFailed;
+  std::string_view outcome = "failed";
+  if (failure.requeue) {
+    next = TrialStatus::kPending;
+    outcome = "abandoned";
+  } else if (failure.retryable && lease.attempts < policy.max_attempts) {
+    next = TrialStatus::kPending;
+  }
+  ISTAR_RETURN_IF_ERROR(Named(
+      EndAttempt(db, trial_id, next, outcome, failure.error, failure.requeue, Millis(now)), name));
+  ISTAR_RETURN_IF_ERROR(Named(RecordWorkerOutcome(db, lease.worker_id, failure.infrastructure,
+                                                  policy.quarantine_after, Millis(now)),
+                              name));
+  ISTAR_RETURN_IF_ERROR(Named(transaction.Commit(), name));
+  return next;
+}
+
+absl::StatusOr<std::vector<std::string>> ExpireLeases(Database& db, const LeasePolicy& policy,
+                                                      Timestamp now) {
+  ISTAR_RETURN_IF_ERROR(CheckPolicy(policy));
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
+  ISTAR_ASSIGN_OR_RETURN(std::vector<std::string> expired, ExpireOverdue(db, policy, Millis(now)));
+  ISTAR_RETURN_IF_ERROR(transaction.Commit());
+  return expired;
+}
+
+absl::StatusOr<int64_t> CancelSweep(Database& db, const std::string& sweep, Timestamp now) {
+  const std::string name = absl::StrCat("sweep '", sweep, "'");
+  if (sweep.empty()) return absl::InvalidArgumentError("an empty sweep name or id");
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Named(Transaction::Begin(db), name));
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement count, db.Cached(R"sql(
+      SELECT count(*) FROM sweeps WHERE name = ?1 OR substr(id, 1, length(?1)) = ?1)sql"));
+  count->BindText(1, sweep);
+  ISTAR_RETURN_IF_ERROR(Named(count->Step().status(), name));
+  if (count->ColumnInt(0) == 0) {
+    return absl::NotFoundError(
+        absl::StrCat(db.path(), ": no sweep is named '", sweep, "' or has an id starting so"));
+  }
+  std::vector<std::string> trial_ids;
+  {
+    ISTAR_ASSIGN_OR_RETURN(CachedStatement select, db.Cached(R"sql(
+        SELECT DISTINCT t.id FROM trials AS t
+        JOIN sweep_trials AS st ON st.trial_id = t.id JOIN sweeps AS s ON s.id = st.sweep_id
+        WHERE (s.name = ?1 OR substr(s.id, 1, length(?1)) = ?1)
+          AND t.status IN ('pending', 'leased', 'running')
+        ORDER BY t.id)sql"));
+    select->BindText(1, sweep);
+    while (true) {
+      ISTAR_ASSIGN_OR_RETURN(const bool row, Named(select->Step(), name));
+      if (!row) break;
+      trial_ids.push_back(select->ColumnText(0));
+    }
+  }
+  for (const std::string& trial_id : trial_ids) {
+    ISTAR_RETURN_IF_ERROR(Named(EndAttempt(db, trial_id, TrialStatus::kCancelled, "cancelled",
+                                           std::nullopt, /*uncounted=*/false, Millis(now)),
+                                absl::StrCat(name, ", ", TrialName(trial_id))));
+  }
+  ISTAR_RETURN_IF_ERROR(Named(transaction.Commit(), name));
+  return static_cast<int64_t>(trial_ids.size());
+}
+
+}  // namespace istar::db::internal

@@ -1,0 +1,473 @@
+// The coordinator's lease operations: workers, leasing, heartbeats, fencing, expiry, failure,
+// completion, cancellation and sweep progress, on real SQLite files with a FakeClock.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/clock.h"
+#include "db/store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/db/test_util.h"
+
+namespace istar::db {
+namespace {
+
+using ::istar::db::testing::HexId;
+using ::istar::db::testing::MakeSweep;
+using ::istar::db::testing::MakeTrial;
+using ::istar::db::testing::OpenStore;
+using ::istar::db::testing::RawDb;
+using ::istar::db::testing::ScratchDir;
+using std::chrono::seconds;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr LeasePolicy kPolicy{.ttl = seconds(30), .max_attempts = 3, .quarantine_after = 3};
+
+int64_t Millis(Timestamp time) { return time.time_since_epoch().count(); }
+
+// Trials with ids HexId(n) for n in `numbers`, in that order, run by groups of `ranks`.
+std::vector<sweeps::TrialSpec> Trials(std::initializer_list<int> numbers, int64_t ranks = 1) {
+  std::vector<sweeps::TrialSpec> trials;
+  for (const int n : numbers) {
+    trials.push_back(MakeTrial(n, {.seed = n}));
+    trials.back().training.ranks_per_trial = ranks;
+  }
+  return trials;
+}
+
+class LeasesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = OpenStore(path_, {.clock = &clock_});
+    ASSERT_NE(store_, nullptr);
+    ASSERT_TRUE(store_->RegisterWorker("w1", "host-1").ok());
+    ASSERT_TRUE(store_->RegisterWorker("w2", "host-2").ok());
+  }
+
+  void Submit(const std::string& name, std::vector<sweeps::TrialSpec> trials) {
+    ASSERT_TRUE(store_->SubmitSweep(MakeSweep(name, std::move(trials))).ok());
+  }
+
+  // Leases a trial to `worker`, which must get one.
+  Lease MustLease(const std::string& worker, const LeasePolicy& policy = kPolicy) {
+    absl::StatusOr<std::optional<Lease>> lease = store_->LeaseTrial(worker, 1, policy);
+    EXPECT_TRUE(lease.ok()) << lease.status();
+    EXPECT_TRUE(lease.ok() && lease->has_value());
+    return lease.ok() && lease->has_value() ? **lease : Lease{};
+  }
+
+  TrialStatus StatusOf(const std::string& trial_id) {
+    absl::StatusOr<TrialRecord> trial = store_->GetTrial(trial_id);
+    EXPECT_TRUE(trial.ok()) << trial.status();
+    return trial.ok() ? trial->status : TrialStatus::kPending;
+  }
+
+  WorkerRecord Worker(const std::string& id) {
+    absl::StatusOr<std::vector<WorkerRecord>> workers = store_->ListWorkers();
+    EXPECT_TRUE(workers.ok()) << workers.status();
+    for (const WorkerRecord& worker : workers.ok() ? *workers : std::vector<WorkerRecord>{}) {
+      if (worker.id == id) return worker;
+    }
+    ADD_FAILURE() << "no worker " << id;
+    return {};
+  }
+
+  ScratchDir dir_;
+  const std::string path_ = dir_.Path("results.db");
+  FakeClock clock_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(LeasesTest, WorkersAreRegisteredListedAndReleasedFromQuarantine) {
+  const Timestamp registered = clock_.Now();
+  clock_.Advance(seconds(5));
+  absl::StatusOr<WorkerRecord> again = store_->RegisterWorker("w1", "host-1b");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->registered_at, registered);
+  EXPECT_EQ(again->last_seen_at, clock_.Now());
+  EXPECT_EQ(again->host, "host-1b");
+
+  absl::StatusOr<WorkerRecord> a = store_->RegisterWorker("a0", "host-0");
+  ASSERT_TRUE(a.ok()) << a.status();
+  absl::StatusOr<std::vector<WorkerRecord>> workers = store_->ListWorkers();
+  ASSERT_TRUE(workers.ok()) << workers.status();
+  ASSERT_EQ(workers->size(), 3u);
+  EXPECT_EQ((*workers)[0].id, "a0");
+  EXPECT_EQ((*workers)[2].id, "w2");
+
+  RawDb(path_).Exec("UPDATE workers SET quarantined = 1, consecutive_failures = 3 WHERE id = 'w1'");
+  ASSERT_TRUE(store_->RegisterWorker("w1", "host-1").ok());
+  EXPECT_TRUE(Worker("w1").quarantined);  // registering again does not clear it
+  ASSERT_TRUE(store_->ReleaseQuarantine("w1").ok());
+  EXPECT_FALSE(Worker("w1").quarantined);
+  EXPECT_EQ(Worker("w1").consecutive_failures, 0);
+
+  const absl::Status unknown = store_->ReleaseQuarantine("nobody");
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unknown.message(), HasSubstr("worker 'nobody'"));
+  EXPECT_EQ(store_->RegisterWorker("", "h").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(LeasesTest, LeasesTheOldestPendingTrialOfTheGroupSize) {
+  Submit("first", Trials({3, 1, 2}));  // positions 0, 1, 2: the expansion order, not the ids
+  clock_.Advance(seconds(1));
+  Submit("second", {Trials({5})[0], Trials({4}, /*ranks=*/2)[0]});
+  std::vector<std::string> order;
+  for (int i = 0; i < 4; ++i) order.push_back(MustLease("w1").trial_id);
+  EXPECT_EQ(order, (std::vector<std::string>{HexId(3), HexId(1), HexId(2), HexId(5)}));
+  absl::StatusOr<std::optional<Lease>> none = store_->LeaseTrial("w1", 1, kPolicy);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+
+  absl::StatusOr<std::optional<Lease>> pair = store_->LeaseTrial("w2", 2, kPolicy);
+  ASSERT_TRUE(pair.ok() && pair->has_value()) << pair.status();
+  EXPECT_EQ((*pair)->trial_id, HexId(4));
+}
+
+TEST_F(LeasesTest, NothingPendingIsNullopt) {
+  absl::StatusOr<std::optional<Lease>> none = store_->LeaseTrial("w1", 1, kPolicy);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(LeasesTest, ALeaseStartsAnAttemptWithAFreshIdTokenAndExpiry) {
+  Submit("s", Trials({1}));
+  const Lease lease = MustLease("w1");
+  EXPECT_EQ(lease.trial_id, HexId(1));
+  EXPECT_EQ(lease.canonical_json, "{\"n\":1}");
+  EXPECT_EQ(lease.sweep_yaml, "name: s\n");
+  EXPECT_EQ(lease.attempt, 1);
+  EXPECT_EQ(lease.fencing_token, 1);
+  EXPECT_EQ(lease.expires_at, clock_.Now() + seconds(30));
+  EXPECT_THAT(lease.lease_id, ::testing::MatchesRegex("[0-9a-f]{32}"));
+
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM trials WHERE status = 'leased' AND attempts = 1 AND "
+                    "worker_id = 'w1' AND fencing_token = 1 AND lease_id = '" +
+                    lease.lease_id +
+                    "' AND lease_expires_at = " + std::to_string(Millis(lease.expires_at))),
+            1);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM attempts WHERE attempt = 1 AND outcome = 'running' AND "
+                    "worker_id = 'w1' AND fencing_token = 1 AND lease_id = '" +
+                    lease.lease_id + "'"),
+            1);
+  EXPECT_EQ(store_->MarkTrialRunning(HexId(1)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LeasesTest, AnUnknownWorkerIsNotFoundAndAQuarantinedOneGetsNothing) {
+  Submit("s", Trials({1}));
+  const absl::Status unknown = store_->LeaseTrial("nobody", 1, kPolicy).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unknown.message(), HasSubstr("worker 'nobody'"));
+  RawDb(path_).Exec("UPDATE workers SET quarantined = 1 WHERE id = 'w1'");
+  const absl::Status quarantined = store_->LeaseTrial("w1", 1, kPolicy).status();
+  EXPECT_EQ(quarantined.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(quarantined.message(), AllOf(HasSubstr("worker 'w1'"), HasSubstr("quarantined")));
+  EXPECT_EQ(StatusOf(HexId(1)), TrialStatus::kPending);
+}
+
+TEST_F(LeasesTest, AHeartbeatExtendsTheLease) {
+  Submit("s", Trials({1}));
+  const Lease lease = MustLease("w1");
+  clock_.Advance(seconds(20));
+  absl::StatusOr<LeaseState> beat = store_->Heartbeat(lease.trial_id, lease.fencing_token, kPolicy);
+  ASSERT_TRUE(beat.ok()) << beat.status();
+  EXPECT_EQ(*beat, LeaseState::kActive);
+  EXPECT_EQ(Worker("w1").last_seen_at, clock_.Now());
+  clock_.Advance(seconds(20));  // 40 s after the lease, 20 s after the heartbeat
+  absl::StatusOr<std::vector<std::string>> expired = store_->ExpireLeases(kPolicy);
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  EXPECT_TRUE(expired->empty());
+  EXPECT_EQ(RawDb(path_).Int("SELECT lease_expires_at FROM trials"),
+            Millis(clock_.Now() + seconds(10)));
+  EXPECT_EQ(store_->Heartbeat(HexId(9), 1, kPolicy).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(LeasesTest, AStaleTokenAfterExpiryAndReleaseIsRefusedAndWritesNothing) {
+  Submit("s", Trials({1}));
+  const Lease old = MustLease("w1");
+  clock_.Advance(seconds(31));
+  const Lease current = MustLease("w2");  // expires the old lease first
+  ASSERT_EQ(current.trial_id, old.trial_id);
+  EXPECT_EQ(current.fencing_token, 2);
+  EXPECT_EQ(current.attempt, 2);
+  EXPECT_NE(current.lease_id, old.lease_id);
+
+  const std::vector<MetricRow> metrics = {
+      {.trial_id = old.trial_id, .step = 1, .split = "train", .name = "loss", .value = 0.5}};
+  const std::vector<IsotropyRow> isotropy = {{.trial_id = old.trial_id, .step = 1}};
+  const std::vector<FinalResult> results = {{"validation", "accuracy", 0.9}};
+  const auto expect_stale = [&](const absl::Status& status) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+    EXPECT_THAT(status.message(), AllOf(HasSubstr(old.trial_id.substr(0, 12)),
+                                        HasSubstr("fencing token 1 "), HasSubstr("token 2")));
+  };
+  expect_stale(store_->Heartbeat(old.trial_id, old.fencing_token, kPolicy).status());
+  expect_stale(store_->WriteLeasedResults(old.trial_id, old.fencing_token, metrics, isotropy));
+  expect_stale(store_->CompleteLeasedTrial(old.trial_id, old.fencing_token, results));
+  expect_stale(
+      store_->FailLeasedTrial(old.trial_id, old.fencing_token, {.error = "x"}, kPolicy).status());
+
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM metrics"), 0);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM isotropy"), 0);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM final_results"), 0);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM trials WHERE status = 'leased' AND fencing_token = 2 "
+                    "AND worker_id = 'w2' AND attempts = 2 AND lease_expires_at = " +
+                    std::to_string(Millis(current.expires_at))),
+            1);
+  EXPECT_EQ(raw.Int("SELECT outcome = 'expired' FROM attempts WHERE attempt = 1"), 1);
+  EXPECT_EQ(raw.Int("SELECT outcome = 'running' FROM attempts WHERE attempt = 2"), 1);
+  EXPECT_EQ(Worker("w1").consecutive_failures, 1);
+  // The current holder's reports are accepted.
+  EXPECT_TRUE(
+      store_->WriteLeasedResults(current.trial_id, current.fencing_token, metrics, isotropy).ok());
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM metrics"), 1);
+}
+
+TEST_F(LeasesTest, ExpiryRequeuesKeepingAttemptsThenFailsAfterMaxAttempts) {
+  Submit("s", Trials({1}));
+  const LeasePolicy policy{.ttl = seconds(30), .max_attempts = 3, .quarantine_after = 0};
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    EXPECT_EQ(MustLease("w1", policy).attempt, attempt);
+    clock_.Advance(seconds(30));  // an expiry at exactly now counts
+    absl::StatusOr<std::vector<std::string>> expired = store_->ExpireLeases(policy);
+    ASSERT_TRUE(expired.ok()) << expired.status();
+    EXPECT_EQ(*expired, std::vector<std::string>{HexId(1)});
+    absl::StatusOr<TrialRecord> trial = store_->GetTrial(HexId(1));
+    ASSERT_TRUE(trial.ok()) << trial.status();
+    EXPECT_EQ(trial->attempts, attempt);
+    EXPECT_EQ(trial->status, attempt < 3 ? TrialStatus::kPending : TrialStatus::kFailed);
+    EXPECT_EQ(trial->error, "lease expired on attempt " + std::to_string(attempt) + " of 3");
+  }
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM attempts WHERE outcome = 'expired'"), 3);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM trials WHERE lease_id IS NULL AND "
+                    "lease_expires_at IS NULL AND finished_at IS NOT NULL"),
+            1);
+  EXPECT_FALSE(Worker("w1").quarantined);  // quarantine_after = 0 never quarantines
+  EXPECT_EQ(Worker("w1").consecutive_failures, 3);
+}
+
+TEST_F(LeasesTest, ExpiredLeasesQuarantineTheirWorker) {
+  Submit("s", Trials({1, 2, 3}));
+  const LeasePolicy policy{.ttl = seconds(30), .max_attempts = 3, .quarantine_after = 2};
+  MustLease("w1", policy);
+  MustLease("w1", policy);
+  clock_.Advance(seconds(31));
+  const absl::Status refused = store_->LeaseTrial("w1", 1, policy).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Worker("w1").quarantined);  // the expiries were kept although w1 got nothing
+  EXPECT_EQ(Worker("w1").consecutive_failures, 2);
+  EXPECT_EQ(MustLease("w2", policy).trial_id, HexId(1));
+}
+
+TEST_F(LeasesTest, ARetryableFailureRequeuesAndAnotherFails) {
+  Submit("s", Trials({1, 2}));
+  const Lease first = MustLease("w1");
+  absl::StatusOr<TrialStatus> retry = store_->FailLeasedTrial(
+      first.trial_id, first.fencing_token, {.error = "out of memory", .retryable = true}, kPolicy);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(*retry, TrialStatus::kPending);
+  const Lease second = MustLease("w1");
+  absl::StatusOr<TrialStatus> fail = store_->FailLeasedTrial(
+      second.trial_id, second.fencing_token, {.error = "diverged: loss is NaN"}, kPolicy);
+  ASSERT_TRUE(fail.ok()) << fail.status();
+  EXPECT_EQ(*fail, TrialStatus::kFailed);
+  absl::StatusOr<TrialRecord> trial = store_->GetTrial(second.trial_id);
+  ASSERT_TRUE(trial.ok());
+  EXPECT_EQ(trial->error, "diverged: loss is NaN");
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM attempts WHERE outcome = 'failed'"), 2);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM attempts WHERE error = 'out of memory'"), 1);
+
+  // A retryable failure on the last attempt fails the trial.
+  const LeasePolicy once{.ttl = seconds(30), .max_attempts = 1};
+  const Lease last = MustLease("w1", once);
+  absl::StatusOr<TrialStatus> exhausted = store_->FailLeasedTrial(
+      last.trial_id, last.fencing_token, {.error = "oom", .retryable = true}, once);
+  ASSERT_TRUE(exhausted.ok()) << exhausted.status();
+  EXPECT_EQ(*exhausted, TrialStatus::kFailed);
+}
+
+TEST_F(LeasesTest, ARequeueDoesNotConsumeAnAttempt) {
+  Submit("s", Trials({1}));
+  const Lease preempted = MustLease("w1");
+  absl::StatusOr<TrialStatus> requeued = store_->FailLeasedTrial(
+      preempted.trial_id, preempted.fencing_token, {.error = "SIGTERM", .requeue = true}, kPolicy);
+  ASSERT_TRUE(requeued.ok()) << requeued.status();
+  EXPECT_EQ(*requeued, TrialStatus::kPending);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Int("SELECT attempts FROM trials"), 0);
+  EXPECT_EQ(raw.Int("SELECT outcome = 'abandoned' FROM attempts WHERE attempt = 1"), 1);
+
+  const Lease again = MustLease("w1");
+  EXPECT_EQ(again.attempt, 1);
+  EXPECT_EQ(again.fencing_token, 2);
+  EXPECT_EQ(raw.Int("SELECT attempt FROM attempts WHERE outcome = 'running'"), 2);
+  ASSERT_TRUE(store_
+                  ->FailLeasedTrial(again.trial_id, again.fencing_token,
+                                    {.error = "SIGTERM", .requeue = true}, kPolicy)
+                  .ok());
+  // The standalone trainer's transitions number their attempt rows after the abandoned ones.
+  absl::StatusOr<int64_t> standalone = store_->MarkTrialRunning(HexId(1));
+  ASSERT_TRUE(standalone.ok()) << standalone.status();
+  EXPECT_EQ(*standalone, 1);
+  ASSERT_TRUE(store_->MarkTrialDone(HexId(1)).ok());
+  EXPECT_EQ(raw.Int("SELECT outcome = 'done' FROM attempts WHERE attempt = 3"), 1);
+}
+
+TEST_F(LeasesTest, CompletionStoresFinalResultsAndResetsTheWorkersFailures) {
+  Submit("s", Trials({1, 2}));
+  const Lease failed = MustLease("w1");
+  ASSERT_TRUE(store_
+                  ->FailLeasedTrial(failed.trial_id, failed.fencing_token,
+                                    {.error = "NCCL timeout", .infrastructure = true}, kPolicy)
+                  .ok());
+  EXPECT_EQ(Worker("w1").consecutive_failures, 1);
+  const Lease lease = MustLease("w1");
+  const std::vector<FinalResult> results = {{"validation", "accuracy", 0.91},
+                                            {"test", "accuracy", 0.89}};
+  ASSERT_TRUE(store_->CompleteLeasedTrial(lease.trial_id, lease.fencing_token, results).ok());
+  absl::StatusOr<TrialRecord> trial = store_->GetTrial(lease.trial_id);
+  ASSERT_TRUE(trial.ok()) << trial.status();
+  EXPECT_EQ(trial->status, TrialStatus::kDone);
+  ASSERT_EQ(trial->final_results.size(), 2u);
+  EXPECT_EQ(trial->final_results[1].value, 0.91);
+  EXPECT_EQ(trial->finished_at, clock_.Now());
+  EXPECT_EQ(Worker("w1").consecutive_failures, 0);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Int("SELECT outcome = 'done' AND ended_at IS NOT NULL FROM attempts WHERE "
+                    "trial_id = '" +
+                    lease.trial_id + "'"),
+            1);
+  // Done is final: the token no longer holds anything.
+  EXPECT_EQ(store_->CompleteLeasedTrial(lease.trial_id, lease.fencing_token, results).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LeasesTest, CancellingASweepStopsItsPendingAndLeasedTrials) {
+  Submit("s", Trials({1, 2, 3}));
+  const Lease held = MustLease("w1");
+  const Lease done = MustLease("w2");
+  ASSERT_TRUE(store_->CompleteLeasedTrial(done.trial_id, done.fencing_token, {}).ok());
+  absl::StatusOr<int64_t> cancelled = store_->CancelSweep("s");
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status();
+  EXPECT_EQ(*cancelled, 2);
+  EXPECT_EQ(StatusOf(HexId(1)), TrialStatus::kCancelled);
+  EXPECT_EQ(StatusOf(HexId(2)), TrialStatus::kDone);
+  EXPECT_EQ(StatusOf(HexId(3)), TrialStatus::kCancelled);
+
+  absl::StatusOr<LeaseState> beat = store_->Heartbeat(held.trial_id, held.fencing_token, kPolicy);
+  ASSERT_TRUE(beat.ok()) << beat.status();
+  EXPECT_EQ(*beat, LeaseState::kCancelled);
+  const std::vector<MetricRow> metrics = {
+      {.trial_id = held.trial_id, .step = 1, .split = "train", .name = "loss", .value = 0.5}};
+  EXPECT_EQ(store_->WriteLeasedResults(held.trial_id, held.fencing_token, metrics, {}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->CompleteLeasedTrial(held.trial_id, held.fencing_token, {}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Heartbeat(held.trial_id, held.fencing_token + 1, kPolicy).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM metrics"), 0);
+  EXPECT_EQ(raw.Int("SELECT outcome = 'cancelled' FROM attempts WHERE trial_id = '" +
+                    held.trial_id + "'"),
+            1);
+  absl::StatusOr<std::optional<Lease>> none = store_->LeaseTrial("w1", 1, kPolicy);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(store_->CancelSweep("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(LeasesTest, GetSweepCountsItsTrialsByStatus) {
+  Submit("s", Trials({1, 2, 3, 4}));
+  const Lease lease = MustLease("w1");
+  ASSERT_TRUE(store_->CompleteLeasedTrial(lease.trial_id, lease.fencing_token, {}).ok());
+  MustLease("w1");
+  absl::StatusOr<SweepProgress> progress = store_->GetSweep("s");
+  ASSERT_TRUE(progress.ok()) << progress.status();
+  EXPECT_EQ(progress->name, "s");
+  EXPECT_EQ(progress->trial_count, 4);
+  EXPECT_EQ(progress->by_status,
+            (std::map<TrialStatus, int64_t>{
+                {TrialStatus::kPending, 2}, {TrialStatus::kLeased, 1}, {TrialStatus::kDone, 1}}));
+  absl::StatusOr<SweepProgress> by_id = store_->GetSweep(progress->id.substr(0, 10));
+  ASSERT_TRUE(by_id.ok()) << by_id.status();
+  EXPECT_EQ(by_id->name, "s");
+  EXPECT_EQ(store_->GetSweep("other").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(LeasesTest, TwoStoresLeasingConcurrentlyNeverLeaseATrialTwice) {
+  std::vector<sweeps::TrialSpec> trials;
+  for (int n = 1; n <= 20; ++n) trials.push_back(MakeTrial(n, {.seed = n}));
+  Submit("many", std::move(trials));
+  std::vector<std::string> leased[2];
+  std::vector<absl::Status> errors[2];
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&, t] {
+        std::unique_ptr<Store> store = OpenStore(path_, {.clock = &clock_});
+        if (store == nullptr) return;
+        while (true) {
+          absl::StatusOr<std::optional<Lease>> lease =
+              store->LeaseTrial(t == 0 ? "w1" : "w2", 1, kPolicy);
+          if (!lease.ok()) {
+            errors[t].push_back(lease.status());
+            return;
+          }
+          if (!lease->has_value()) return;
+          leased[t].push_back((*lease)->trial_id);
+        }
+      });
+    }
+  }
+  EXPECT_TRUE(errors[0].empty() && errors[1].empty());
+  std::set<std::string> distinct(leased[0].begin(), leased[0].end());
+  distinct.insert(leased[1].begin(), leased[1].end());
+  EXPECT_EQ(leased[0].size() + leased[1].size(), 20u);
+  EXPECT_EQ(distinct.size(), 20u);
+  EXPECT_EQ(RawDb(path_).Int("SELECT count(*) FROM attempts"), 20);
+}
+
+TEST_F(LeasesTest, LeasesAndTheirExpiriesSurviveARestart) {
+  Submit("s", Trials({1}));
+  const Lease lease = MustLease("w1");
+  store_.reset();
+  store_ = OpenStore(path_, {.clock = &clock_});
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(StatusOf(lease.trial_id), TrialStatus::kLeased);
+  clock_.Advance(seconds(29));
+  absl::StatusOr<std::vector<std::string>> early = store_->ExpireLeases(kPolicy);
+  ASSERT_TRUE(early.ok()) << early.status();
+  EXPECT_TRUE(early->empty());
+  clock_.Advance(seconds(1));
+  absl::StatusOr<std::vector<std::string>> expired = store_->ExpireLeases(kPolicy);
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  EXPECT_EQ(*expired, std::vector<std::string>{lease.trial_id});
+  EXPECT_EQ(StatusOf(lease.trial_id), TrialStatus::kPending);
+}
+
+TEST_F(LeasesTest, BadArgumentsAreInvalidArgument) {
+  Submit("s", Trials({1}));
+  EXPECT_EQ(store_->LeaseTrial("w1", 0, kPolicy).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->LeaseTrial("w1", 1, {.ttl = seconds(0)}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const Lease lease = MustLease("w1");
+  const std::vector<MetricRow> other = {
+      {.trial_id = HexId(7), .step = 1, .split = "train", .name = "loss", .value = 0.5}};
+  EXPECT_EQ(store_->WriteLeasedResults(lease.trial_id, lease.fencing_token, other, {}).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace istar::db
