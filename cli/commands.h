@@ -60,11 +60,14 @@ CommandRunner AddEmbedCommand(CLI::App& app);
 // `istar train CONFIG.yaml`: one trial in this process, rows into a local SQLite file.
 CommandRunner AddTrainCommand(CLI::App& app);
 
+// `istar coordinator`: serves the coordinator's API over a results database (docs/coordinator.md).
+CommandRunner AddCoordinatorCommand(CLI::App& app);
+
 // `istar demo-data DIR`: synthetic SST-2 and SQuAD data and a tiny random BERT folder.
 CommandRunner AddDemoDataCommand(CLI::App& app);
 
-// The exit code for an error: 2 for InvalidArgument, NotFound, OutOfRange and
-// FailedPrecondition (the input must change), 1 otherwise.
+// The exit code for an error: 2 for InvalidArgument, NotFound, OutOfRange, FailedPrecondition,
+// Unauthenticated and PermissionDenied (the input must change), 1 otherwise.
 int ExitCode(const absl::Status& status);
 
 // Prints "istar <command>: <status message>" to stderr and returns ExitCode(status).

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
       {"embed", istar::cli::AddEmbedCommand(app)},
       {"train", istar::cli::AddTrainCommand(app)},
       {"demo-data", istar::cli::AddDemoDataCommand(app)},
+      {"coordinator", istar::cli::AddCoordinatorCommand(app)},
   };
   try {
     app.parse(argc, argv);

@@ -1,5 +1,5 @@
-// `istar sweep ACTION`: sweep files (docs/sweep-format.md). Today the one action is `expand`;
-// submit, status, cancel and watch join it with the coordinator, each as one more SweepAction.
+// `istar sweep ACTION`: sweep files (docs/sweep-format.md): `expand` here; submit, status,
+// cancel and watch, which talk to a coordinator, in sweep_remote.cc.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdint>
@@ -14,16 +14,11 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "cli/commands.h"
+#include "cli/sweep_actions.h"
 #include "sweeps/sweep.h"
 
 namespace istar::cli {
 namespace {
-
-// One action under `istar sweep`: its CLI11 subcommand and what runs it once parsed.
-struct SweepAction {
-  CLI::App* command;
-  CommandRunner run;
-};
 
 struct ExpandFlags {
   std::string file;
@@ -131,8 +126,12 @@ SweepAction AddExpand(CLI::App& sweep) {
 
 CommandRunner AddSweepCommand(CLI::App& app) {
   CLI::App* sweep = app.add_subcommand(
-      "sweep", "Work with sweep files: `istar sweep expand FILE` lists a sweep's trials.");
-  const std::vector<SweepAction> actions = {AddExpand(*sweep)};
+      "sweep",
+      "Work with sweeps: `expand FILE` lists a sweep file's trials; `submit FILE`, `status`, "
+      "`cancel` and `watch` work with a coordinator (docs/coordinator.md).");
+  const std::vector<SweepAction> actions = {AddExpand(*sweep), AddSweepSubmit(*sweep),
+                                            AddSweepStatus(*sweep), AddSweepCancel(*sweep),
+                                            AddSweepWatch(*sweep)};
   return [sweep, actions] {
     for (const SweepAction& action : actions) {
       if (action.command->parsed()) return action.run();

@@ -1,0 +1,46 @@
+// The flags every command that talks to a coordinator shares (address, token, TLS), and the
+// token's one source: a file or the ISTAR_TOKEN environment variable, never the command line
+// (a command line is visible to every user of the machine in `ps`).
+#ifndef ISTAR_CLI_COORDINATOR_FLAGS_H_
+#define ISTAR_CLI_COORDINATOR_FLAGS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "coordinator/client.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace istar::cli {
+
+// The environment variables read when the flags are not given.
+inline constexpr char kTokenVariable[] = "ISTAR_TOKEN";
+inline constexpr char kCoordinatorVariable[] = "ISTAR_COORDINATOR";
+
+struct ConnectionFlags {
+  std::string address;     // --coordinator, else $ISTAR_COORDINATOR
+  std::string token_file;  // --token-file, else $ISTAR_TOKEN holds the token itself
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
+  int64_t timeout_seconds = 10;
+};
+
+// Adds --coordinator, --token-file, --tls-ca, --tls-cert, --tls-key, --tls-server-name and
+// --timeout to `command`.
+void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags);
+
+// The token: the first line of `token_file` (surrounding whitespace removed), or $ISTAR_TOKEN.
+// InvalidArgument if neither is given or the token is empty; NotFound for an unreadable file.
+[[nodiscard]] absl::StatusOr<std::string> ReadToken(const std::string& token_file);
+
+// A connected client from the flags. InvalidArgument when no address is given.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<coordinator::CoordinatorClient>> ConnectFromFlags(
+    const ConnectionFlags& flags);
+
+}  // namespace istar::cli
+
+#endif  // ISTAR_CLI_COORDINATOR_FLAGS_H_

@@ -1,0 +1,213 @@
+// CoordinatorClient over a gRPC channel (coordinator/client.h).
+#include "coordinator/client.h"
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "coordinator/internal/auth.h"
+#include "coordinator/internal/proto_convert.h"
+#include "istar/v1/coordinator.grpc.pb.h"
+
+namespace istar::coordinator {
+namespace {
+
+using internal::FromGrpc;
+using internal::FromProto;
+using internal::ToProto;
+
+class GrpcClient final : public CoordinatorClient {
+ public:
+  GrpcClient(const ClientOptions& options, std::shared_ptr<grpc::Channel> channel)
+      : options_(options), stub_(v1::Coordinator::NewStub(std::move(channel))) {}
+
+  absl::StatusOr<WorkerRegistration> RegisterWorker(const std::string& worker_id,
+                                                    const std::string& host, int ranks) override {
+    v1::RegisterWorkerRequest request;
+    request.set_worker_id(worker_id);
+    request.set_host(host);
+    request.set_ranks(ranks);
+    v1::RegisterWorkerResponse response;
+    auto context = Context();
+    ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->RegisterWorker(context.get(), request, &response)));
+    return WorkerRegistration{
+        .lease_ttl = std::chrono::milliseconds(response.lease_ttl_ms()),
+        .heartbeat_interval = std::chrono::milliseconds(response.heartbeat_interval_ms()),
+        .quarantined = response.quarantined()};
+  }
+
+  absl::StatusOr<std::optional<db::Lease>> LeaseTrial(
+      const std::string& worker_id, int ranks, std::chrono::milliseconds* retry_after) override {
+    v1::LeaseTrialRequest request;
+    request.set_worker_id(worker_id);
+    request.set_ranks(ranks);
+    v1::LeaseTrialResponse response;
+    auto context = Context();
+    ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->LeaseTrial(context.get(), request, &response)));
+    if (!response.has_lease()) {
+      if (retry_after != nullptr) {
+        *retry_after = std::chrono::milliseconds(response.retry_after_ms());
+      }
+      return std::optional<db::Lease>();
+    }
+    return std::optional<db::Lease>(FromProto(response.lease()));
+  }
+
+  absl::StatusOr<db::LeaseState> Heartbeat(const std::string& trial_id,
+                                           int64_t fencing_token) override {
+    v1::HeartbeatRequest request;
+    request.set_trial_id(trial_id);
+    request.set_fencing_token(fencing_token);
+    v1::HeartbeatResponse response;
+    auto context = Context();
+    ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->Heartbeat(context.get(), request, &response)));
+    return response.cancel() ? db::LeaseState::kCancelled : db::LeaseState::kActive;
+  }
+
+  absl::Status ReportMetrics(const std::string& trial_id, int64_t fencing_token,
+                             std::span<const db::MetricRow> metrics,
+                             std::span<const db::IsotropyRow> isotropy,
+                             int64_t batch_rows) override {
+    batch_rows = std::max<int64_t>(1, batch_rows);
+    v1::ReportMetricsResponse response;
+    auto context = Context();
+    std::unique_ptr<grpc::ClientWriter<v1::MetricBatch>> writer =
+        stub_->ReportMetrics(context.get(), &response);
+    size_t m = 0;
+    size_t i = 0;
+    do {
+      v1::MetricBatch batch;
+      batch.set_trial_id(trial_id);
+      batch.set_fencing_token(fencing_token);
+      for (int64_t n = 0; n < batch_rows && m < metrics.size(); ++n) {
+        ToProto(metrics[m++], batch.add_metrics());
+      }
+      for (int64_t n = batch.metrics_size(); n < batch_rows && i < isotropy.size(); ++n) {
+        ToProto(isotropy[i++], batch.add_isotropy());
+      }
+      if (!writer->Write(batch)) break;  // the server ended the stream; Finish says why
+    } while (m < metrics.size() || i < isotropy.size());
+    writer->WritesDone();
+    return FromGrpc(writer->Finish());
+  }
+
+  absl::Status CompleteTrial(const std::string& trial_id, int64_t fencing_token,
+                             std::span<const db::FinalResult> results) override {
+    v1::CompleteTrialRequest request;
+    request.set_trial_id(trial_id);
+    request.set_fencing_token(fencing_token);
+    for (const db::FinalResult& r : results) ToProto(r, request.add_results());
+    v1::CompleteTrialResponse response;
+    auto context = Context();
+    return FromGrpc(stub_->CompleteTrial(context.get(), request, &response));
+  }
+
+  absl::StatusOr<db::TrialStatus> FailTrial(const std::string& trial_id, int64_t fencing_token,
+                                            const db::LeaseFailure& failure) override {
+    v1::FailTrialRequest request;
+    request.set_trial_id(trial_id);
+    request.set_fencing_token(fencing_token);
+    request.set_reason(failure.error);
+    request.set_retryable(failure.retryable);
+    request.set_infrastructure(failure.infrastructure);
+    request.set_requeue(failure.requeue);
+    v1::FailTrialResponse response;
+    auto context = Context();
+    ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->FailTrial(context.get(), request, &response)));
+    return FromProto(response.state()).value_or(db::TrialStatus::kFailed);
+  }
+
+  absl::StatusOr<SubmittedSweep> SubmitSweep(const std::string& yaml,
+                                             const std::string& source_name) override {
+    v1::SubmitSweepRequest request;
+    request.set_yaml(yaml);
+    request.set_source_name(source_name);
+    v1::SubmitSweepResponse response;
+    auto context = Context();
+    ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->SubmitSweep(context.get(), request, &response)));
+    return SubmittedSweep{.sweep_id = response.sweep_id(),
+                          .trial_count = response.trial_count(),
+                          .new_trials = response.new_trials()};
+  }
+
+  absl::StatusOr<db::SweepProgress> GetSweep(const std::string& sweep) override {
+    v1::GetSweepRequest request;
+    request.set_sweep(sweep);
+    v1::GetSweepResponse response;
+    auto context = Context();
+    ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->GetSweep(context.get(), request, &response)));
+    return FromProto(response);
+  }
+
+  absl::StatusOr<std::vector<db::TrialRecord>> ListTrials(
+      const std::string& sweep, std::span<const db::TrialStatus> statuses) override {
+    v1::ListTrialsRequest request;
+    request.set_sweep(sweep);
+    for (db::TrialStatus status : statuses) request.add_states(ToProto(status));
+    v1::ListTrialsResponse response;
+    auto context = Context();
+    ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->ListTrials(context.get(), request, &response)));
+    std::vector<db::TrialRecord> trials;
+    for (const v1::TrialSummary& t : response.trials()) trials.push_back(FromProto(t));
+    return trials;
+  }
+
+  absl::StatusOr<int64_t> CancelSweep(const std::string& sweep) override {
+    v1::CancelSweepRequest request;
+    request.set_sweep(sweep);
+    v1::CancelSweepResponse response;
+    auto context = Context();
+    ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->CancelSweep(context.get(), request, &response)));
+    return response.cancelled();
+  }
+
+  absl::Status WatchSweep(const std::string& sweep,
+                          const std::function<void(const TrialEvent&)>& on_event) override {
+    v1::WatchSweepRequest request;
+    request.set_sweep(sweep);
+    auto context = Context(/*with_deadline=*/false);
+    std::unique_ptr<grpc::ClientReader<v1::TrialEvent>> reader =
+        stub_->WatchSweep(context.get(), request);
+    v1::TrialEvent event;
+    while (reader->Read(&event)) on_event(FromProto(event));
+    return FromGrpc(reader->Finish());
+  }
+
+ private:
+  // Every call carries the token and, except streams that last a sweep, a deadline.
+  std::unique_ptr<grpc::ClientContext> Context(bool with_deadline = true) const {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->AddMetadata(internal::kAuthorizationKey,
+                         absl::StrCat(internal::kBearerPrefix, options_.token));
+    if (with_deadline) context->set_deadline(std::chrono::system_clock::now() + options_.deadline);
+    return context;
+  }
+
+  const ClientOptions options_;
+  const std::unique_ptr<v1::Coordinator::Stub> stub_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
+    const ClientOptions& options) {
+  if (options.address.empty()) return absl::InvalidArgumentError("coordinator address: required");
+  if (options.token.empty()) return absl::InvalidArgumentError("coordinator token: required");
+  ISTAR_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                         internal::ChannelCredentials(options.tls));
+  grpc::ChannelArguments arguments;
+  if (!options.tls.server_name.empty()) {
+    arguments.SetSslTargetNameOverride(options.tls.server_name);
+  }
+  // Metric batches and sweep listings can be large; the server enforces its own limit.
+  arguments.SetMaxReceiveMessageSize(64 << 20);
+  arguments.SetMaxSendMessageSize(64 << 20);
+  return std::unique_ptr<CoordinatorClient>(std::make_unique<GrpcClient>(
+      options, grpc::CreateCustomChannel(options.address, credentials, arguments)));
+}
+
+}  // namespace istar::coordinator

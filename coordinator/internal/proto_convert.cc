@@ -1,0 +1,189 @@
+#include "coordinator/internal/proto_convert.h"
+
+#include <chrono>
+
+namespace istar::coordinator::internal {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+int64_t ToMillis(Timestamp time) { return time.time_since_epoch().count(); }
+Timestamp FromMillis(int64_t millis) { return Timestamp(std::chrono::milliseconds(millis)); }
+
+v1::TrialState ToProto(db::TrialStatus status) {
+  switch (status) {
+    case db::TrialStatus::kPending:
+      return v1::TRIAL_STATE_PENDING;
+    case db::TrialStatus::kLeased:
+      return v1::TRIAL_STATE_LEASED;
+    case db::TrialStatus::kRunning:
+      return v1::TRIAL_STATE_RUNNING;
+    case db::TrialStatus::kDone:
+      return v1::TRIAL_STATE_DONE;
+    case db::TrialStatus::kFailed:
+      return v1::TRIAL_STATE_FAILED;
+    case db::TrialStatus::kCancelled:
+      return v1::TRIAL_STATE_CANCELLED;
+  }
+  return v1::TRIAL_STATE_UNSPECIFIED;
+}
+
+std::optional<db::TrialStatus> FromProto(v1::TrialState state) {
+  switch (state) {
+    case v1::TRIAL_STATE_PENDING:
+      return db::TrialStatus::kPending;
+    case v1::TRIAL_STATE_LEASED:
+      return db::TrialStatus::kLeased;
+    case v1::TRIAL_STATE_RUNNING:
+      return db::TrialStatus::kRunning;
+    case v1::TRIAL_STATE_DONE:
+      return db::TrialStatus::kDone;
+    case v1::TRIAL_STATE_FAILED:
+      return db::TrialStatus::kFailed;
+    case v1::TRIAL_STATE_CANCELLED:
+      return db::TrialStatus::kCancelled;
+    default:
+      return std::nullopt;
+  }
+}
+
+void ToProto(const db::Lease& lease, v1::TrialLease* out) {
+  out->set_trial_id(lease.trial_id);
+  out->set_canonical_json(lease.canonical_json);
+  out->set_sweep_yaml(lease.sweep_yaml);
+  out->set_attempt(lease.attempt);
+  out->set_lease_id(lease.lease_id);
+  out->set_fencing_token(lease.fencing_token);
+  out->set_expires_at_ms(ToMillis(lease.expires_at));
+}
+
+db::Lease FromProto(const v1::TrialLease& lease) {
+  return db::Lease{.trial_id = lease.trial_id(),
+                   .canonical_json = lease.canonical_json(),
+                   .sweep_yaml = lease.sweep_yaml(),
+                   .attempt = lease.attempt(),
+                   .lease_id = lease.lease_id(),
+                   .fencing_token = lease.fencing_token(),
+                   .expires_at = FromMillis(lease.expires_at_ms())};
+}
+
+void ToProto(const db::MetricRow& row, v1::Metric* out) {
+  out->set_step(row.step);
+  out->set_epoch(row.epoch);
+  out->set_split(row.split);
+  out->set_name(row.name);
+  out->set_value(row.value);
+}
+
+db::MetricRow FromProto(const std::string& trial_id, const v1::Metric& metric) {
+  return db::MetricRow{.trial_id = trial_id,
+                       .step = metric.step(),
+                       .epoch = metric.epoch(),
+                       .split = metric.split(),
+                       .name = metric.name(),
+                       .value = metric.value()};
+}
+
+void ToProto(const db::IsotropyRow& row, v1::IsotropyMeasure* out) {
+  out->set_step(row.step);
+  out->set_epoch(row.epoch);
+  out->set_layer(row.layer);
+  out->set_isoscore_star(row.isoscore_star);
+  out->set_isoscore(row.isoscore);
+  out->set_avg_cosine(row.avg_cosine);
+}
+
+db::IsotropyRow FromProto(const std::string& trial_id, const v1::IsotropyMeasure& measure) {
+  return db::IsotropyRow{.trial_id = trial_id,
+                         .step = measure.step(),
+                         .epoch = measure.epoch(),
+                         .layer = measure.layer(),
+                         .isoscore_star = measure.isoscore_star(),
+                         .isoscore = measure.isoscore(),
+                         .avg_cosine = measure.avg_cosine()};
+}
+
+void ToProto(const db::FinalResult& result, v1::FinalResult* out) {
+  out->set_split(result.split);
+  out->set_name(result.name);
+  out->set_value(result.value);
+}
+
+db::FinalResult FromProto(const v1::FinalResult& result) {
+  return db::FinalResult{.split = result.split(), .name = result.name(), .value = result.value()};
+}
+
+void ToProto(const db::TrialRecord& trial, v1::TrialSummary* out) {
+  out->set_trial_id(trial.id);
+  out->set_state(ToProto(trial.status));
+  out->set_model(trial.model);
+  out->set_task(trial.task);
+  out->set_regularizer(std::string(sweeps::RegularizerName(trial.regularizer)));
+  out->set_lambda(trial.lambda);
+  out->set_zeta(trial.zeta);
+  out->set_seed(trial.seed);
+  out->set_attempts(trial.attempts);
+  out->set_worker_id(trial.worker_id.value_or(""));
+  out->set_error(trial.error.value_or(""));
+}
+
+db::TrialRecord FromProto(const v1::TrialSummary& summary) {
+  db::TrialRecord trial;
+  trial.id = summary.trial_id();
+  trial.status = FromProto(summary.state()).value_or(db::TrialStatus::kPending);
+  trial.model = summary.model();
+  trial.task = summary.task();
+  trial.regularizer =
+      sweeps::ParseRegularizer(summary.regularizer()).value_or(sweeps::Regularizer::kBaseline);
+  trial.lambda = summary.lambda();
+  trial.zeta = summary.zeta();
+  trial.seed = summary.seed();
+  trial.attempts = summary.attempts();
+  if (!summary.worker_id().empty()) trial.worker_id = summary.worker_id();
+  if (!summary.error().empty()) trial.error = summary.error();
+  return trial;
+}
+
+void ToProto(const db::SweepProgress& progress, v1::GetSweepResponse* out) {
+  out->set_sweep_id(progress.id);
+  out->set_name(progress.name);
+  out->set_trial_count(progress.trial_count);
+  out->set_submitted_at_ms(ToMillis(progress.submitted_at));
+  for (const auto& [status, count] : progress.by_status) {
+    v1::StateCount* c = out->add_counts();
+    c->set_state(ToProto(status));
+    c->set_count(count);
+  }
+}
+
+db::SweepProgress FromProto(const v1::GetSweepResponse& response) {
+  db::SweepProgress progress{.id = response.sweep_id(),
+                             .name = response.name(),
+                             .submitted_at = FromMillis(response.submitted_at_ms()),
+                             .trial_count = response.trial_count()};
+  for (const v1::StateCount& c : response.counts()) {
+    if (std::optional<db::TrialStatus> status = FromProto(c.state())) {
+      progress.by_status[*status] = c.count();
+    }
+  }
+  return progress;
+}
+
+TrialEvent FromProto(const v1::TrialEvent& event) {
+  return TrialEvent{.trial_id = event.trial_id(),
+                    .status = FromProto(event.state()).value_or(db::TrialStatus::kPending),
+                    .attempts = event.attempts(),
+                    .worker_id = event.worker_id(),
+                    .error = event.error(),
+                    .done = event.done(),
+                    .trial_count = event.trial_count()};
+}
+
+}  // namespace istar::coordinator::internal

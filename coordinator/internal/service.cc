@@ -1,0 +1,275 @@
+#include "coordinator/internal/service.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "coordinator/internal/proto_convert.h"
+#include "sweeps/sweep.h"
+
+namespace istar::coordinator::internal {
+namespace {
+
+// Limits on identifiers a client chooses: enough for any real name, small enough that a
+// malicious one cannot bloat the database.
+constexpr size_t kMaxIdLength = 200;
+
+absl::Status CheckWorkerId(const std::string& worker_id) {
+  if (worker_id.empty() || worker_id.size() > kMaxIdLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker_id: must have 1 to ", kMaxIdLength, " characters"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRanks(int ranks) {
+  if (ranks < 1) return absl::InvalidArgumentError(absl::StrCat("ranks: must be >= 1, got ", ranks));
+  return absl::OkStatus();
+}
+
+absl::Status CheckLease(const std::string& trial_id, int64_t fencing_token) {
+  const bool hex = std::all_of(trial_id.begin(), trial_id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+  if (trial_id.size() != 64 || !hex) {
+    return absl::InvalidArgumentError("trial_id: must be 64 lower-case hex digits");
+  }
+  if (fencing_token < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fencing_token: must be >= 1, got ", fencing_token));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSweep(const std::string& sweep) {
+  if (sweep.empty() || sweep.size() > kMaxIdLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sweep: must name a sweep (1 to ", kMaxIdLength, " characters)"));
+  }
+  return absl::OkStatus();
+}
+
+bool Finished(db::TrialStatus status) {
+  return status == db::TrialStatus::kDone || status == db::TrialStatus::kFailed ||
+         status == db::TrialStatus::kCancelled;
+}
+
+}  // namespace
+
+Service::Service(db::Store& store, const CoordinatorOptions& options,
+                 const std::atomic<bool>& stopping)
+    : store_(store), options_(options), stopping_(stopping), tokens_(options.token) {}
+
+grpc::Status Service::Handle(grpc::ServerContext* context,
+                             const std::function<absl::Status()>& handler) {
+  const absl::Status authenticated = tokens_.Check(*context);
+  if (!authenticated.ok()) return ToGrpc(authenticated);
+  return ToGrpc(handler());
+}
+
+grpc::Status Service::RegisterWorker(grpc::ServerContext* context,
+                                     const v1::RegisterWorkerRequest* request,
+                                     v1::RegisterWorkerResponse* response) {
+  return Handle(context, [&]() -> absl::Status {
+    ISTAR_RETURN_IF_ERROR(CheckWorkerId(request->worker_id()));
+    ISTAR_RETURN_IF_ERROR(CheckRanks(request->ranks()));
+    if (request->host().size() > kMaxIdLength) {
+      return absl::InvalidArgumentError("host: longer than 200 characters");
+    }
+    ISTAR_ASSIGN_OR_RETURN(const db::WorkerRecord worker,
+                           store_.RegisterWorker(request->worker_id(), request->host()));
+    response->set_lease_ttl_ms(options_.lease.ttl.count());
+    // Three heartbeats per lease: one lost call does not lose the lease.
+    response->set_heartbeat_interval_ms(std::max<int64_t>(1, options_.lease.ttl.count() / 3));
+    response->set_quarantined(worker.quarantined);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status Service::LeaseTrial(grpc::ServerContext* context,
+                                 const v1::LeaseTrialRequest* request,
+                                 v1::LeaseTrialResponse* response) {
+  return Handle(context, [&]() -> absl::Status {
+    ISTAR_RETURN_IF_ERROR(CheckWorkerId(request->worker_id()));
+    ISTAR_RETURN_IF_ERROR(CheckRanks(request->ranks()));
+    ISTAR_ASSIGN_OR_RETURN(
+        const std::optional<db::Lease> lease,
+        store_.LeaseTrial(request->worker_id(), request->ranks(), options_.lease));
+    if (lease.has_value()) {
+      ToProto(*lease, response->mutable_lease());
+    } else {
+      response->set_retry_after_ms(std::max<int64_t>(100, options_.lease.ttl.count() / 10));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status Service::Heartbeat(grpc::ServerContext* context, const v1::HeartbeatRequest* request,
+                                v1::HeartbeatResponse* response) {
+  return Handle(context, [&]() -> absl::Status {
+    ISTAR_RETURN_IF_ERROR(CheckLease(request->trial_id(), request->fencing_token()));
+    ISTAR_ASSIGN_OR_RETURN(
+        const db::LeaseState state,
+        store_.Heartbeat(request->trial_id(), request->fencing_token(), options_.lease));
+    response->set_cancel(state == db::LeaseState::kCancelled);
+    if (state == db::LeaseState::kActive) {
+      const Clock& clock = options_.clock != nullptr ? *options_.clock : SystemClock();
+      response->set_expires_at_ms(ToMillis(clock.Now() + options_.lease.ttl));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status Service::ReportMetrics(grpc::ServerContext* context,
+                                    grpc::ServerReader<v1::MetricBatch>* reader,
+                                    v1::ReportMetricsResponse* response) {
+  return Handle(context, [&]() -> absl::Status {
+    v1::MetricBatch batch;
+    while (reader->Read(&batch)) {
+      ISTAR_RETURN_IF_ERROR(CheckLease(batch.trial_id(), batch.fencing_token()));
+      std::vector<db::MetricRow> metrics;
+      metrics.reserve(batch.metrics_size());
+      for (const v1::Metric& m : batch.metrics()) metrics.push_back(FromProto(batch.trial_id(), m));
+      std::vector<db::IsotropyRow> isotropy;
+      isotropy.reserve(batch.isotropy_size());
+      for (const v1::IsotropyMeasure& m : batch.isotropy()) {
+        isotropy.push_back(FromProto(batch.trial_id(), m));
+      }
+      ISTAR_RETURN_IF_ERROR(store_.WriteLeasedResults(batch.trial_id(), batch.fencing_token(),
+                                                      metrics, isotropy));
+      response->set_batches(response->batches() + 1);
+      response->set_rows(response->rows() + static_cast<int64_t>(metrics.size() + isotropy.size()));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status Service::CompleteTrial(grpc::ServerContext* context,
+                                    const v1::CompleteTrialRequest* request,
+                                    v1::CompleteTrialResponse*) {
+  return Handle(context, [&]() -> absl::Status {
+    ISTAR_RETURN_IF_ERROR(CheckLease(request->trial_id(), request->fencing_token()));
+    std::vector<db::FinalResult> results;
+    for (const v1::FinalResult& r : request->results()) results.push_back(FromProto(r));
+    return store_.CompleteLeasedTrial(request->trial_id(), request->fencing_token(), results);
+  });
+}
+
+grpc::Status Service::FailTrial(grpc::ServerContext* context, const v1::FailTrialRequest* request,
+                                v1::FailTrialResponse* response) {
+  return Handle(context, [&]() -> absl::Status {
+    ISTAR_RETURN_IF_ERROR(CheckLease(request->trial_id(), request->fencing_token()));
+    if (request->reason().empty()) return absl::InvalidArgumentError("reason: must say why");
+    ISTAR_ASSIGN_OR_RETURN(const db::TrialStatus status,
+                           store_.FailLeasedTrial(request->trial_id(), request->fencing_token(),
+                                                  {.error = request->reason(),
+                                                   .retryable = request->retryable(),
+                                                   .infrastructure = request->infrastructure(),
+                                                   .requeue = request->requeue()},
+                                                  options_.lease));
+    response->set_state(ToProto(status));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status Service::SubmitSweep(grpc::ServerContext* context,
+                                  const v1::SubmitSweepRequest* request,
+                                  v1::SubmitSweepResponse* response) {
+  return Handle(context, [&]() -> absl::Status {
+    if (request->yaml().empty()) return absl::InvalidArgumentError("yaml: the sweep file is empty");
+    const std::string source =
+        request->source_name().empty() ? std::string("sweep.yaml") : request->source_name();
+    ISTAR_ASSIGN_OR_RETURN(const sweeps::SweepSpec sweep, sweeps::ParseSweep(request->yaml(), source));
+    ISTAR_ASSIGN_OR_RETURN(const db::SubmitResult result, store_.SubmitSweep(sweep));
+    response->set_sweep_id(result.sweep_id);
+    response->set_trial_count(result.trials_total);
+    response->set_new_trials(result.trials_added);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status Service::GetSweep(grpc::ServerContext* context, const v1::GetSweepRequest* request,
+                               v1::GetSweepResponse* response) {
+  return Handle(context, [&]() -> absl::Status {
+    ISTAR_RETURN_IF_ERROR(CheckSweep(request->sweep()));
+    ISTAR_ASSIGN_OR_RETURN(const db::SweepProgress progress, store_.GetSweep(request->sweep()));
+    ToProto(progress, response);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status Service::ListTrials(grpc::ServerContext* context,
+                                 const v1::ListTrialsRequest* request,
+                                 v1::ListTrialsResponse* response) {
+  return Handle(context, [&]() -> absl::Status {
+    ISTAR_RETURN_IF_ERROR(CheckSweep(request->sweep()));
+    db::TrialFilter filter{.sweeps = {request->sweep()}};
+    for (int k = 0; k < request->states_size(); ++k) {
+      const std::optional<db::TrialStatus> status = FromProto(request->states(k));
+      if (!status.has_value()) {
+        return absl::InvalidArgumentError(absl::StrCat("states[", k, "]: not a trial state"));
+      }
+      filter.statuses.push_back(*status);
+    }
+    ISTAR_ASSIGN_OR_RETURN(const std::vector<db::TrialRecord> trials, store_.ListTrials(filter));
+    for (const db::TrialRecord& trial : trials) ToProto(trial, response->add_trials());
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status Service::CancelSweep(grpc::ServerContext* context,
+                                  const v1::CancelSweepRequest* request,
+                                  v1::CancelSweepResponse* response) {
+  return Handle(context, [&]() -> absl::Status {
+    ISTAR_RETURN_IF_ERROR(CheckSweep(request->sweep()));
+    ISTAR_ASSIGN_OR_RETURN(const int64_t cancelled, store_.CancelSweep(request->sweep()));
+    response->set_cancelled(cancelled);
+    return absl::OkStatus();
+  });
+}
+
+// Note [Watching by polling]: the store is the single source of truth and is written by calls
+// on other threads (and, after a restart, was written by another process), so WatchSweep
+// re-reads the sweep's trials every watch_interval and sends what changed, rather than keeping
+// an in-memory event bus that a restart would lose. A trial's (status, attempts) is its state
+// for this purpose: a re-lease after an expiry is an event even though the status is the same.
+grpc::Status Service::WatchSweep(grpc::ServerContext* context,
+                                 const v1::WatchSweepRequest* request,
+                                 grpc::ServerWriter<v1::TrialEvent>* writer) {
+  return Handle(context, [&]() -> absl::Status {
+    ISTAR_RETURN_IF_ERROR(CheckSweep(request->sweep()));
+    std::map<std::string, std::tuple<db::TrialStatus, int64_t>> seen;
+    while (true) {
+      if (context->IsCancelled()) return absl::CancelledError("the client went away");
+      if (stopping_.load()) return absl::UnavailableError("the coordinator is shutting down");
+      ISTAR_ASSIGN_OR_RETURN(const std::vector<db::TrialRecord> trials,
+                             store_.ListTrials({.sweeps = {request->sweep()}}));
+      const auto finished = static_cast<int64_t>(std::count_if(
+          trials.begin(), trials.end(), [](const db::TrialRecord& t) { return Finished(t.status); }));
+      for (const db::TrialRecord& trial : trials) {
+        const std::tuple<db::TrialStatus, int64_t> now{trial.status, trial.attempts};
+        const auto [last, first_time] = seen.try_emplace(trial.id, now);
+        if (!first_time && last->second == now) continue;
+        last->second = now;
+        v1::TrialEvent event;
+        event.set_trial_id(trial.id);
+        event.set_state(ToProto(trial.status));
+        event.set_attempts(trial.attempts);
+        event.set_worker_id(trial.worker_id.value_or(""));
+        event.set_error(trial.error.value_or(""));
+        event.set_done(finished);
+        event.set_trial_count(static_cast<int64_t>(trials.size()));
+        if (!writer->Write(event)) return absl::CancelledError("the client went away");
+      }
+      if (finished == static_cast<int64_t>(trials.size())) return absl::OkStatus();
+      std::this_thread::sleep_for(options_.watch_interval);
+    }
+  });
+}
+
+}  // namespace istar::coordinator::internal
