@@ -73,6 +73,9 @@ class Server final : public CoordinatorServer {
     ISTAR_ASSIGN_OR_RETURN(store_, db::Store::Open(options_.db_path, {.clock = options_.clock}));
     service_ = std::make_unique<internal::Service>(*store_, options_, stopping_);
     grpc::ServerBuilder builder;
+    // gRPC sets SO_REUSEPORT by default: a second coordinator on a taken port would then start
+    // "successfully" and the kernel would split clients between the two.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.AddListeningPort(options_.listen_address, credentials, &port_);
     builder.RegisterService(service_.get());
     builder.SetMaxReceiveMessageSize(options_.max_message_bytes);

@@ -1,0 +1,164 @@
+// The server's edges: bearer tokens, option validation, TLS and mutual TLS, over loopback.
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "coordinator/client.h"
+#include "coordinator/coordinator.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/coordinator/test_util.h"
+
+namespace istar::coordinator {
+namespace {
+
+using ::istar::coordinator::testing::CoordinatorTest;
+using ::istar::coordinator::testing::kToken;
+using ::istar::coordinator::testing::RawContext;
+using ::testing::HasSubstr;
+
+using CoordinatorAuthTest = CoordinatorTest;
+
+TEST_F(CoordinatorAuthTest, MissingTokenIsUnauthenticatedOnUnaryAndStreamCalls) {
+  StartServer();
+  auto stub = RawStub();
+  v1::GetSweepRequest request;
+  request.set_sweep("anything");
+  v1::GetSweepResponse response;
+  auto context = RawContext(/*token=*/"");
+  const grpc::Status unary = stub->GetSweep(context.get(), request, &response);
+  EXPECT_EQ(unary.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(unary.error_message(), HasSubstr("missing"));
+
+  auto stream_context = RawContext("");
+  v1::WatchSweepRequest watch;
+  watch.set_sweep("anything");
+  auto reader = stub->WatchSweep(stream_context.get(), watch);
+  v1::TrialEvent event;
+  EXPECT_FALSE(reader->Read(&event));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  // The server keeps serving callers that carry the token.
+  auto client = Connect();
+  EXPECT_TRUE(client->SubmitSweep(testing::SweepYaml("s", 1), "s.yaml").ok());
+}
+
+TEST_F(CoordinatorAuthTest, WrongTokenIsUnauthenticatedOnUnaryAndStreamCalls) {
+  StartServer();
+  auto wrong = Connect("not-the-token-but-long-enough");
+  const absl::Status unary = wrong->RegisterWorker("w", "h", 1).status();
+  EXPECT_EQ(unary.code(), absl::StatusCode::kUnauthenticated) << unary;
+  EXPECT_THAT(std::string(unary.message()), HasSubstr("wrong"));
+  const db::MetricRow row{.trial_id = std::string(64, 'a'), .split = "train", .name = "loss"};
+  const absl::Status stream = wrong->ReportMetrics(std::string(64, 'a'), 1, {&row, 1}, {});
+  EXPECT_EQ(stream.code(), absl::StatusCode::kUnauthenticated) << stream;
+  const absl::Status watch = wrong->WatchSweep("s", [](const TrialEvent&) {});
+  EXPECT_EQ(watch.code(), absl::StatusCode::kUnauthenticated) << watch;
+
+  auto right = Connect();
+  EXPECT_TRUE(right->RegisterWorker("w", "h", 1).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM workers"), 1);  // only the authenticated call wrote
+}
+
+using CoordinatorOptionsTest = CoordinatorTest;
+
+TEST_F(CoordinatorOptionsTest, InvalidOptionsAreInvalidArgument) {
+  const auto start = [&](const std::function<void(CoordinatorOptions&)>& edit) {
+    CoordinatorOptions options = DefaultOptions();
+    edit(options);
+    return CoordinatorServer::Start(std::move(options)).status();
+  };
+  const absl::Status short_token = start([](auto& o) { o.token = "short"; });
+  EXPECT_EQ(short_token.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(short_token.message()), HasSubstr("token"));
+  const absl::Status remote = start([](auto& o) { o.listen_address = "0.0.0.0:0"; });
+  EXPECT_EQ(remote.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(remote.message()), HasSubstr("loopback"));
+  const absl::Status no_db = start([](auto& o) { o.db_path.clear(); });
+  EXPECT_EQ(no_db.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(no_db.message()), HasSubstr("db_path"));
+  const absl::Status half_tls = start([](auto& o) { o.tls.cert_file = "server.pem"; });
+  EXPECT_EQ(half_tls.code(), absl::StatusCode::kInvalidArgument) << half_tls;
+}
+
+TEST_F(CoordinatorOptionsTest, PortInUseIsUnavailable) {
+  StartServer();
+  CoordinatorOptions options = DefaultOptions();
+  options.db_path = dir_.Path("other.db");
+  options.listen_address = "127.0.0.1:" + std::to_string(server_->port());
+  const absl::Status second = CoordinatorServer::Start(std::move(options)).status();
+  EXPECT_EQ(second.code(), absl::StatusCode::kUnavailable) << second;
+  // The first server still answers.
+  EXPECT_TRUE(Connect()->RegisterWorker("w", "h", 1).ok());
+}
+
+// ---- TLS, with certificates made by the openssl command line for each test.
+class CoordinatorTlsTest : public CoordinatorTest {
+ protected:
+  void SetUp() override {
+    if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
+      GTEST_SKIP() << "the openssl command is not installed: cannot make test certificates";
+    }
+    const std::string d = dir_.dir().string();
+    const std::string key = "openssl ecparam -name prime256v1 -genkey -noout -out ";
+    const std::string sign = "openssl x509 -req -days 1 -CA " + d + "/ca.pem -CAkey " + d +
+                             "/ca.key -CAcreateserial ";
+    const std::string script =
+        "set -e; cd " + d + "; " + key + "ca.key; " +
+        "openssl req -x509 -new -key ca.key -subj /CN=istar-test-ca -days 1 -out ca.pem; " +
+        key + "server.key; openssl req -new -key server.key -subj /CN=localhost -out server.csr; " +
+        "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > server.ext; " + sign +
+        "-in server.csr -extfile server.ext -out server.pem; " + key +
+        "client.key; openssl req -new -key client.key -subj /CN=worker -out client.csr; " +
+        "printf 'extendedKeyUsage=clientAuth\\n' > client.ext; " + sign +
+        "-in client.csr -extfile client.ext -out client.pem";
+    ASSERT_EQ(std::system(("(" + script + ") >/dev/null 2>&1").c_str()), 0)
+        << "openssl failed: " << script;
+  }
+  std::string File(const std::string& name) { return dir_.Path(name); }
+
+  // A client of `tls` whose calls give up quickly (a failed handshake is retried until then).
+  std::unique_ptr<CoordinatorClient> TlsClient(const ClientTls& tls) {
+    absl::StatusOr<std::unique_ptr<CoordinatorClient>> client = CoordinatorClient::Connect(
+        {.address = server_->address(), .token = kToken, .tls = tls,
+         .deadline = std::chrono::seconds(3)});
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? std::move(*client) : nullptr;
+  }
+};
+
+TEST_F(CoordinatorTlsTest, TlsServerAcceptsTlsClientsAndRefusesPlaintext) {
+  StartServer([&](CoordinatorOptions& o) {
+    o.tls = {.cert_file = File("server.pem"), .key_file = File("server.key")};
+  });
+  auto tls = TlsClient({.ca_file = File("ca.pem")});
+  EXPECT_TRUE(tls->RegisterWorker("w", "h", 1).ok());
+  auto named = TlsClient({.ca_file = File("ca.pem"), .server_name = "localhost"});
+  EXPECT_TRUE(named->RegisterWorker("w", "h", 1).ok());
+  const absl::Status plain = TlsClient({})->RegisterWorker("w", "h", 1).status();
+  EXPECT_EQ(plain.code(), absl::StatusCode::kUnavailable) << plain;
+}
+
+TEST_F(CoordinatorTlsTest, MutualTlsServerRequiresAClientCertificate) {
+  StartServer([&](CoordinatorOptions& o) {
+    o.tls = {.cert_file = File("server.pem"), .key_file = File("server.key"),
+             .client_ca_file = File("ca.pem")};
+  });
+  const absl::Status without =
+      TlsClient({.ca_file = File("ca.pem")})->RegisterWorker("w", "h", 1).status();
+  EXPECT_EQ(without.code(), absl::StatusCode::kUnavailable) << without;
+  auto with = TlsClient({.ca_file = File("ca.pem"), .cert_file = File("client.pem"),
+                         .key_file = File("client.key")});
+  EXPECT_TRUE(with->RegisterWorker("w", "h", 1).ok());
+  // The certificate does not replace the bearer token.
+  absl::StatusOr<std::unique_ptr<CoordinatorClient>> no_token = CoordinatorClient::Connect(
+      {.address = server_->address(), .token = "wrong-token-but-long-enough",
+       .tls = {.ca_file = File("ca.pem"), .cert_file = File("client.pem"),
+               .key_file = File("client.key")}});
+  ASSERT_TRUE(no_token.ok());
+  EXPECT_EQ((*no_token)->RegisterWorker("w", "h", 1).status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+}  // namespace
+}  // namespace istar::coordinator

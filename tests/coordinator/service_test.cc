@@ -1,0 +1,160 @@
+// The coordinator as a whole: a restart on the same file, WatchSweep, the expiry thread, and
+// many worker groups at once.
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coordinator/client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/coordinator/test_util.h"
+
+namespace istar::coordinator {
+namespace {
+
+using ::istar::coordinator::testing::CoordinatorTest;
+using std::chrono::seconds;
+
+using CoordinatorServiceTest = CoordinatorTest;
+
+const db::FinalResult kResult{"validation", "accuracy", 0.5};
+
+TEST_F(CoordinatorServiceTest, RestartOnTheSameFileKeepsQueueAndLeases) {
+  StartServer();
+  auto client = Connect();
+  Submit(*client, "restart", 3);
+  const db::Lease lease = MustLease(*client, "w1");
+  server_->Shutdown(std::chrono::seconds(1));
+  server_->Wait();
+  server_.reset();
+
+  StartServer();
+  client = Connect();  // the new server listens on another port
+  absl::StatusOr<db::SweepProgress> progress = client->GetSweep("restart");
+  ASSERT_TRUE(progress.ok()) << progress.status();
+  EXPECT_EQ(progress->by_status[db::TrialStatus::kPending], 2);
+  EXPECT_EQ(progress->by_status[db::TrialStatus::kLeased], 1);
+  absl::StatusOr<db::LeaseState> beat = client->Heartbeat(lease.trial_id, lease.fencing_token);
+  ASSERT_TRUE(beat.ok()) << beat.status();
+  EXPECT_EQ(*beat, db::LeaseState::kActive);
+  ASSERT_TRUE(client->CompleteTrial(lease.trial_id, lease.fencing_token, {&kResult, 1}).ok());
+  for (int k = 0; k < 2; ++k) {
+    const db::Lease next = MustLease(*client, "w1");
+    EXPECT_NE(next.trial_id, lease.trial_id);
+    ASSERT_TRUE(client->CompleteTrial(next.trial_id, next.fencing_token, {&kResult, 1}).ok());
+  }
+  EXPECT_EQ(client->GetSweep("restart")->by_status[db::TrialStatus::kDone], 3);
+  EXPECT_EQ(Query("PRAGMA integrity_check"), "ok");
+}
+
+TEST_F(CoordinatorServiceTest, WatchSweepStreamsEveryChangeUntilAllTrialsFinish) {
+  StartServer();
+  auto client = Connect();
+  Submit(*client, "watch", 3);
+  auto watcher = Connect();
+  std::vector<TrialEvent> events;
+  std::atomic<bool> first_event{false};
+  absl::Status watched;
+  std::thread watch([&] {
+    watched = watcher->WatchSweep("watch", [&](const TrialEvent& event) {
+      events.push_back(event);
+      first_event.store(true);
+    });
+  });
+  while (!first_event.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::thread worker([&] {
+    for (int k = 0; k < 3; ++k) {
+      const db::Lease lease = MustLease(*client, "w1");
+      std::this_thread::sleep_for(std::chrono::milliseconds(40));  // > watch_interval
+      EXPECT_TRUE(client->CompleteTrial(lease.trial_id, lease.fencing_token, {&kResult, 1}).ok());
+    }
+  });
+  worker.join();
+  watch.join();
+  EXPECT_TRUE(watched.ok()) << watched;
+  ASSERT_GE(events.size(), 6u);  // 3 initial states + at least 3 completions
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_EQ(events[k].status, db::TrialStatus::kPending);
+    EXPECT_EQ(events[k].trial_count, 3);
+    EXPECT_EQ(events[k].done, 0);
+  }
+  // Per trial: pending, (leased,) done, in that order; done counts never go down.
+  std::map<std::string, std::vector<db::TrialStatus>> by_trial;
+  int64_t last_done = 0;
+  for (const TrialEvent& event : events) {
+    by_trial[event.trial_id].push_back(event.status);
+    EXPECT_GE(event.done, last_done);
+    last_done = event.done;
+  }
+  EXPECT_EQ(last_done, 3);
+  ASSERT_EQ(by_trial.size(), 3u);
+  for (const auto& [id, statuses] : by_trial) {
+    EXPECT_EQ(statuses.front(), db::TrialStatus::kPending) << id;
+    EXPECT_EQ(statuses.back(), db::TrialStatus::kDone) << id;
+    EXPECT_LE(statuses.size(), 3u) << id;
+  }
+}
+
+TEST_F(CoordinatorServiceTest, ExpiryThreadReturnsAbandonedLeasesToPending) {
+  StartServer([](CoordinatorOptions& o) { o.expiry_interval = std::chrono::milliseconds(10); });
+  auto client = Connect();
+  Submit(*client, "thread", 1);
+  const db::Lease lease = MustLease(*client, "w1");
+  clock_.Advance(seconds(31));
+  // Nobody calls LeaseTrial: only the thread can expire it.
+  const auto deadline = std::chrono::steady_clock::now() + seconds(5);
+  std::string status;
+  while (std::chrono::steady_clock::now() < deadline) {
+    status = Query("SELECT status FROM trials WHERE id = '" + lease.trial_id + "'");
+    if (status == "pending") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(status, "pending");
+  EXPECT_EQ(Query("SELECT outcome FROM attempts WHERE trial_id = '" + lease.trial_id + "'"),
+            "expired");
+}
+
+TEST_F(CoordinatorServiceTest, ConcurrentWorkersCompleteEveryTrialExactlyOnce) {
+  StartServer();
+  auto setup = Connect();
+  Submit(*setup, "many", 40);
+  constexpr int kWorkers = 8;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::string>> completed(kWorkers);
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      auto client = Connect();
+      const std::string id = "worker-" + std::to_string(w);
+      ASSERT_TRUE(client->RegisterWorker(id, "host", 1).ok());
+      while (true) {
+        absl::StatusOr<std::optional<db::Lease>> lease = client->LeaseTrial(id, 1, nullptr);
+        ASSERT_TRUE(lease.ok()) << lease.status();
+        if (!lease->has_value()) return;
+        const db::Lease& l = **lease;
+        const db::MetricRow row{.trial_id = l.trial_id, .step = 1, .split = "train",
+                                .name = "loss", .value = 0.1 * w};
+        ASSERT_TRUE(client->ReportMetrics(l.trial_id, l.fencing_token, {&row, 1}, {}).ok());
+        ASSERT_TRUE(client->CompleteTrial(l.trial_id, l.fencing_token, {&kResult, 1}).ok());
+        completed[w].push_back(l.trial_id);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::multiset<std::string> all;
+  for (const auto& ids : completed) all.insert(ids.begin(), ids.end());
+  EXPECT_EQ(all.size(), 40u);
+  EXPECT_EQ(std::set<std::string>(all.begin(), all.end()).size(), 40u);
+  EXPECT_EQ(Count("SELECT count(*) FROM attempts"), 40);
+  EXPECT_EQ(Count("SELECT count(*) FROM attempts WHERE outcome = 'done'"), 40);
+  EXPECT_EQ(Count("SELECT count(DISTINCT trial_id) FROM attempts"), 40);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE status = 'done' AND attempts = 1"), 40);
+  EXPECT_EQ(Count("SELECT count(*) FROM metrics"), 40);
+}
+
+}  // namespace
+}  // namespace istar::coordinator
