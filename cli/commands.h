@@ -63,6 +63,9 @@ CommandRunner AddTrainCommand(CLI::App& app);
 // `istar coordinator`: serves the coordinator's API over a results database (docs/coordinator.md).
 CommandRunner AddCoordinatorCommand(CLI::App& app);
 
+// `istar worker`: a worker group's rank: lease, train, report (docs/worker.md).
+CommandRunner AddWorkerCommand(CLI::App& app);
+
 // `istar demo-data DIR`: synthetic SST-2 and SQuAD data and a tiny random BERT folder.
 CommandRunner AddDemoDataCommand(CLI::App& app);
 

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
       {"train", istar::cli::AddTrainCommand(app)},
       {"demo-data", istar::cli::AddDemoDataCommand(app)},
       {"coordinator", istar::cli::AddCoordinatorCommand(app)},
+      {"worker", istar::cli::AddWorkerCommand(app)},
   };
   try {
     app.parse(argc, argv);

@@ -1,6 +1,8 @@
 #include "trainer/trainer.h"
 
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -13,8 +15,7 @@ namespace istar::trainer {
 namespace {
 
 // What can be checked before anything is loaded.
-absl::Status ValidateTrial(const sweeps::TrialSpec& trial, const RunOptions& options) {
-  if (options.db_path.empty()) return absl::InvalidArgumentError("RunOptions::db_path is empty");
+absl::Status ValidateTrial(const sweeps::TrialSpec& trial) {
   // Note [Precision]: the LibTorch istar builds against here is CPU-only, where autocast is not
   // available; rather than silently training in another precision than the sweep asked for,
   // such a trial is refused.
@@ -63,10 +64,50 @@ std::string ErrorText(const absl::Status& status) {
   return absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
 }
 
+// RunTrial's sink: the results store.
+class StoreSink final : public ResultSink {
+ public:
+  explicit StoreSink(db::Store& store) : store_(store) {}
+  absl::Status WriteMetrics(std::span<const db::MetricRow> rows) override {
+    return store_.WriteMetrics(rows);
+  }
+  absl::Status WriteIsotropy(std::span<const db::IsotropyRow> rows) override {
+    return store_.WriteIsotropy(rows);
+  }
+  absl::Status WriteFinalResults(const std::string& trial_id,
+                                 std::span<const db::FinalResult> results) override {
+    return store_.WriteFinalResults(trial_id, results);
+  }
+
+ private:
+  db::Store& store_;
+};
+
+// Creates the loop on every rank of the group (agreed) and runs it.
+absl::StatusOr<TrialResult> CreateAndRun(const sweeps::TrialSpec& trial, const RunOptions& options,
+                                         comm::Communicator& group, ResultSink* sink,
+                                         const std::function<absl::Status()>& before_run) {
+  ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<internal::TrialLoop> loop,
+                         internal::CatchTorch([&] {
+                           return internal::TrialLoop::Create(trial, options, group);
+                         }));
+  ISTAR_RETURN_IF_ERROR(before_run());
+  return internal::CatchTorch([&] { return loop->Run(sink); });
+}
+
 }  // namespace
 
+absl::StatusOr<TrialResult> TrainTrial(const sweeps::TrialSpec& trial, const RunOptions& options,
+                                       ResultSink* sink) {
+  ISTAR_RETURN_IF_ERROR(ValidateTrial(trial));
+  comm::LocalCommunicator local;
+  comm::Communicator& group = options.group != nullptr ? *options.group : local;
+  return CreateAndRun(trial, options, group, sink, [] { return absl::OkStatus(); });
+}
+
 absl::StatusOr<TrialResult> RunTrial(const sweeps::TrialSpec& trial, const RunOptions& options) {
-  ISTAR_RETURN_IF_ERROR(ValidateTrial(trial, options));
+  if (options.db_path.empty()) return absl::InvalidArgumentError("RunOptions::db_path is empty");
+  ISTAR_RETURN_IF_ERROR(ValidateTrial(trial));
   comm::LocalCommunicator local;
   comm::Communicator& group = options.group != nullptr ? *options.group : local;
   const bool leader = group.rank() == 0;
@@ -78,18 +119,21 @@ absl::StatusOr<TrialResult> RunTrial(const sweeps::TrialSpec& trial, const RunOp
     ready = opened.status();
   }
   ISTAR_RETURN_IF_ERROR(comm::AgreeOnStatus(group, ready));
-  ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<internal::TrialLoop> loop,
-                         internal::CatchTorch([&] {
-                           return internal::TrialLoop::Create(trial, options, group);
-                         }));
-  ISTAR_RETURN_IF_ERROR(comm::AgreeOnStatus(
-      group, leader ? store->MarkTrialRunning(trial.id).status() : absl::OkStatus()));
-  const absl::StatusOr<TrialResult> result =
-      internal::CatchTorch([&] { return loop->Run(store.get()); });
+  std::optional<StoreSink> sink;
+  if (leader) sink.emplace(*store);
+  bool started = false;
+  const absl::StatusOr<TrialResult> result = CreateAndRun(
+      trial, options, group, leader ? &*sink : nullptr, [&] {
+        ISTAR_RETURN_IF_ERROR(comm::AgreeOnStatus(
+            group, leader ? store->MarkTrialRunning(trial.id).status() : absl::OkStatus()));
+        started = true;
+        return absl::OkStatus();
+      });
   if (!leader) return result;
   if (!result.ok()) {
-    // The trial cannot go on; record why, and report the original error.
-    store->MarkTrialFailed(trial.id, ErrorText(result.status())).IgnoreError();
+    // A trial that could not start is left as it was; one that started is marked failed with
+    // the reason, and the original error is reported.
+    if (started) store->MarkTrialFailed(trial.id, ErrorText(result.status())).IgnoreError();
     return result.status();
   }
   if (result->status == "done") ISTAR_RETURN_IF_ERROR(store->MarkTrialDone(trial.id));

@@ -36,6 +36,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "db/records.h"
 #include "sweeps/sweep.h"
 
 namespace istar::comm {
@@ -102,6 +103,25 @@ struct RunOptions {
 // a collective.
 [[nodiscard]] absl::StatusOr<TrialResult> RunTrial(const sweeps::TrialSpec& trial,
                                                    const RunOptions& options);
+
+// Where a trial's rows go: the results store (RunTrial), or a coordinator (worker groups).
+// Rank 0 of a worker group alone writes. A write that returns an error ends the trial with it.
+class ResultSink {
+ public:
+  virtual ~ResultSink() = default;
+  [[nodiscard]] virtual absl::Status WriteMetrics(std::span<const db::MetricRow> rows) = 0;
+  [[nodiscard]] virtual absl::Status WriteIsotropy(std::span<const db::IsotropyRow> rows) = 0;
+  [[nodiscard]] virtual absl::Status WriteFinalResults(const std::string& trial_id,
+                                                       std::span<const db::FinalResult> results) = 0;
+};
+
+// Trains `trial` as RunTrial does, writing its rows to `sink` (non-null on rank 0 of the group,
+// null on the other ranks) and nothing else: the caller owns the trial's status (a worker group
+// reports it to the coordinator). Returns "done", "failed" (diverged) or "stopped" results like
+// RunTrial, the same on every rank; RunTrial's errors otherwise (agreed ones as there).
+// options.db_path is not used.
+[[nodiscard]] absl::StatusOr<TrialResult> TrainTrial(const sweeps::TrialSpec& trial,
+                                                     const RunOptions& options, ResultSink* sink);
 
 // Reads a trial config: a sweep file (docs/sweep-format.md) that must expand to exactly one
 // trial, after applying `overrides`, each "key.path=value": map keys joined by dots (missing

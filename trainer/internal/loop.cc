@@ -78,8 +78,8 @@ std::vector<db::FinalResult> FinalResults(const std::map<std::string, double>& s
 // same global batches from the same shuffle, each rank training on its shard of each (ShardOf);
 // the regularizer and the logged measures span every rank's points; the gradients are averaged
 // before the optimizer step, so every rank holds the same weights throughout. Rank 0 alone writes
-// the store and the checkpoints and reports progress. Anything that could go differently on one
-// rank (a store write, a checkpoint, a regularizer's verdict) is made the group's decision with
+// the rows (to the ResultSink) and the checkpoints and reports progress. Anything that could go
+// differently on one rank (a row write, a checkpoint, a regularizer's verdict) is made the group's decision with
 // AgreeOnStatus or a reduced flag, so that all ranks issue the same collectives and stop
 // together. With one rank every collective is skipped and the loop is the one-process trainer.
 class Loop final : public TrialLoop {
@@ -96,7 +96,7 @@ class Loop final : public TrialLoop {
   absl::Status Init();
   // Collectives: agree on the resume point, broadcast rank 0's weights.
   absl::Status Synchronize();
-  absl::StatusOr<TrialResult> Run(db::Store* store) override;
+  absl::StatusOr<TrialResult> Run(ResultSink* sink) override;
 
  private:
   // A divergence message, or nullopt when the step went well.
@@ -104,9 +104,9 @@ class Loop final : public TrialLoop {
 
   absl::Status LoadData();
   absl::Status EstimateShrinkage();
-  absl::StatusOr<StepOutcome> Step(std::span<const int64_t> indices, bool log, db::Store* store);
-  absl::Status LogStep(const PointCloud& cloud, const StepLoss& loss, double lr, db::Store* store);
-  absl::StatusOr<tasks::Scores> Evaluate(db::Store* store);
+  absl::StatusOr<StepOutcome> Step(std::span<const int64_t> indices, bool log, ResultSink* sink);
+  absl::Status LogStep(const PointCloud& cloud, const StepLoss& loss, double lr, ResultSink* sink);
+  absl::StatusOr<tasks::Scores> Evaluate(ResultSink* sink);
   void ReportProgress(int64_t epoch, double loss);
   double EpochPosition() const {
     return static_cast<double>(step_) / static_cast<double>(steps_per_epoch_);
@@ -266,7 +266,7 @@ absl::Status Loop::EstimateShrinkage() {
 }
 
 absl::StatusOr<Loop::StepOutcome> Loop::Step(std::span<const int64_t> indices, bool log,
-                                             db::Store* store) {
+                                             ResultSink* sink) {
   const auto global_rows = static_cast<int64_t>(indices.size());
   const Shard shard = ShardOf(global_rows, group_.rank(), group_.size());
   const std::span<const int64_t> mine = indices.subspan(shard.begin, shard.rows());
@@ -322,14 +322,14 @@ absl::StatusOr<Loop::StepOutcome> Loop::Step(std::span<const int64_t> indices, b
   if (averager_ != nullptr) ISTAR_RETURN_IF_ERROR(averager_->Average());
   torch::nn::utils::clip_grad_norm_(model_.model->module().parameters(), kMaxGradNorm);
   optimizer_->step();
-  if (log) ISTAR_RETURN_IF_ERROR(LogStep(cloud, *loss, lr, store));
+  if (log) ISTAR_RETURN_IF_ERROR(LogStep(cloud, *loss, lr, sink));
   ++step_;
   examples_seen_ += global_rows;
   return StepOutcome();
 }
 
 absl::Status Loop::LogStep(const PointCloud& cloud, const StepLoss& loss, double lr,
-                           db::Store* store) {
+                           ResultSink* sink) {
   const double epoch = EpochPosition();
   std::vector<db::MetricRow> metrics;
   auto metric = [&](const char* name, double value) {
@@ -367,12 +367,12 @@ absl::Status Loop::LogStep(const PointCloud& cloud, const StepLoss& loss, double
     ISTAR_RETURN_IF_ERROR(measure(db::IsotropyRow::kUnionLayer, cloud.points));
   }
   return OnLeader([&]() -> absl::Status {
-    ISTAR_RETURN_IF_ERROR(store->WriteMetrics(metrics));
-    return rows.empty() ? absl::OkStatus() : store->WriteIsotropy(rows);
+    ISTAR_RETURN_IF_ERROR(sink->WriteMetrics(metrics));
+    return rows.empty() ? absl::OkStatus() : sink->WriteIsotropy(rows);
   });
 }
 
-absl::StatusOr<tasks::Scores> Loop::Evaluate(db::Store* store) {
+absl::StatusOr<tasks::Scores> Loop::Evaluate(ResultSink* sink) {
   ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores,
                          EvaluateDev(*model_.model, dev_data_, dev_features_, pad_id_, group_));
   std::vector<db::MetricRow> rows;
@@ -384,7 +384,7 @@ absl::StatusOr<tasks::Scores> Loop::Evaluate(db::Store* store) {
                     .name = name,
                     .value = value});
   }
-  ISTAR_RETURN_IF_ERROR(OnLeader([&] { return store->WriteMetrics(rows); }));
+  ISTAR_RETURN_IF_ERROR(OnLeader([&] { return sink->WriteMetrics(rows); }));
   return scores;
 }
 
@@ -412,7 +412,7 @@ void Loop::ReportProgress(int64_t epoch, double loss) {
   }
 }
 
-absl::StatusOr<TrialResult> Loop::Run(db::Store* store) {
+absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
   TrialResult result;
   const int64_t every = std::max<int64_t>(1, trial_.training.isotropy_every_steps);
   const int64_t eval_every = trial_.training.eval_every_steps;
@@ -427,14 +427,14 @@ absl::StatusOr<TrialResult> Loop::Run(db::Store* store) {
       ISTAR_ASSIGN_OR_RETURN(const double stopping_ranks, SumOverRanks(stop ? 1.0 : 0.0));
       if (stopping_ranks > 0) return TrialResult{.status = "stopped", .steps = step_};
       const bool log = step_ % every == 0 || b + 1 == batches.size();
-      ISTAR_ASSIGN_OR_RETURN(StepOutcome outcome, Step(batches[b], log, store));
+      ISTAR_ASSIGN_OR_RETURN(StepOutcome outcome, Step(batches[b], log, sink));
       if (outcome.has_value())
         return TrialResult{.status = "failed", .error = *outcome, .steps = step_};
       if (eval_every > 0 && step_ % eval_every == 0)
-        ISTAR_RETURN_IF_ERROR(Evaluate(store).status());
+        ISTAR_RETURN_IF_ERROR(Evaluate(sink).status());
       ReportProgress(epoch, last_loss_);
     }
-    ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(store));
+    ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(sink));
     result.final_metrics = scores.values;
     if (!trial_dir_.empty()) {
       ISTAR_RETURN_IF_ERROR(OnLeader([&] {
@@ -444,11 +444,11 @@ absl::StatusOr<TrialResult> Loop::Run(db::Store* store) {
     }
   }
   if (result.final_metrics.empty()) {  // resumed after the last epoch's checkpoint
-    ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(store));
+    ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(sink));
     result.final_metrics = scores.values;
   }
   ISTAR_RETURN_IF_ERROR(OnLeader(
-      [&] { return store->WriteFinalResults(trial_.id, FinalResults(result.final_metrics)); }));
+      [&] { return sink->WriteFinalResults(trial_.id, FinalResults(result.final_metrics)); }));
   result.status = "done";
   result.steps = step_;
   return result;

@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
-#include "db/store.h"
 #include "sweeps/sweep.h"
 #include "trainer/trainer.h"
 
@@ -27,11 +26,10 @@ class TrialLoop {
       const sweeps::TrialSpec& trial, const RunOptions& options, comm::Communicator& group);
   virtual ~TrialLoop() = default;
 
-  // Trains the remaining epochs. Rank 0 writes rows to `store` (the trial must be marked
-  // running); the other ranks pass null. A divergence is a TrialResult with status "failed" on
-  // every rank; a Status is an error of the store, of the regularizers or of the communicator.
-  // May throw c10::Error.
-  [[nodiscard]] virtual absl::StatusOr<TrialResult> Run(db::Store* store) = 0;
+  // Trains the remaining epochs. Rank 0 writes rows to `sink`; the other ranks pass null. A
+  // divergence is a TrialResult with status "failed" on every rank; a Status is an error of the
+  // sink, of the regularizers or of the communicator. May throw c10::Error.
+  [[nodiscard]] virtual absl::StatusOr<TrialResult> Run(ResultSink* sink) = 0;
 };
 
 }  // namespace istar::trainer::internal

@@ -1,0 +1,125 @@
+// `istar worker`: one rank of a worker group (started under mpirun or srun, or alone as a group
+// of one) that leases trials from a coordinator and trains them (docs/worker.md).
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/coordinator_flags.h"
+#include "comm/communicator.h"
+#include "coordinator/client.h"
+#include "worker/worker.h"
+
+namespace istar::cli {
+namespace {
+
+struct WorkerFlags {
+  ConnectionFlags connection;
+  std::string checkpoint_dir = "checkpoints";
+  std::string worker_id;
+  int64_t max_trials = 0;
+  double exit_when_idle_seconds = 0;
+  int64_t batch_rows = 1000;
+  bool float64 = false;
+  bool no_progress = false;
+};
+
+// Set by SIGTERM / SIGINT (mpirun forwards them to every rank): stop at the next step and hand
+// the trial back. A lock-free atomic store is async-signal-safe.
+std::atomic<bool> g_stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void RequestStop(int) { g_stop_requested.store(true); }
+
+int Run(const WorkerFlags& flags) {
+  struct sigaction action = {};
+  action.sa_handler = RequestStop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+
+  std::unique_ptr<comm::MpiSession> session;
+  std::unique_ptr<comm::Communicator> mpi;
+  comm::LocalCommunicator local;
+  comm::Communicator* group = &local;
+  if (comm::MpiSession::InMpiJob()) {
+    int argc = 0;
+    char** argv = nullptr;
+    absl::StatusOr<std::unique_ptr<comm::MpiSession>> started =
+        comm::MpiSession::Start(&argc, &argv);
+    if (!started.ok()) return ReportError("worker", started.status());
+    session = *std::move(started);
+    absl::StatusOr<std::unique_ptr<comm::Communicator>> created =
+        comm::CreateMpiCommunicator(*session);
+    if (!created.ok()) return ReportError("worker", created.status());
+    mpi = *std::move(created);
+    group = mpi.get();
+  }
+  const bool leader = group->rank() == 0;
+  // Only rank 0 talks to the coordinator; the others need no token.
+  std::unique_ptr<coordinator::CoordinatorClient> client;
+  absl::Status connected;
+  if (leader) {
+    absl::StatusOr<std::unique_ptr<coordinator::CoordinatorClient>> made =
+        ConnectFromFlags(flags.connection);
+    if (made.ok()) client = *std::move(made);
+    connected = made.status();
+  }
+  absl::Status status = comm::AgreeOnStatus(*group, connected);
+  if (status.ok()) {
+    status = worker::RunWorker(
+        {.worker_id = flags.worker_id,
+         .checkpoint_dir = flags.checkpoint_dir,
+         .max_trials = flags.max_trials,
+         .exit_when_idle_for = std::chrono::milliseconds(
+             static_cast<int64_t>(flags.exit_when_idle_seconds * 1000)),
+         .batch_rows = flags.batch_rows,
+         .float64 = flags.float64,
+         .progress = !flags.no_progress},
+        *group, client.get(), g_stop_requested);
+  }
+  if (status.ok()) return 0;
+  if (group->size() > 1 && !comm::IsAgreed(status)) {
+    std::cerr << "istar worker: rank " << group->rank() << ": " << status.message()
+              << "\nistar worker: ending every rank of the job\n";
+    session->Abort(1);
+  }
+  return leader ? ReportError("worker", status) : ExitCode(status);
+}
+
+}  // namespace
+
+CommandRunner AddWorkerCommand(CLI::App& app) {
+  auto flags = std::make_shared<WorkerFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "worker",
+      "Run a worker group: lease trials from a coordinator, train each on every rank of this "
+      "MPI job (mpirun -np R istar worker ...; alone: a group of one), report results. Stops "
+      "on SIGTERM, handing a running trial back to the queue (docs/worker.md).");
+  AddConnectionFlags(*cmd, flags->connection);
+  cmd->add_option("--checkpoints", flags->checkpoint_dir,
+                  "Checkpoint folder, shared by every worker group (a re-leased trial resumes "
+                  "from it)")
+      ->default_val("checkpoints");
+  cmd->add_option("--worker-id", flags->worker_id,
+                  "This group's name at the coordinator (default: host-pid)");
+  cmd->add_option("--max-trials", flags->max_trials, "Stop after this many trials (0: no limit)")
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--exit-when-idle", flags->exit_when_idle_seconds,
+                  "Stop after this many seconds with nothing to lease (0: wait for work)")
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--batch-rows", flags->batch_rows, "Metric rows sent per batch")
+      ->default_val(1000)
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--float64", flags->float64, "Train in float64 (for comparisons in tests)");
+  cmd->add_flag("--no-progress", flags->no_progress, "Print no training progress");
+  return [flags] { return Run(*flags); };
+}
+
+}  // namespace istar::cli

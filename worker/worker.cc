@@ -1,0 +1,308 @@
+// A worker group's loop (worker/worker.h).
+#include "worker/worker.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "comm/communicator.h"
+#include "coordinator/client.h"
+#include "sweeps/sweep.h"
+#include "trainer/trainer.h"
+#include "worker/internal/heartbeat.h"
+#include "worker/internal/result_sink.h"
+
+namespace istar::worker {
+namespace {
+
+using internal::IsTransient;
+
+// What rank 0 tells the group to do next (broadcast as JSON).
+struct Order {
+  std::string kind;  // "train", "wait", "stop", "error"
+  db::Lease lease;   // train
+  int64_t wait_ms = 0;
+  int64_t error_code = 0;  // error
+  std::string error;
+};
+
+std::string Encode(const Order& order) {
+  return nlohmann::json{{"kind", order.kind},
+                        {"trial_id", order.lease.trial_id},
+                        {"sweep_yaml", order.lease.sweep_yaml},
+                        {"attempt", order.lease.attempt},
+                        {"fencing_token", order.lease.fencing_token},
+                        {"wait_ms", order.wait_ms},
+                        {"error_code", order.error_code},
+                        {"error", order.error}}
+      .dump();
+}
+
+Order Decode(const std::string& text) {
+  const nlohmann::json json = nlohmann::json::parse(text);
+  Order order;
+  order.kind = json.at("kind").get<std::string>();
+  order.lease.trial_id = json.at("trial_id").get<std::string>();
+  order.lease.sweep_yaml = json.at("sweep_yaml").get<std::string>();
+  order.lease.attempt = json.at("attempt").get<int64_t>();
+  order.lease.fencing_token = json.at("fencing_token").get<int64_t>();
+  order.wait_ms = json.at("wait_ms").get<int64_t>();
+  order.error_code = json.at("error_code").get<int64_t>();
+  order.error = json.at("error").get<std::string>();
+  return order;
+}
+
+// Rank 0's text to every rank: the length, then the bytes.
+absl::Status BroadcastText(comm::Communicator& group, std::string& text) {
+  std::array<int64_t, 1> size = {static_cast<int64_t>(text.size())};
+  ISTAR_RETURN_IF_ERROR(group.Broadcast(std::as_writable_bytes(std::span<int64_t>(size)), 0));
+  text.resize(static_cast<size_t>(size[0]));
+  return group.Broadcast(std::as_writable_bytes(std::span<char>(text.data(), text.size())), 0);
+}
+
+const absl::Status& StatusOf(const absl::Status& status) { return status; }
+template <typename T>
+const absl::Status& StatusOf(const absl::StatusOr<T>& value) {
+  return value.status();
+}
+
+// Calls `call` until it succeeds, fails for good, or `patience` runs out while the coordinator
+// is unreachable (exponential backoff from 0.1 s to 5 s).
+template <typename Call>
+auto Retry(std::chrono::milliseconds patience, Call call) -> decltype(call()) {
+  const auto give_up = std::chrono::steady_clock::now() + patience;
+  std::chrono::milliseconds backoff(100);
+  while (true) {
+    auto result = call();
+    if (result.ok() || !IsTransient(StatusOf(result)) ||
+        std::chrono::steady_clock::now() + backoff > give_up) {
+      return result;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+  }
+}
+
+std::string DefaultWorkerId() {
+  std::array<char, 256> host{};
+  gethostname(host.data(), host.size() - 1);
+  return absl::StrCat(host.data(), "-", getpid());
+}
+
+// Errors that another attempt could fix (a crash of the machine, memory), as opposed to a bad
+// trial (missing data, an invalid setting).
+bool Retryable(const absl::Status& status) {
+  return !(absl::IsInvalidArgument(status) || absl::IsNotFound(status) ||
+           absl::IsFailedPrecondition(status) || absl::IsOutOfRange(status));
+}
+
+// Rank 0's side of the loop: the coordinator's client and the state of the group.
+class Leader {
+ public:
+  Leader(const WorkerOptions& options, coordinator::CoordinatorClient& client, int ranks)
+      : options_(options),
+        client_(client),
+        ranks_(ranks),
+        worker_id_(options.worker_id.empty() ? DefaultWorkerId() : options.worker_id) {}
+
+  absl::Status Register() {
+    ISTAR_ASSIGN_OR_RETURN(registration_,
+                           Retry(std::chrono::minutes(2), [&] {
+                             return client_.RegisterWorker(worker_id_, Hostname(), ranks_);
+                           }));
+    if (registration_.quarantined) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "worker ", worker_id_, " is quarantined by the coordinator (too many failures in a "
+                                 "row); release it before running it again"));
+    }
+    std::cerr << "istar worker " << worker_id_ << ": registered, " << ranks_
+              << " rank(s), lease " << registration_.lease_ttl.count() << " ms" << std::endl;
+    return absl::OkStatus();
+  }
+
+  // What the group does next.
+  Order Next(bool stop_requested, int64_t trials_ended) {
+    if (stop_requested) return {.kind = "stop"};
+    if (options_.max_trials > 0 && trials_ended >= options_.max_trials) return {.kind = "stop"};
+    std::chrono::milliseconds retry_after(500);
+    const absl::StatusOr<std::optional<db::Lease>> lease =
+        client_.LeaseTrial(worker_id_, ranks_, &retry_after);
+    if (!lease.ok() && !IsTransient(lease.status())) {
+      return {.kind = "error",
+              .error_code = static_cast<int64_t>(lease.status().code()),
+              .error = std::string(lease.status().message())};
+    }
+    if (lease.ok() && lease->has_value()) {
+      idle_since_.reset();
+      return {.kind = "train", .lease = **lease};
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!idle_since_.has_value()) idle_since_ = now;
+    if (options_.exit_when_idle_for.count() > 0 &&
+        now - *idle_since_ >= options_.exit_when_idle_for) {
+      return {.kind = "stop"};
+    }
+    if (!lease.ok()) retry_after = std::chrono::seconds(1);  // unreachable: try again soon
+    return {.kind = "wait", .wait_ms = retry_after.count()};
+  }
+
+  // Ends the lease as the training ended: complete, fail or requeue; nothing for a lease that
+  // was cancelled or lost.
+  void Report(const Order& order, const absl::StatusOr<trainer::TrialResult>& result,
+              internal::CoordinatorSink& sink, const internal::Heartbeater& heartbeat,
+              bool stop_requested) {
+    const std::string& trial = order.lease.trial_id;
+    const int64_t token = order.lease.fencing_token;
+    const std::string name = trial.substr(0, 12);
+    if (heartbeat.cancelled() || heartbeat.lost()) {
+      std::cerr << "istar worker: trial " << name << " "
+                << (heartbeat.cancelled() ? "cancelled" : "lease lost") << ", dropped" << std::endl;
+      return;
+    }
+    const auto patience = std::max<std::chrono::milliseconds>(std::chrono::seconds(10),
+                                                             2 * registration_.lease_ttl);
+    absl::Status reported;
+    if (!result.ok()) {
+      reported = Fail(trial, token,
+                      {.error = std::string(result.status().message()),
+                       .retryable = Retryable(result.status()),
+                       .infrastructure = Retryable(result.status())},
+                      patience);
+    } else if (result->status == "done") {
+      reported = sink.Flush(patience);
+      if (reported.ok()) {
+        reported = Retry(patience, [&] {
+          return client_.CompleteTrial(trial, token, sink.final_results());
+        });
+      }
+    } else if (result->status == "failed") {
+      reported = sink.Flush(patience);
+      if (reported.ok()) reported = Fail(trial, token, {.error = result->error}, patience);
+    } else {  // stopped by a stop request: preemption
+      reported = sink.Flush(patience);
+      if (reported.ok()) {
+        reported = Fail(trial, token,
+                        {.error = "preempted: the worker group was asked to stop",
+                         .requeue = true},
+                        patience);
+      }
+    }
+    std::cerr << "istar worker: trial " << name << " "
+              << (result.ok() ? result->status : std::string("error")) << " after "
+              << (result.ok() ? result->steps : 0) << " steps, " << sink.rows_sent()
+              << " rows sent"
+              << (reported.ok() ? std::string() : absl::StrCat("; report failed: ", reported.message()))
+              << std::endl;
+    (void)stop_requested;
+  }
+
+  const WorkerOptions& options() const { return options_; }
+  coordinator::CoordinatorClient& client() { return client_; }
+  std::chrono::milliseconds heartbeat_interval() const {
+    return registration_.heartbeat_interval;
+  }
+
+ private:
+  static std::string Hostname() {
+    std::array<char, 256> host{};
+    gethostname(host.data(), host.size() - 1);
+    return host.data();
+  }
+
+  absl::Status Fail(const std::string& trial, int64_t token, const db::LeaseFailure& failure,
+                    std::chrono::milliseconds patience) {
+    return StatusOf(Retry(patience, [&] { return client_.FailTrial(trial, token, failure); }));
+  }
+
+  const WorkerOptions& options_;
+  coordinator::CoordinatorClient& client_;
+  const int ranks_;
+  const std::string worker_id_;
+  coordinator::WorkerRegistration registration_;
+  std::optional<std::chrono::steady_clock::time_point> idle_since_;
+};
+
+// The trial a lease names, from the sweep file that came with it.
+absl::StatusOr<sweeps::TrialSpec> TrialOf(const db::Lease& lease) {
+  ISTAR_ASSIGN_OR_RETURN(const sweeps::SweepSpec sweep,
+                         sweeps::ParseSweep(lease.sweep_yaml, "leased sweep"));
+  for (const sweeps::TrialSpec& trial : sweep.trials) {
+    if (trial.id == lease.trial_id) return trial;
+  }
+  return absl::NotFoundError(
+      absl::StrCat("trial ", lease.trial_id.substr(0, 12), " is not in the sweep it came with"));
+}
+
+}  // namespace
+
+absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
+                       coordinator::CoordinatorClient* client, const std::atomic<bool>& stop) {
+  const bool leader = group.rank() == 0;
+  if (leader && client == nullptr) {
+    return absl::InvalidArgumentError("rank 0 of a worker group needs a coordinator client");
+  }
+  std::optional<Leader> rank0;
+  absl::Status registered;
+  if (leader) {
+    rank0.emplace(options, *client, group.size());
+    registered = rank0->Register();
+  }
+  ISTAR_RETURN_IF_ERROR(comm::AgreeOnStatus(group, registered));
+
+  int64_t trials_ended = 0;
+  while (true) {
+    std::array<double, 1> stopping = {stop.load() ? 1.0 : 0.0};
+    ISTAR_RETURN_IF_ERROR(group.AllReduceSum(std::span<double>(stopping)));
+    std::string message;
+    if (leader) message = Encode(rank0->Next(stopping[0] > 0, trials_ended));
+    ISTAR_RETURN_IF_ERROR(BroadcastText(group, message));
+    const Order order = Decode(message);
+    if (order.kind == "stop") return absl::OkStatus();
+    if (order.kind == "error") {
+      return absl::Status(static_cast<absl::StatusCode>(order.error_code),
+                          absl::StrCat("coordinator: ", order.error));
+    }
+    if (order.kind == "wait") {
+      std::this_thread::sleep_for(std::chrono::milliseconds(order.wait_ms));
+      continue;
+    }
+    // Train. Every rank reads the same trial from the same sweep text.
+    const absl::StatusOr<sweeps::TrialSpec> trial = TrialOf(order.lease);
+    std::optional<internal::Heartbeater> heartbeat;
+    std::optional<internal::CoordinatorSink> sink;
+    if (leader) {
+      heartbeat.emplace(rank0->client(), order.lease.trial_id, order.lease.fencing_token,
+                        rank0->heartbeat_interval());
+      sink.emplace(rank0->client(), order.lease.trial_id, order.lease.fencing_token,
+                   options.batch_rows);
+      std::cerr << "istar worker: trial " << order.lease.trial_id.substr(0, 12) << " attempt "
+                << order.lease.attempt << " on " << group.size() << " rank(s)" << std::endl;
+    }
+    trainer::RunOptions run{.checkpoint_dir = options.checkpoint_dir,
+                            .progress = options.progress && leader,
+                            .float64 = options.float64,
+                            .group = &group};
+    run.should_stop = [&] {
+      return stop.load() || (heartbeat.has_value() && (heartbeat->cancelled() || heartbeat->lost()));
+    };
+    const absl::StatusOr<trainer::TrialResult> result =
+        trial.ok() ? trainer::TrainTrial(*trial, run, leader ? &*sink : nullptr)
+                   : absl::StatusOr<trainer::TrialResult>(trial.status());
+    // An error of this rank alone leaves the others in a collective: the caller ends the job.
+    // (A trial missing from its sweep is every rank's error: they all read the same text.)
+    const bool shared = !trial.ok() || group.size() == 1 || comm::IsAgreed(result.status());
+    if (!result.ok() && !shared) return result.status();
+    if (leader) rank0->Report(order, result, *sink, *heartbeat, stop.load());
+    ++trials_ended;
+  }
+}
+
+}  // namespace istar::worker
