@@ -208,6 +208,12 @@ absl::StatusOr<std::vector<std::string>> Store::ExpireLeases(const LeasePolicy& 
   return internal::ExpireLeases(*db_, policy, Now());
 }
 
+absl::StatusOr<int64_t> Store::GraceLeasesAfterRestart(const LeasePolicy& policy) {
+  ISTAR_RETURN_IF_ERROR(CheckWritable());
+  absl::MutexLock lock(&mu_);
+  return internal::GraceLeasesAfterRestart(*db_, policy, Now());
+}
+
 absl::StatusOr<int64_t> Store::CancelSweep(const std::string& sweep) {
   ISTAR_RETURN_IF_ERROR(CheckWritable());
   absl::MutexLock lock(&mu_);

@@ -204,6 +204,12 @@ class Store {
   // the trials expired.
   [[nodiscard]] absl::StatusOr<std::vector<std::string>> ExpireLeases(const LeasePolicy& policy);
 
+  // A coordinator's start: every lease gets at least now + policy.ttl (Note [Grace after a
+  // restart] in db/internal/leases.cc), since its holder could not heartbeat while nobody
+  // served the file. Leases already running longer keep their expiry. Returns how many leases
+  // were extended.
+  [[nodiscard]] absl::StatusOr<int64_t> GraceLeasesAfterRestart(const LeasePolicy& policy);
+
   // Cancels every trial of sweep `sweep` (name, id or id prefix; every sweep it matches) that is
   // pending, leased or running: they become cancelled (a leased one's holder learns it at its
   // next heartbeat; its reports are then refused; a running attempt's outcome is cancelled). A

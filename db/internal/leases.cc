@@ -12,6 +12,15 @@
 #include "db/internal/operations.h"
 
 namespace istar::db::internal {
+
+// The first entry of trials_queue (status, ranks, queue_order) for ('pending', ?1): O(log n), no
+// sort; queue_order is distinct, so no tie-break. See Note [Queue order] in schema.cc.
+const char kNextPendingSql[] = R"sql(
+    SELECT t.id, t.canonical_json, t.attempts, t.fencing_token FROM trials AS t
+    WHERE t.status = 'pending' AND t.ranks = ?1
+    ORDER BY t.queue_order
+    LIMIT 1)sql";
+
 namespace {
 
 int64_t Millis(Timestamp time) { return time.time_since_epoch().count(); }
@@ -219,15 +228,11 @@ absl::StatusOr<WorkerRecord> ReadWorker(Database& db, const std::string& worker_
                       select->ColumnInt(5) != 0};
 }
 
-// The oldest pending trial for a group of `ranks`: by created_at, then its first position in a
-// sweep (a sweep's trials share created_at), then id; and the YAML of its first sweep.
+// The oldest pending trial for a group of `ranks` (by created_at, then its first position in a
+// sweep, then id: the stored queue_order, Note [Queue order] in schema.cc), and the YAML of its
+// first sweep.
 absl::StatusOr<std::optional<Lease>> NextPending(Database& db, int64_t ranks) {
-  ISTAR_ASSIGN_OR_RETURN(CachedStatement next, db.Cached(R"sql(
-      SELECT t.id, t.canonical_json, t.attempts, t.fencing_token FROM trials AS t
-      WHERE t.status = 'pending' AND t.ranks = ?1
-      ORDER BY t.created_at,
-               (SELECT min(position) FROM sweep_trials AS st WHERE st.trial_id = t.id), t.id
-      LIMIT 1)sql"));
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement next, db.Cached(kNextPendingSql));
   next->BindInt(1, ranks);
   ISTAR_ASSIGN_OR_RETURN(const bool row, next->Step());
   if (!row) return std::nullopt;
@@ -461,6 +466,29 @@ absl::StatusOr<std::vector<std::string>> ExpireLeases(Database& db, const LeaseP
   ISTAR_ASSIGN_OR_RETURN(std::vector<std::string> expired, ExpireOverdue(db, policy, Millis(now)));
   ISTAR_RETURN_IF_ERROR(transaction.Commit());
   return expired;
+}
+
+// Note [Grace after a restart]
+// While no coordinator serves the file, no heartbeat can land, so every lease runs down even
+// though its worker group is alive and training (it retries its calls until the coordinator is
+// back, docs/worker.md). Expiring those leases at the restart would throw away every running
+// trial's progress since its last checkpoint and count an attempt against each. So a starting
+// coordinator first gives every lease at least one TTL from now: a live group's next heartbeat
+// (every TTL / 3) lands well inside it, while a group that died meanwhile loses its lease one
+// TTL after the restart, as it would have one TTL after its death with the coordinator up. A
+// lease never gets shorter, and no trial changes state.
+absl::StatusOr<int64_t> GraceLeasesAfterRestart(Database& db, const LeasePolicy& policy,
+                                                Timestamp now) {
+  ISTAR_RETURN_IF_ERROR(CheckPolicy(policy));
+  ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement extend, db.Cached(R"sql(
+      UPDATE trials SET lease_expires_at = ?1
+      WHERE status = 'leased' AND lease_expires_at < ?1)sql"));
+  extend->BindInt(1, Millis(now + policy.ttl));
+  ISTAR_RETURN_IF_ERROR(extend->Run());
+  const int64_t extended = db.Changes();
+  ISTAR_RETURN_IF_ERROR(transaction.Commit());
+  return extended;
 }
 
 absl::StatusOr<int64_t> CancelSweep(Database& db, const std::string& sweep, Timestamp now) {

@@ -33,6 +33,9 @@ std::string_view RegularizerText(sweeps::Regularizer regularizer);
 std::optional<sweeps::Regularizer> ParseRegularizerText(std::string_view text);
 
 // submit.cc
+// The statement inserting one trial of a sweep (if new) at the end of the queue; exposed, like
+// kNextPendingSql, so that tests/db/leases_test.cc can check its query plan (Note [Queue order]).
+extern const char kInsertTrialSql[];
 [[nodiscard]] absl::StatusOr<SubmitResult> SubmitSweep(Database& db, const sweeps::SweepSpec& sweep,
                                                        Timestamp now);
 [[nodiscard]] absl::StatusOr<int64_t> MarkTrialRunning(Database& db, const std::string& trial_id,
@@ -59,6 +62,8 @@ std::optional<sweeps::Regularizer> ParseRegularizerText(std::string_view text);
                                               std::span<const FinalResult> results);
 
 // leases.cc
+// The query choosing the next pending trial for a group of ?1 ranks (Note [Queue order]).
+extern const char kNextPendingSql[];
 [[nodiscard]] absl::StatusOr<WorkerRecord> RegisterWorker(Database& db,
                                                           const std::string& worker_id,
                                                           const std::string& host, Timestamp now);
@@ -86,6 +91,9 @@ std::optional<sweeps::Regularizer> ParseRegularizerText(std::string_view text);
 [[nodiscard]] absl::StatusOr<std::vector<std::string>> ExpireLeases(Database& db,
                                                                     const LeasePolicy& policy,
                                                                     Timestamp now);
+[[nodiscard]] absl::StatusOr<int64_t> GraceLeasesAfterRestart(Database& db,
+                                                              const LeasePolicy& policy,
+                                                              Timestamp now);
 [[nodiscard]] absl::StatusOr<int64_t> CancelSweep(Database& db, const std::string& sweep,
                                                   Timestamp now);
 

@@ -61,13 +61,22 @@ absl::Status CheckSweep(const sweeps::SweepSpec& sweep) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
+// A new trial joins the end of the queue: max(queue_order) is the last entry of
+// trials_by_queue_order, not a scan. See Note [Queue order] in schema.cc.
+const char kInsertTrialSql[] = R"sql(
+    INSERT INTO trials (id, canonical_json, model, task, regularizer, lambda, zeta, batch_size,
+                        epochs, seed, learning_rate, ranks, created_at, queue_order)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
+            (SELECT coalesce(max(queue_order), 0) + 1 FROM trials))
+    ON CONFLICT (id) DO NOTHING)sql";
+
+namespace {
+
 absl::Status InsertTrial(Database& db, const sweeps::TrialSpec& trial, int64_t now,
                          SubmitResult& result) {
-  ISTAR_ASSIGN_OR_RETURN(CachedStatement insert, db.Cached(R"sql(
-      INSERT INTO trials (id, canonical_json, model, task, regularizer, lambda, zeta, batch_size,
-                          epochs, seed, learning_rate, ranks, created_at)
-      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-      ON CONFLICT (id) DO NOTHING)sql"));
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement insert, db.Cached(kInsertTrialSql));
   insert->BindText(1, trial.id);
   insert->BindText(2, trial.canonical_json);
   insert->BindText(3, trial.model);

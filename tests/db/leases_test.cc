@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "db/internal/operations.h"
 #include "db/store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -26,6 +27,7 @@ using ::istar::db::testing::ScratchDir;
 using std::chrono::seconds;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr LeasePolicy kPolicy{.ttl = seconds(30), .max_attempts = 3, .quarantine_after = 3};
 
@@ -130,6 +132,51 @@ TEST_F(LeasesTest, LeasesTheOldestPendingTrialOfTheGroupSize) {
   EXPECT_EQ((*pair)->trial_id, HexId(4));
 }
 
+TEST_F(LeasesTest, QueueOrderIsSubmissionThenSweepPositionAndSurvivesSharingAndRequeues) {
+  Submit("first", Trials({3, 1, 2}));
+  clock_.Advance(seconds(1));
+  // Trial 1 is already queued by "first": it keeps its place; 6 and 5 come after all of "first".
+  Submit("second", Trials({6, 1, 5}));
+  clock_.Advance(seconds(1));
+  Submit("first", Trials({3, 1, 2}));  // the same sweep again: changes nothing
+  Submit("third", Trials({4}));
+
+  // A retryable failure puts trial 3 back at its old place, the head of the queue.
+  const Lease head = MustLease("w1");
+  ASSERT_EQ(head.trial_id, HexId(3));
+  absl::StatusOr<TrialStatus> retry = store_->FailLeasedTrial(
+      head.trial_id, head.fencing_token, {.error = "oom", .retryable = true}, kPolicy);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  ASSERT_EQ(*retry, TrialStatus::kPending);
+
+  std::vector<std::string> order;
+  for (int i = 0; i < 6; ++i) order.push_back(MustLease(i % 2 == 0 ? "w1" : "w2").trial_id);
+  EXPECT_EQ(order,
+            (std::vector<std::string>{HexId(3), HexId(1), HexId(2), HexId(6), HexId(5), HexId(4)}));
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Column("SELECT id FROM trials ORDER BY created_at, queue_order"),
+            raw.Column("SELECT id FROM trials ORDER BY queue_order"));
+}
+
+// Not timed: the plans show that choosing and queueing a trial are index lookups, whatever the
+// queue's length (Note [Queue order] in db/internal/schema.cc).
+TEST_F(LeasesTest, NextPendingAndInsertionUseTheQueueIndices) {
+  std::vector<sweeps::TrialSpec> trials;
+  for (int n = 1; n <= 200; ++n) trials.push_back(MakeTrial(n, {.seed = n}));
+  Submit("big", std::move(trials));
+  RawDb raw(path_);
+  ASSERT_EQ(raw.Exec("ANALYZE"), "");  // the plan must not depend on missing statistics
+
+  const std::string next = raw.QueryPlan(internal::kNextPendingSql);
+  EXPECT_THAT(next, HasSubstr("USING INDEX trials_queue (status=? AND ranks=?)")) << next;
+  EXPECT_THAT(next, Not(HasSubstr("TEMP B-TREE"))) << next;
+  EXPECT_THAT(next, Not(HasSubstr("SCAN"))) << next;
+
+  const std::string insert = raw.QueryPlan(internal::kInsertTrialSql);
+  EXPECT_THAT(insert, HasSubstr("trials_by_queue_order")) << insert;
+  EXPECT_THAT(insert, Not(HasSubstr("SCAN"))) << insert;
+}
+
 TEST_F(LeasesTest, NothingPendingIsNullopt) {
   absl::StatusOr<std::optional<Lease>> none = store_->LeaseTrial("w1", 1, kPolicy);
   ASSERT_TRUE(none.ok()) << none.status();
@@ -188,6 +235,40 @@ TEST_F(LeasesTest, AHeartbeatExtendsTheLease) {
   EXPECT_EQ(RawDb(path_).Int("SELECT lease_expires_at FROM trials"),
             Millis(clock_.Now() + seconds(10)));
   EXPECT_EQ(store_->Heartbeat(HexId(9), 1, kPolicy).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Note [Grace after a restart] in db/internal/leases.cc.
+TEST_F(LeasesTest, GraceAfterRestartGivesOverdueLeasesOneTtlFromNowAndShortensNone) {
+  Submit("s", Trials({1, 2, 3}));
+  const Lease first = MustLease("w1");  // expires at 30 s
+  const LeasePolicy long_ttl = {.ttl = seconds(100), .max_attempts = 3, .quarantine_after = 3};
+  const Lease third = MustLease("w1", long_ttl);  // expires at 100 s
+  clock_.Advance(seconds(20));
+  const Lease second = MustLease("w2");  // expires at 50 s
+  clock_.Advance(seconds(25));  // 45 s: the first is overdue, the second not, the third beyond 75 s
+  RawDb raw(path_);
+  const int64_t third_expiry = raw.Int("SELECT lease_expires_at FROM trials WHERE id = '" +
+                                       third.trial_id + "'");
+
+  absl::StatusOr<int64_t> extended = store_->GraceLeasesAfterRestart(kPolicy);
+  ASSERT_TRUE(extended.ok()) << extended.status();
+  EXPECT_EQ(*extended, 2);
+  for (const Lease& lease : {first, second}) {
+    EXPECT_EQ(raw.Int("SELECT lease_expires_at FROM trials WHERE id = '" + lease.trial_id + "'"),
+              Millis(clock_.Now() + seconds(30)));
+    EXPECT_EQ(StatusOf(lease.trial_id), TrialStatus::kLeased);
+  }
+  EXPECT_EQ(raw.Int("SELECT lease_expires_at FROM trials WHERE id = '" + third.trial_id + "'"),
+            third_expiry);
+
+  // The first group heartbeats; the second never does and loses its lease one TTL later.
+  clock_.Advance(seconds(20));
+  ASSERT_TRUE(store_->Heartbeat(first.trial_id, first.fencing_token, kPolicy).ok());
+  clock_.Advance(seconds(10));
+  absl::StatusOr<std::vector<std::string>> expired = store_->ExpireLeases(kPolicy);
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  EXPECT_EQ(*expired, std::vector<std::string>{second.trial_id});
+  EXPECT_EQ(StatusOf(first.trial_id), TrialStatus::kLeased);
 }
 
 TEST_F(LeasesTest, AStaleTokenAfterExpiryAndReleaseIsRefusedAndWritesNothing) {

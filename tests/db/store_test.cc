@@ -33,7 +33,7 @@ TEST(StoreOpen, CreatesTheSchemaInANewFile) {
 
   RawDb raw(path);
   EXPECT_EQ(raw.Int("PRAGMA user_version"), CurrentSchemaVersion());
-  EXPECT_EQ(CurrentSchemaVersion(), 2);
+  EXPECT_EQ(CurrentSchemaVersion(), 3);
   EXPECT_EQ(raw.Int("PRAGMA application_id"), kApplicationId);
   EXPECT_EQ(raw.Int("SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
   for (const char* table : {"sweeps", "trials", "sweep_trials", "attempts", "workers", "metrics",
@@ -45,6 +45,15 @@ TEST(StoreOpen, CreatesTheSchemaInANewFile) {
         << table;
   }
   EXPECT_EQ(raw.Int("SELECT count(*) FROM pragma_table_info('trials') WHERE name = 'ranks'"), 1);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM pragma_table_info('trials') WHERE name = 'queue_order'"),
+            1);
+  for (const char* index : {"trials_queue", "trials_by_queue_order"}) {
+    EXPECT_EQ(raw.Int(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+                                  "name = '") +
+                      index + "'"),
+              1)
+        << index;
+  }
 }
 
 TEST(StoreOpen, ReopeningChangesNothing) {
@@ -83,8 +92,9 @@ TEST(StoreOpen, MigratesAVersion1FileAndKeepsItsData) {
   ASSERT_NE(OpenStore(path), nullptr);
 
   RawDb raw(path);
-  EXPECT_EQ(raw.Int("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), CurrentSchemaVersion());  // through 2 to the latest
   EXPECT_EQ(raw.Int("SELECT count(*) FROM sqlite_master WHERE name = 'trials_by_status'"), 1);
+  EXPECT_EQ(raw.Int("SELECT queue_order FROM trials"), 1);  // version 3's back-fill
   std::unique_ptr<Store> store = OpenReadOnly(path);
   ASSERT_NE(store, nullptr);
   absl::StatusOr<TrialRecord> trial = store->GetTrial(testing::HexId(7));
@@ -101,6 +111,90 @@ TEST(StoreOpen, MigratesAVersion1FileAndKeepsItsData) {
   absl::StatusOr<std::vector<TrialRecord>> in_sweep = store->ListTrials({.sweeps = {"old"}});
   ASSERT_TRUE(in_sweep.ok()) << in_sweep.status();
   EXPECT_EQ(in_sweep->size(), 1u);
+}
+
+TEST(StoreOpen, MigratesAVersion2FileKeepingItsLeaseOrder) {
+  ScratchDir dir;
+  const std::string path = dir.Path("v2.db");
+  ASSERT_TRUE(CreateStoreAtVersion(path, 2).ok());
+  // Version 2 has no trials.queue_order: fill it as a v2 binary would, with two sweeps whose
+  // expansion order is not the id order, a trial shared by both (its first position counts), a
+  // trial of another group size, and finished trials that take no place in the queue.
+  std::vector<std::string> old_order;
+  {
+    RawDb raw(path);
+    ASSERT_EQ(raw.Int("PRAGMA user_version"), 2);
+    ASSERT_EQ(
+        raw.Int("SELECT count(*) FROM pragma_table_info('trials') WHERE name = 'queue_order'"), 0);
+    std::string sql =
+        "INSERT INTO sweeps VALUES ('a', 'first', 'a.yaml', 'name: first', 4, 100);"
+        "INSERT INTO sweeps VALUES ('b', 'second', 'b.yaml', 'name: second', 4, 200);";
+    // (trial, created_at, ranks, status), then (sweep, trial, position).
+    const struct {
+      int n;
+      int created_at;
+      int ranks;
+      const char* status;
+    } trials[] = {{3, 100, 1, "pending"}, {1, 100, 1, "pending"}, {2, 100, 2, "pending"},
+                  {4, 100, 1, "done"},    {9, 200, 1, "pending"}, {6, 200, 1, "pending"},
+                  {8, 200, 1, "failed"}};
+    for (const auto& t : trials) {
+      sql +=
+          "INSERT INTO trials (id, canonical_json, model, task, regularizer, lambda, zeta,"
+          " batch_size, epochs, seed, learning_rate, status, ranks, created_at) VALUES ('" +
+          testing::HexId(t.n) + "', '{}', 'bert', 'sst2', 'baseline', 0, 0, 32, 4, " +
+          std::to_string(t.n) + ", 1e-5, '" + t.status + "', " + std::to_string(t.ranks) + ", " +
+          std::to_string(t.created_at) + ");";
+    }
+    const struct {
+      const char* sweep;
+      int n;
+      int position;
+    } links[] = {{"a", 4, 0}, {"a", 3, 1}, {"a", 2, 2}, {"a", 1, 3},
+                 {"b", 9, 3}, {"b", 6, 0}, {"b", 8, 1}, {"b", 1, 2}};
+    for (const auto& l : links) {
+      sql += std::string("INSERT INTO sweep_trials VALUES ('") + l.sweep + "', '" +
+             testing::HexId(l.n) + "', " + std::to_string(l.position) + ");";
+    }
+    ASSERT_EQ(raw.Exec(sql), "");
+    // The order version 2's NextPending leased in, for groups of one rank.
+    old_order = raw.Column(
+        "SELECT t.id FROM trials AS t WHERE t.status = 'pending' AND t.ranks = 1 "
+        "ORDER BY t.created_at, "
+        "(SELECT min(position) FROM sweep_trials AS st WHERE st.trial_id = t.id), t.id");
+    ASSERT_EQ(old_order, (std::vector<std::string>{testing::HexId(3), testing::HexId(1),
+                                                   testing::HexId(6), testing::HexId(9)}));
+  }
+
+  std::unique_ptr<Store> store = OpenStore(path);
+  ASSERT_NE(store, nullptr);
+  {
+    RawDb raw(path);
+    EXPECT_EQ(raw.Int("PRAGMA user_version"), 3);
+    // Every trial, finished or not, numbered 1..7 once in the old order: trials 2 and 1 share
+    // created_at and first position (2), so the id decides.
+    EXPECT_EQ(raw.Column("SELECT id FROM trials ORDER BY queue_order"),
+              (std::vector<std::string>{testing::HexId(4), testing::HexId(3), testing::HexId(1),
+                                        testing::HexId(2), testing::HexId(6), testing::HexId(8),
+                                        testing::HexId(9)}));
+    EXPECT_EQ(raw.Int("SELECT min(queue_order) = 1 AND max(queue_order) = 7 FROM trials"), 1);
+  }
+  // A sweep submitted after the upgrade queues behind the migrated trials.
+  ASSERT_TRUE(store->SubmitSweep(MakeSweep("third", {MakeTrial(5)})).ok());
+  ASSERT_TRUE(store->RegisterWorker("w", "host").ok());
+  const LeasePolicy policy{.ttl = std::chrono::seconds(30), .max_attempts = 3};
+  std::vector<std::string> new_order;
+  while (true) {
+    absl::StatusOr<std::optional<Lease>> lease = store->LeaseTrial("w", 1, policy);
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    if (!lease->has_value()) break;
+    new_order.push_back((*lease)->trial_id);
+  }
+  old_order.push_back(testing::HexId(5));
+  EXPECT_EQ(new_order, old_order);
+  absl::StatusOr<std::optional<Lease>> pair = store->LeaseTrial("w", 2, policy);
+  ASSERT_TRUE(pair.ok() && pair->has_value()) << pair.status();
+  EXPECT_EQ((*pair)->trial_id, testing::HexId(2));
 }
 
 TEST(StoreOpen, ReadOnlyOpenOfAnOlderSchemaIsFailedPrecondition) {
@@ -129,7 +223,8 @@ TEST(StoreOpen, NewerSchemaIsFailedPreconditionInBothModes) {
 TEST(StoreOpen, SchemaVersionOutOfRangeIsInvalidArgument) {
   ScratchDir dir;
   EXPECT_EQ(CreateStoreAtVersion(dir.Path("x.db"), 0).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CreateStoreAtVersion(dir.Path("x.db"), 3).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CreateStoreAtVersion(dir.Path("x.db"), CurrentSchemaVersion() + 1).code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(dir.Path("x.db")));
 }
 

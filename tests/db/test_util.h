@@ -109,6 +109,36 @@ class RawDb {
     return value;
   }
 
+  // The first column of every row of `sql`, as text (NULL as "").
+  std::vector<std::string> Column(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db_) << ": " << sql;
+    std::vector<std::string> values;
+    while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(stmt, 0);
+      values.push_back(text != nullptr ? reinterpret_cast<const char*>(text) : "");
+    }
+    sqlite3_finalize(stmt);
+    return values;
+  }
+
+  // SQLite's plan for `sql` (parameters unbound): the detail of each EXPLAIN QUERY PLAN row, one
+  // a line, e.g. "SEARCH t USING INDEX trials_queue (status=? AND ranks=?)".
+  std::string QueryPlan(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    const std::string explain = "EXPLAIN QUERY PLAN " + sql;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, explain.c_str(), -1, &stmt, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db_) << ": " << sql;
+    std::string plan;
+    while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+      plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3));
+      plan += "\n";
+    }
+    sqlite3_finalize(stmt);
+    return plan;
+  }
+
  private:
   sqlite3* db_ = nullptr;
 };
