@@ -203,6 +203,13 @@ absl::StatusOr<std::unique_ptr<CoordinatorClient>> CoordinatorClient::Connect(
   if (!options.tls.server_name.empty()) {
     arguments.SetSslTargetNameOverride(options.tls.server_name);
   }
+  // Note [Reconnecting quickly]: gRPC backs off between attempts to reconnect a broken channel,
+  // by default up to 120 s, and fails calls at once meanwhile. Worker groups retry their calls
+  // with their own backoff (at most 5 s), so a coordinator back after a restart must be reached
+  // at their next try, not minutes later when the leases have run out.
+  arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   // Metric batches and sweep listings can be large; the server enforces its own limit.
   arguments.SetMaxReceiveMessageSize(64 << 20);
   arguments.SetMaxSendMessageSize(64 << 20);

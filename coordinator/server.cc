@@ -71,6 +71,8 @@ class Server final : public CoordinatorServer {
     ISTAR_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                            internal::ServerCredentials(options_.tls));
     ISTAR_ASSIGN_OR_RETURN(store_, db::Store::Open(options_.db_path, {.clock = options_.clock}));
+    // Before the first expiry: see Note [Grace after a restart] in db/internal/leases.cc.
+    ISTAR_RETURN_IF_ERROR(store_->GraceLeasesAfterRestart(options_.lease).status());
     service_ = std::make_unique<internal::Service>(*store_, options_, stopping_);
     grpc::ServerBuilder builder;
     // gRPC sets SO_REUSEPORT by default: a second coordinator on a taken port would then start

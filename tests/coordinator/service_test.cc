@@ -52,6 +52,38 @@ TEST_F(CoordinatorServiceTest, RestartOnTheSameFileKeepsQueueAndLeases) {
   EXPECT_EQ(Query("PRAGMA integrity_check"), "ok");
 }
 
+// Down for longer than a lease: the live group's lease survives (Note [Grace after a restart]
+// in db/internal/leases.cc), and a group that never comes back loses it one TTL after the restart.
+TEST_F(CoordinatorServiceTest, RestartAfterALongOutageKeepsLeasesForOneMoreTtl) {
+  StartServer();
+  auto client = Connect();
+  Submit(*client, "outage", 2);
+  const db::Lease live = MustLease(*client, "w1");
+  const db::Lease dead = MustLease(*client, "w2");
+  server_->Shutdown(std::chrono::seconds(1));
+  server_->Wait();
+  server_.reset();
+
+  const auto ttl = DefaultOptions().lease.ttl;
+  clock_.Advance(ttl * 3);  // the coordinator is down for three leases
+  StartServer();
+  client = Connect();
+  absl::StatusOr<db::LeaseState> beat = client->Heartbeat(live.trial_id, live.fencing_token);
+  ASSERT_TRUE(beat.ok()) << beat.status();
+  EXPECT_EQ(*beat, db::LeaseState::kActive);
+  EXPECT_EQ(client->GetSweep("outage")->by_status[db::TrialStatus::kLeased], 2);
+
+  clock_.Advance(ttl);
+  ASSERT_TRUE(client->Heartbeat(live.trial_id, live.fencing_token).ok());
+  absl::StatusOr<std::optional<db::Lease>> again = client->LeaseTrial("w1", 1, nullptr);  // expires first
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(again->has_value());
+  EXPECT_EQ((*again)->trial_id, dead.trial_id);
+  EXPECT_EQ((*again)->attempt, 2);
+  EXPECT_EQ(client->Heartbeat(dead.trial_id, dead.fencing_token).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(CoordinatorServiceTest, WatchSweepStreamsEveryChangeUntilAllTrialsFinish) {
   StartServer();
   auto client = Connect();
