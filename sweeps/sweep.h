@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,6 +103,14 @@ struct SweepSpec {
 // As LoadSweepFile, on YAML text; `source` names it in messages.
 [[nodiscard]] absl::StatusOr<SweepSpec> ParseSweep(const std::string& yaml,
                                                    const std::string& source);
+
+// Reads the sweep file at `path` and applies `overrides`, each "key.path=value": map keys joined
+// by dots (missing maps are created), the value read as YAML; a scalar given for a list (an axis
+// such as grid.seed) becomes a one-element list. Without overrides the text is returned as
+// written (so error positions refer to the user's lines); with them the file is re-emitted.
+// NotFound (no file); InvalidArgument (a malformed override or malformed YAML).
+[[nodiscard]] absl::StatusOr<std::string> LoadSweepText(
+    const std::string& path, std::span<const std::string> overrides = {});
 
 }  // namespace istar::sweeps
 
