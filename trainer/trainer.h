@@ -78,6 +78,11 @@ struct RunOptions {
   // Polled before every step; returning true ends the run with status "stopped" (tests of
   // interruption and resuming; a signal handler's flag).
   std::function<bool()> should_stop;
+  // Asked on rank 0 when a run stops at a stop request: true writes a preemption checkpoint
+  // (<checkpoint_dir>/<trial id>/step-<k>/) of the steps since the last epoch checkpoint, from
+  // which the next run resumes inside the epoch. Unset or false: none (a cancelled trial, or a
+  // lease now held by another group, which may be writing the same folder).
+  std::function<bool()> checkpoint_on_stop;
   // Train in float64 instead of float32 (slower; for comparisons to 1e-10 in tests).
   bool float64 = false;
   // The worker group this process is one rank of: a communicator over host memory (MPI), used
@@ -113,6 +118,11 @@ class ResultSink {
   [[nodiscard]] virtual absl::Status WriteIsotropy(std::span<const db::IsotropyRow> rows) = 0;
   [[nodiscard]] virtual absl::Status WriteFinalResults(const std::string& trial_id,
                                                        std::span<const db::FinalResult> results) = 0;
+  // Called before every checkpoint: a resumed run does not redo the steps before it, so their rows
+  // must be stored first. OK when every row written so far is stored; Unavailable when some could
+  // not be delivered yet (they stay buffered, and the trainer skips this checkpoint); any other
+  // error ends the trial. A sink that writes through at once has nothing to do.
+  [[nodiscard]] virtual absl::Status Sync() { return absl::OkStatus(); }
 };
 
 // Trains `trial` as RunTrial does, writing its rows to `sink` (non-null on rank 0 of the group,
@@ -124,10 +134,9 @@ class ResultSink {
                                                      const RunOptions& options, ResultSink* sink);
 
 // Reads a trial config: a sweep file (docs/sweep-format.md) that must expand to exactly one
-// trial, after applying `overrides`, each "key.path=value": map keys joined by dots (missing
-// maps are created), the value read as YAML; a scalar given for a list (an axis such as
-// grid.seed) becomes a one-element list, so "grid.seed=3" means seed: [3]. With overrides the
-// file is re-emitted before parsing, so error positions refer to the edited text.
+// trial, after applying `overrides` as sweeps::LoadSweepText does ("grid.seed=3" means
+// seed: [3]). With overrides the file is re-emitted before parsing, so error positions refer to
+// the edited text.
 // Returns NotFound (no file), InvalidArgument (a malformed override, malformed YAML, the sweep
 // loader's errors, or a file that expands to other than 1 trial, saying how many).
 [[nodiscard]] absl::StatusOr<sweeps::TrialSpec> LoadTrialConfig(

@@ -157,8 +157,7 @@ class Leader {
   // Ends the lease as the training ended: complete, fail or requeue; nothing for a lease that
   // was cancelled or lost.
   void Report(const Order& order, const absl::StatusOr<trainer::TrialResult>& result,
-              internal::CoordinatorSink& sink, const internal::Heartbeater& heartbeat,
-              bool stop_requested) {
+              internal::CoordinatorSink& sink, const internal::Heartbeater& heartbeat) {
     const std::string& trial = order.lease.trial_id;
     const int64_t token = order.lease.fencing_token;
     const std::string name = trial.substr(0, 12);
@@ -167,8 +166,7 @@ class Leader {
                 << (heartbeat.cancelled() ? "cancelled" : "lease lost") << ", dropped" << std::endl;
       return;
     }
-    const auto patience = std::max<std::chrono::milliseconds>(std::chrono::seconds(10),
-                                                             2 * registration_.lease_ttl);
+    const std::chrono::milliseconds patience = this->patience();
     absl::Status reported;
     if (!result.ok()) {
       reported = Fail(trial, token,
@@ -201,7 +199,13 @@ class Leader {
               << " rows sent"
               << (reported.ok() ? std::string() : absl::StrCat("; report failed: ", reported.message()))
               << std::endl;
-    (void)stop_requested;
+  }
+
+  // How long a report (or a sync before a checkpoint) is retried while the coordinator is
+  // unreachable: two leases' worth, at least 10 s.
+  std::chrono::milliseconds patience() const {
+    return std::max<std::chrono::milliseconds>(std::chrono::seconds(10),
+                                               2 * registration_.lease_ttl);
   }
 
   const WorkerOptions& options() const { return options_; }
@@ -282,7 +286,7 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
       heartbeat.emplace(rank0->client(), order.lease.trial_id, order.lease.fencing_token,
                         rank0->heartbeat_interval());
       sink.emplace(rank0->client(), order.lease.trial_id, order.lease.fencing_token,
-                   options.batch_rows);
+                   options.batch_rows, rank0->patience());
       std::cerr << "istar worker: trial " << order.lease.trial_id.substr(0, 12) << " attempt "
                 << order.lease.attempt << " on " << group.size() << " rank(s)" << std::endl;
     }
@@ -293,6 +297,11 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
     run.should_stop = [&] {
       return stop.load() || (heartbeat.has_value() && (heartbeat->cancelled() || heartbeat->lost()));
     };
+    // A preempted group keeps its progress for the next attempt; a cancelled trial needs none,
+    // and a lost lease's folder may already be another group's (Note [Preemption checkpoints]).
+    run.checkpoint_on_stop = [&] {
+      return heartbeat.has_value() && !heartbeat->cancelled() && !heartbeat->lost();
+    };
     const absl::StatusOr<trainer::TrialResult> result =
         trial.ok() ? trainer::TrainTrial(*trial, run, leader ? &*sink : nullptr)
                    : absl::StatusOr<trainer::TrialResult>(trial.status());
@@ -300,7 +309,7 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
     // (A trial missing from its sweep is every rank's error: they all read the same text.)
     const bool shared = !trial.ok() || group.size() == 1 || comm::IsAgreed(result.status());
     if (!result.ok() && !shared) return result.status();
-    if (leader) rank0->Report(order, result, *sink, *heartbeat, stop.load());
+    if (leader) rank0->Report(order, result, *sink, *heartbeat);
     ++trials_ended;
   }
 }

@@ -185,6 +185,54 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
   EXPECT_EQ(rest->final_metrics, full->final_metrics);
 }
 
+// Note [Preemption checkpoints] in trainer/internal/checkpoint.cc: stopped inside the second
+// epoch, the run saves step-30/ with that epoch's S0; the next run takes the epoch's batches from
+// there with the saved S0 and ends with the weights of an uninterrupted run, bit for bit.
+TEST_F(TrainerTest, PreemptedMidEpochResumesInsideTheEpochWithTheSameWeights) {
+  const sweeps::TrialSpec trial = Trial("istar: {lambda: [-1], zeta: [0.2]}", 2e-3, 2);
+  const std::string straight = Path("ckpt");
+  absl::StatusOr<TrialResult> full =
+      RunTrial(trial, {.db_path = Path("db"), .checkpoint_dir = straight, .progress = false});
+  ASSERT_TRUE(full.ok()) << full.status();
+  ASSERT_EQ(full->status, "done") << full->error;
+
+  // Without checkpoint_on_stop a stop leaves only the epoch checkpoints.
+  const std::string unsaved = Path("ckpt");
+  int calls = 0;
+  absl::StatusOr<TrialResult> dropped = RunTrial(
+      trial, {.db_path = Path("db"), .checkpoint_dir = unsaved, .progress = false,
+              .should_stop = [&] { return ++calls > 30; }});
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  ASSERT_EQ(dropped->status, "stopped");
+  EXPECT_FALSE(fs::exists(fs::path(unsaved) / trial.id / "step-30"));
+
+  const std::string resumed = Path("ckpt");
+  const std::string db = Path("db");
+  calls = 0;
+  absl::StatusOr<TrialResult> stopped = RunTrial(
+      trial, {.db_path = db, .checkpoint_dir = resumed, .progress = false,
+              .should_stop = [&] { return ++calls > 30; },
+              .checkpoint_on_stop = [] { return true; }});
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  ASSERT_EQ(stopped->status, "stopped");
+  EXPECT_EQ(stopped->steps, 30);
+  const fs::path preempted = fs::path(resumed) / trial.id / "step-30";
+  EXPECT_TRUE(fs::exists(preempted / "state.json"));
+  EXPECT_TRUE(fs::exists(preempted / "shrinkage.pt"));
+
+  absl::StatusOr<TrialResult> rest =
+      RunTrial(trial, {.db_path = db, .checkpoint_dir = resumed, .progress = false});
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_EQ(rest->status, "done") << rest->error;
+  EXPECT_EQ(rest->steps, full->steps);
+  EXPECT_FALSE(fs::exists(preempted)) << "superseded by epoch-2";
+  const std::string a = ReadFile(fs::path(straight) / trial.id / "epoch-2" / "model.safetensors");
+  const std::string b = ReadFile(fs::path(resumed) / trial.id / "epoch-2" / "model.safetensors");
+  ASSERT_FALSE(a.empty());
+  EXPECT_TRUE(a == b) << "the resumed run's final weights differ";
+  EXPECT_EQ(rest->final_metrics, full->final_metrics);
+}
+
 TEST_F(TrainerTest, SquadTrainsAndReportsExactMatchAndF1) {
   const sweeps::TrialSpec trial = Trial("istar: {lambda: [-0.001], zeta: [0.2]}", 2e-3, 2, "squad");
   const std::string db = Path("db");

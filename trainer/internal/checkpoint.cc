@@ -12,6 +12,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string_view>
+#include <vector>
 #include <system_error>
 
 #include "absl/strings/numbers.h"
@@ -50,7 +52,8 @@ absl::Status WriteState(const fs::path& path, const CheckpointState& state) {
   const nlohmann::json json = {{"format", kFormat},
                                {"version", kFormatVersion},
                                {"epoch", state.epoch},
-                               {"step", state.step}};
+                               {"step", state.step},
+                               {"mid_epoch", state.mid_epoch}};
   std::ofstream out(path, std::ios::trunc);
   out << json.dump(2) << "\n";
   out.close();
@@ -67,28 +70,57 @@ absl::StatusOr<CheckpointState> ReadState(const fs::path& path) {
   if (!json.is_object() || json.value("format", "") != kFormat ||
       json.value("version", 0) != kFormatVersion || !json.contains("epoch") ||
       !json.contains("step") || !json["epoch"].is_number_integer() ||
-      !json["step"].is_number_integer()) {
+      !json["step"].is_number_integer() ||
+      (json.contains("mid_epoch") && !json["mid_epoch"].is_boolean())) {
     return absl::DataLossError(absl::StrCat(path.string(), ": not an istar trainer checkpoint"));
   }
   return CheckpointState{.epoch = json["epoch"].get<int64_t>(),
-                         .step = json["step"].get<int64_t>()};
+                         .step = json["step"].get<int64_t>(),
+                         .mid_epoch = json.value("mid_epoch", false)};
 }
 
-// The complete checkpoint folder with the highest epoch: epoch-<k> holding state.json. Temporary
-// folders ("epoch-<k>.tmp") never parse as a number and are skipped.
-std::optional<fs::path> LatestCheckpoint(const fs::path& trial_dir) {
-  std::optional<fs::path> best;
-  int64_t best_epoch = -1;
+// A checkpoint folder's number: k of "epoch-<k>" or "step-<k>"; nullopt for anything else,
+// temporary folders ("epoch-<k>.tmp") included.
+std::optional<int64_t> CheckpointNumber(const std::string& name, std::string_view prefix) {
+  int64_t number = 0;
+  if (name.rfind(prefix, 0) != 0 || !absl::SimpleAtoi(name.substr(prefix.size()), &number)) {
+    return std::nullopt;
+  }
+  return number;
+}
+
+struct FoundCheckpoint {
+  fs::path dir;
+  CheckpointState state;
+};
+
+// The complete checkpoint (a folder holding state.json) with the most steps; an epoch checkpoint
+// wins a tie with a preemption checkpoint of the same step. DataLoss for an unreadable state.json.
+absl::StatusOr<std::optional<FoundCheckpoint>> LatestCheckpoint(const fs::path& trial_dir) {
+  std::optional<FoundCheckpoint> best;
   std::error_code error;
   for (const fs::directory_entry& entry : fs::directory_iterator(trial_dir, error)) {
     const std::string name = entry.path().filename().string();
-    int64_t epoch = 0;
-    if (name.rfind("epoch-", 0) != 0 || !absl::SimpleAtoi(name.substr(6), &epoch)) continue;
-    if (!fs::exists(entry.path() / "state.json") || epoch <= best_epoch) continue;
-    best_epoch = epoch;
-    best = entry.path();
+    if (!CheckpointNumber(name, "epoch-") && !CheckpointNumber(name, "step-")) continue;
+    if (!fs::exists(entry.path() / "state.json")) continue;
+    ISTAR_ASSIGN_OR_RETURN(const CheckpointState state, ReadState(entry.path() / "state.json"));
+    const bool better = !best.has_value() || state.step > best->state.step ||
+                        (state.step == best->state.step && best->state.mid_epoch);
+    if (better) best = FoundCheckpoint{entry.path(), state};
   }
   return best;
+}
+
+// Removes the trial's preemption checkpoints (step-*), superseded by a newer checkpoint.
+void RemovePreemptionCheckpoints(const fs::path& trial_dir, const fs::path& keep) {
+  std::error_code error;
+  std::vector<fs::path> superseded;
+  for (const fs::directory_entry& entry : fs::directory_iterator(trial_dir, error)) {
+    if (entry.path() != keep && CheckpointNumber(entry.path().filename().string(), "step-")) {
+      superseded.push_back(entry.path());
+    }
+  }
+  for (const fs::path& dir : superseded) fs::remove_all(dir, error);
 }
 
 }  // namespace
@@ -117,10 +149,23 @@ absl::StatusOr<TrialModel> LoadTrialModel(const std::string& dir, models::Head h
   return loaded;
 }
 
+// Note [Preemption checkpoints]
+// A worker group asked to stop (SIGTERM: a preempted allocation) hands its trial back to the
+// queue; without a checkpoint of its own, the next attempt would redo every step since the last
+// epoch checkpoint, up to a whole epoch of a large task. So the trainer then writes step-<k>/:
+// the same files as an epoch checkpoint, with state.json's mid_epoch true, plus shrinkage.pt, the
+// S0 that I-STAR used in this epoch. S0 is estimated from the model as it was at the start of the
+// epoch, which a resumed run no longer has, so it must travel with the checkpoint for the resumed
+// epoch to use the same regularizer as an uninterrupted one. A resumed run takes the epoch's
+// batches (a function of seed and epoch only) from step - epoch x steps per epoch on. The
+// checkpoint with the most steps wins; the next checkpoint of either kind removes step-* folders.
 absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState& state,
-                            const models::TaskModel& model, torch::optim::Optimizer& optimizer) {
-  const fs::path final_dir = fs::path(trial_dir) / absl::StrCat("epoch-", state.epoch);
-  const fs::path temp_dir = fs::path(trial_dir) / absl::StrCat("epoch-", state.epoch, ".tmp");
+                            const models::TaskModel& model, torch::optim::Optimizer& optimizer,
+                            const at::Tensor* shrinkage) {
+  const std::string name = state.mid_epoch ? absl::StrCat("step-", state.step)
+                                           : absl::StrCat("epoch-", state.epoch);
+  const fs::path final_dir = fs::path(trial_dir) / name;
+  const fs::path temp_dir = fs::path(trial_dir) / absl::StrCat(name, ".tmp");
   std::error_code error;
   fs::remove_all(temp_dir, error);
   fs::create_directories(temp_dir, error);
@@ -134,6 +179,11 @@ absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState&
   torch::serialize::OutputArchive rng_archive;
   rng_archive.write("cpu_generator_state", GetCpuRngState());
   rng_archive.save_to((temp_dir / "rng.pt").string());
+  if (shrinkage != nullptr && shrinkage->defined()) {
+    torch::serialize::OutputArchive shrinkage_archive;
+    shrinkage_archive.write("shrinkage", *shrinkage);
+    shrinkage_archive.save_to((temp_dir / "shrinkage.pt").string());
+  }
   // state.json last: a folder without it is incomplete, whatever else it holds.
   ISTAR_RETURN_IF_ERROR(WriteState(temp_dir / "state.json", state));
   fs::remove_all(final_dir, error);
@@ -141,14 +191,17 @@ absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState&
   if (error) {
     return absl::InternalError(absl::StrCat(final_dir.string(), ": ", error.message()));
   }
+  RemovePreemptionCheckpoints(trial_dir, final_dir);
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
-    const std::string& trial_dir, models::TaskModel& model, torch::optim::Optimizer& optimizer) {
-  const std::optional<fs::path> dir = LatestCheckpoint(trial_dir);
-  if (!dir.has_value()) return std::optional<CheckpointState>();
-  ISTAR_ASSIGN_OR_RETURN(CheckpointState state, ReadState(*dir / "state.json"));
+    const std::string& trial_dir, models::TaskModel& model, torch::optim::Optimizer& optimizer,
+    at::Tensor* shrinkage) {
+  ISTAR_ASSIGN_OR_RETURN(const std::optional<FoundCheckpoint> found, LatestCheckpoint(trial_dir));
+  if (!found.has_value()) return std::optional<CheckpointState>();
+  const fs::path* dir = &found->dir;
+  const CheckpointState state = found->state;
   ISTAR_ASSIGN_OR_RETURN(
       models::LoadReport report,
       models::LoadSafetensors(model.module(), (*dir / "model.safetensors").string(),
@@ -165,6 +218,11 @@ absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
   at::Tensor rng_state;
   rng_archive.read("cpu_generator_state", rng_state);
   SetCpuRngState(rng_state);
+  if (shrinkage != nullptr && fs::exists(*dir / "shrinkage.pt")) {
+    torch::serialize::InputArchive shrinkage_archive;
+    shrinkage_archive.load_from((*dir / "shrinkage.pt").string());
+    shrinkage_archive.read("shrinkage", *shrinkage);
+  }
   return std::optional<CheckpointState>(state);
 }
 

@@ -13,6 +13,10 @@
 #include "models/model.h"
 #include "tokenizers/tokenizer.h"
 
+namespace at {
+class Tensor;
+}  // namespace at
+
 namespace torch::optim {
 class Optimizer;
 }  // namespace torch::optim
@@ -31,23 +35,34 @@ struct TrialModel {
 [[nodiscard]] absl::StatusOr<TrialModel> LoadTrialModel(const std::string& dir, models::Head head,
                                                         int64_t num_labels, uint64_t seed);
 
-// Where a checkpoint leaves training: `epoch` epochs and `step` optimizer steps completed.
+// Where a checkpoint leaves training: `epoch` epochs and `step` optimizer steps completed. An
+// epoch checkpoint has step = epoch x steps per epoch; a preemption checkpoint (Note
+// [Preemption checkpoints] in checkpoint.cc) is taken inside epoch `epoch` (0-based), after
+// step - epoch x steps per epoch of its batches.
 struct CheckpointState {
   int64_t epoch = 0;
   int64_t step = 0;
+  bool mid_epoch = false;
 };
 
-// Writes <trial_dir>/epoch-<state.epoch>/ (config.json, model.safetensors, optimizer.pt,
-// rng.pt, state.json) through a temporary folder renamed into place. Internal on I/O failure.
+// Writes <trial_dir>/epoch-<state.epoch>/ (or step-<state.step>/ when state.mid_epoch) holding
+// config.json, model.safetensors, optimizer.pt, rng.pt, shrinkage.pt when `shrinkage` is given
+// (I-STAR's S0 of the epoch, needed to resume inside it) and state.json, through a temporary
+// folder renamed into place. A new checkpoint supersedes every step-* folder of the trial, which
+// it removes. Internal on I/O failure.
 [[nodiscard]] absl::Status SaveCheckpoint(const std::string& trial_dir,
                                           const CheckpointState& state,
                                           const models::TaskModel& model,
-                                          torch::optim::Optimizer& optimizer);
+                                          torch::optim::Optimizer& optimizer,
+                                          const at::Tensor* shrinkage = nullptr);
 
-// Restores the latest complete checkpoint of `trial_dir` into `model`, `optimizer` and LibTorch's
-// default CPU generator. nullopt if there is none; DataLoss if it does not fit the model.
+// Restores the latest complete checkpoint of `trial_dir` (the one with the most steps) into
+// `model`, `optimizer` and LibTorch's default CPU generator, and into `*shrinkage` (left as it is
+// when the checkpoint holds none; may be null). nullopt if there is none; DataLoss if it does not
+// fit the model or its state.json is not one of ours.
 [[nodiscard]] absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
-    const std::string& trial_dir, models::TaskModel& model, torch::optim::Optimizer& optimizer);
+    const std::string& trial_dir, models::TaskModel& model, torch::optim::Optimizer& optimizer,
+    at::Tensor* shrinkage = nullptr);
 
 }  // namespace istar::trainer::internal
 

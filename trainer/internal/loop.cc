@@ -107,6 +107,13 @@ class Loop final : public TrialLoop {
   absl::StatusOr<StepOutcome> Step(std::span<const int64_t> indices, bool log, ResultSink* sink);
   absl::Status LogStep(const PointCloud& cloud, const StepLoss& loss, double lr, ResultSink* sink);
   absl::StatusOr<tasks::Scores> Evaluate(ResultSink* sink);
+  // Rank 0: the sink's rows stored (ResultSink::Sync), then the checkpoint written; skipped
+  // (OK) while rows cannot be delivered.
+  absl::Status Checkpoint(const CheckpointState& state, const at::Tensor* shrinkage,
+                          ResultSink* sink);
+  // On a stop request: a preemption checkpoint of the steps taken since the last checkpoint,
+  // when RunOptions::checkpoint_on_stop says so on rank 0. A collective.
+  absl::Status SaveOnStop(int64_t epoch, ResultSink* sink);
   void ReportProgress(int64_t epoch, double loss);
   double EpochPosition() const {
     return static_cast<double>(step_) / static_cast<double>(steps_per_epoch_);
@@ -139,6 +146,8 @@ class Loop final : public TrialLoop {
   int64_t pad_id_ = 0;
   bool squad_ = false;
   int64_t step_ = 0;
+  int64_t saved_step_ = -1;  // step_ of the last checkpoint written or restored
+  at::Tensor resumed_shrinkage_;  // S0 of a preemption checkpoint's epoch
   int64_t start_epoch_ = 0;
   int64_t steps_per_epoch_ = 1;
   int64_t total_steps_ = 1;
@@ -194,11 +203,26 @@ absl::Status Loop::Init() {
       MakeOptimizer(model_.model->module(), trial_.learning_rate, trial_.training.weight_decay);
   if (options_.checkpoint_dir.empty()) return absl::OkStatus();
   trial_dir_ = (std::filesystem::path(options_.checkpoint_dir) / trial_.id).string();
-  ISTAR_ASSIGN_OR_RETURN(std::optional<CheckpointState> restored,
-                         RestoreLatestCheckpoint(trial_dir_, *model_.model, *optimizer_));
+  ISTAR_ASSIGN_OR_RETURN(
+      std::optional<CheckpointState> restored,
+      RestoreLatestCheckpoint(trial_dir_, *model_.model, *optimizer_, &resumed_shrinkage_));
   if (restored.has_value()) {
+    const int64_t done_in_epoch = restored->step - restored->epoch * steps_per_epoch_;
+    if (restored->epoch > trial_.epochs || done_in_epoch < 0 || done_in_epoch > steps_per_epoch_ ||
+        (restored->mid_epoch && done_in_epoch == steps_per_epoch_)) {
+      return absl::DataLossError(absl::StrCat(
+          trial_dir_, ": the latest checkpoint (epoch ", restored->epoch, ", step ",
+          restored->step, ") does not fit this trial (", trial_.epochs, " epochs of ",
+          steps_per_epoch_, " steps)"));
+    }
     start_epoch_ = restored->epoch;
     step_ = restored->step;
+    saved_step_ = step_;
+    if (leader()) {
+      std::cerr << "resuming trial " << trial_.id.substr(0, 12) << " from its checkpoint at step "
+                << step_ << " (epoch " << start_epoch_ + (restored->mid_epoch ? 1 : 0)
+                << (restored->mid_epoch ? ", inside it" : " done") << ")\n";
+    }
   }
   return absl::OkStatus();
 }
@@ -412,20 +436,53 @@ void Loop::ReportProgress(int64_t epoch, double loss) {
   }
 }
 
+absl::Status Loop::Checkpoint(const CheckpointState& state, const at::Tensor* shrinkage,
+                              ResultSink* sink) {
+  const absl::Status synced = sink->Sync();
+  if (absl::IsUnavailable(synced)) {
+    std::cerr << "step " << step_ << ": checkpoint skipped, rows not yet delivered: "
+              << synced.message() << "\n";
+    return absl::OkStatus();
+  }
+  ISTAR_RETURN_IF_ERROR(synced);
+  return SaveCheckpoint(trial_dir_, state, *model_.model, *optimizer_, shrinkage);
+}
+
+absl::Status Loop::SaveOnStop(int64_t epoch, ResultSink* sink) {
+  if (trial_dir_.empty() || step_ == saved_step_) return absl::OkStatus();
+  ISTAR_RETURN_IF_ERROR(OnLeader([&]() -> absl::Status {
+    if (!options_.checkpoint_on_stop || !options_.checkpoint_on_stop()) return absl::OkStatus();
+    const at::Tensor* s0 = regularizer_.shrinkage.defined() ? &regularizer_.shrinkage : nullptr;
+    return Checkpoint({.epoch = epoch, .step = step_, .mid_epoch = true}, s0, sink);
+  }));
+  saved_step_ = step_;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
   TrialResult result;
   const int64_t every = std::max<int64_t>(1, trial_.training.isotropy_every_steps);
   const int64_t eval_every = trial_.training.eval_every_steps;
   for (int64_t epoch = start_epoch_; epoch < trial_.epochs; ++epoch) {
+    // Batches of this epoch already taken before a preemption checkpoint (Note [Preemption
+    // checkpoints] in checkpoint.cc): skipped, and the epoch's S0 is the saved one.
+    const int64_t done_in_epoch = epoch == start_epoch_ ? step_ - epoch * steps_per_epoch_ : 0;
     if (regularizer_.kind == sweeps::Regularizer::kIStar && trial_.zeta > 0.0) {
-      ISTAR_RETURN_IF_ERROR(EstimateShrinkage());
+      if (done_in_epoch > 0 && resumed_shrinkage_.defined()) {
+        regularizer_.shrinkage = resumed_shrinkage_;
+      } else {
+        ISTAR_RETURN_IF_ERROR(EstimateShrinkage());
+      }
     }
     const std::vector<std::vector<int64_t>> batches = EpochBatches(
         static_cast<int64_t>(train_features_.size()), trial_.batch_size, trial_.seed, epoch, true);
-    for (size_t b = 0; b < batches.size(); ++b) {
+    for (auto b = static_cast<size_t>(done_in_epoch); b < batches.size(); ++b) {
       const bool stop = options_.should_stop && options_.should_stop();
       ISTAR_ASSIGN_OR_RETURN(const double stopping_ranks, SumOverRanks(stop ? 1.0 : 0.0));
-      if (stopping_ranks > 0) return TrialResult{.status = "stopped", .steps = step_};
+      if (stopping_ranks > 0) {
+        ISTAR_RETURN_IF_ERROR(SaveOnStop(epoch, sink));
+        return TrialResult{.status = "stopped", .steps = step_};
+      }
       const bool log = step_ % every == 0 || b + 1 == batches.size();
       ISTAR_ASSIGN_OR_RETURN(StepOutcome outcome, Step(batches[b], log, sink));
       if (outcome.has_value())
@@ -437,10 +494,9 @@ absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
     ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(sink));
     result.final_metrics = scores.values;
     if (!trial_dir_.empty()) {
-      ISTAR_RETURN_IF_ERROR(OnLeader([&] {
-        return SaveCheckpoint(trial_dir_, {.epoch = epoch + 1, .step = step_}, *model_.model,
-                              *optimizer_);
-      }));
+      ISTAR_RETURN_IF_ERROR(OnLeader(
+          [&] { return Checkpoint({.epoch = epoch + 1, .step = step_}, nullptr, sink); }));
+      saved_step_ = step_;
     }
   }
   if (result.final_metrics.empty()) {  // resumed after the last epoch's checkpoint

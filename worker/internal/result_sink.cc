@@ -10,11 +10,19 @@ bool IsTransient(const absl::Status& status) {
 }
 
 CoordinatorSink::CoordinatorSink(coordinator::CoordinatorClient& client, std::string trial_id,
-                                 int64_t fencing_token, int64_t batch_rows)
+                                 int64_t fencing_token, int64_t batch_rows,
+                                 std::chrono::milliseconds patience)
     : client_(client),
       trial_id_(std::move(trial_id)),
       fencing_token_(fencing_token),
-      batch_rows_(static_cast<size_t>(std::max<int64_t>(1, batch_rows))) {}
+      batch_rows_(static_cast<size_t>(std::max<int64_t>(1, batch_rows))),
+      patience_(patience) {}
+
+absl::Status CoordinatorSink::Sync() {
+  const absl::Status flushed = Flush(patience_);
+  if (IsTransient(flushed)) return absl::UnavailableError(flushed.message());
+  return flushed;
+}
 
 absl::Status CoordinatorSink::TrySend(size_t threshold) {
   const size_t buffered = metrics_.size() + isotropy_.size();

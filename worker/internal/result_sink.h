@@ -23,13 +23,18 @@ namespace istar::worker::internal {
 class CoordinatorSink final : public trainer::ResultSink {
  public:
   CoordinatorSink(coordinator::CoordinatorClient& client, std::string trial_id,
-                  int64_t fencing_token, int64_t batch_rows);
+                  int64_t fencing_token, int64_t batch_rows,
+                  std::chrono::milliseconds patience);
 
   absl::Status WriteMetrics(std::span<const db::MetricRow> rows) override;
   absl::Status WriteIsotropy(std::span<const db::IsotropyRow> rows) override;
   // Keeps the final results for CompleteTrial (they go with it, not as rows).
   absl::Status WriteFinalResults(const std::string& trial_id,
                                  std::span<const db::FinalResult> results) override;
+
+  // Before a checkpoint: Flush with the sink's patience; Unavailable if the rows could not be
+  // delivered in it (trainer::ResultSink::Sync).
+  absl::Status Sync() override;
 
   // Sends every buffered row, retrying with exponential backoff (0.1 s doubling to 5 s) while
   // the coordinator is unreachable, for up to `patience`. The last error otherwise.
@@ -46,6 +51,7 @@ class CoordinatorSink final : public trainer::ResultSink {
   const std::string trial_id_;
   const int64_t fencing_token_;
   const size_t batch_rows_;
+  const std::chrono::milliseconds patience_;  // for Sync
   std::vector<db::MetricRow> metrics_;
   std::vector<db::IsotropyRow> isotropy_;
   std::vector<db::FinalResult> final_results_;
