@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "cli/commands.h"
+#include "cli/compare.h"
 #include "cli/table.h"
 #include "db/store.h"
 #include "sweeps/sweep.h"
@@ -17,16 +18,6 @@
 namespace istar::cli {
 namespace {
 
-struct CompareFlags {
-  std::string db;
-  std::vector<std::string> sweeps;
-  std::string metric;
-  std::string split = "validation";
-  bool lower_is_better = false;
-  double confidence = 0.95;
-  int digits = 4;
-  std::string format = "text";
-};
 
 std::string Fixed(double value, int digits, bool sign = false) {
   return sign ? absl::StrFormat("%+.*f", digits, value) : absl::StrFormat("%.*f", digits, value);
@@ -107,7 +98,9 @@ Table LongTable(const db::ComparisonTable& table, bool hyperparameters_only) {
   return out;
 }
 
-absl::Status Run(const CompareFlags& flags) {
+}  // namespace
+
+absl::Status PrintComparison(const CompareFlags& flags) {
   if (flags.digits < 0 || flags.digits > 17) {
     return absl::InvalidArgumentError(
         absl::StrCat("--digits must be in [0, 17], got ", flags.digits));
@@ -142,8 +135,6 @@ absl::Status Run(const CompareFlags& flags) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
 CommandRunner AddCompareCommand(CLI::App& app) {
   auto flags = std::make_shared<CompareFlags>();
   CLI::App* cmd = app.add_subcommand(
@@ -165,7 +156,7 @@ CommandRunner AddCompareCommand(CLI::App& app) {
       ->default_val(4);
   AddFormatOption(*cmd, flags->format);
   return [flags] {
-    const absl::Status status = Run(*flags);
+    const absl::Status status = PrintComparison(*flags);
     return status.ok() ? 0 : ReportError("compare", status);
   };
 }

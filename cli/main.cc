@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
       {"demo-data", istar::cli::AddDemoDataCommand(app)},
       {"coordinator", istar::cli::AddCoordinatorCommand(app)},
       {"worker", istar::cli::AddWorkerCommand(app)},
+      {"run", istar::cli::AddRunCommand(app)},
   };
   try {
     app.parse(argc, argv);
