@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `istar run` as a user runs it (docs/cli.md): a coordinator on a free loopback port, two worker
+# groups of two MPI ranks, the README's demo sweep, every
+# trial done exactly once, the comparison table; a second run re-runs nothing; bad input is
+# refused before anything starts.
+#
+#   run_cli_test.sh ISTAR REPO_ROOT
+set -u
+istar=${1:?usage: run_cli_test.sh ISTAR REPO_ROOT}
+root=${2:?usage: run_cli_test.sh ISTAR REPO_ROOT}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/expect.sh"
+cd "$work" || exit 2
+sweep="$root/examples/run-demo.yaml"
+sql() { "$istar" sql --db "$1" --format csv "$2" | tail -n +2 | tr '\n' ' '; }
+
+expect help 0 'Run a whole sweep on this machine' -- "$istar" run --help
+expect missing_file 2 'nothing\.yaml' -- "$istar" run nothing.yaml
+printf 'name: x\nmodels:\n  m: ./m\ntasks:\n  sst2: ./d\ngrid:\n  bogus: [1]\n' > bad.yaml
+expect invalid_sweep 2 'bad\.yaml:7:[0-9]+: grid\.bogus' -- "$istar" run bad.yaml
+expect nothing_started_for_bad_input 1 '' -- test -e results.db
+
+"$istar" demo-data demo > /dev/null || exit 2
+expect run_completes 0 'istar  *[+-]0\.001' -- \
+  "$istar" run "$sweep" --workers 2 --ranks 2 --db demo.db
+expect every_trial_done 0 '^done,10 $' -- \
+  sql demo.db "SELECT status, count(*) FROM trials GROUP BY status"
+expect each_exactly_once 0 '^10,10 $' -- \
+  sql demo.db "SELECT count(*), count(DISTINCT trial_id) FROM attempts"
+expect both_groups_worked 0 '^2 $' -- sql demo.db "SELECT count(DISTINCT worker_id) FROM attempts"
+expect trajectories_stored 0 '^10 $' -- \
+  sql demo.db "SELECT count(DISTINCT trial_id) FROM isotropy WHERE layer = -1"
+expect logs_kept 0 'istar-logs/coordinator.log istar-logs/worker-0.log istar-logs/worker-1.log' -- bash -c 'echo istar-logs/*'
+
+# Again on the same database: every trial is done, so nothing runs and the table is the same.
+expect second_run_reruns_nothing 0 '10 trials, 0 new' -- \
+  "$istar" run "$sweep" --workers 1 --ranks 2 --db demo.db
+expect still_one_attempt_each 0 '^10 $' -- sql demo.db "SELECT count(*) FROM attempts"
+finish run_cli_test
