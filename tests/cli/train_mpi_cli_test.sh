@@ -14,6 +14,7 @@ mpiflags=("$@")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 source "$(dirname "$0")/expect.sh"
+source "$(dirname "$0")/rows.sh"
 cd "$work" || exit 2
 config="$root/examples/train-demo.yaml"
 
@@ -31,25 +32,7 @@ expect two_ranks 0 'done after 126 steps on 2 ranks, accuracy' -- \
 expect rank0_checkpoints_only 0 '^epoch-1 epoch-2 $' -- \
   bash -c 'for d in two-checkpoints/*/*; do printf "%s " "$(basename "$d")"; done'
 
-# Every row of both stores, keyed; values compared to 1e-10 relative.
-dump() {
-  "$istar" sql --db "$1" --format csv \
-    "SELECT 'm', step, split || '/' || name, value FROM metrics
-     UNION ALL SELECT 'i', step, layer || '/star', isoscore_star FROM isotropy
-     UNION ALL SELECT 'i', step, layer || '/iso', isoscore FROM isotropy
-     UNION ALL SELECT 'i', step, layer || '/cos', avg_cosine FROM isotropy
-     UNION ALL SELECT 'f', 0, split || '/' || name, value FROM final_results
-     ORDER BY 1, 2, 3"
-}
-compare_rows() {
-  paste -d, <(dump one.db) <(dump two.db) | awk -F, '
-    NR == 1 { next }
-    $1 != $5 || $2 != $6 || $3 != $7 { print "different keys: " $0; bad = 1; exit }
-    { d = $4 - $8; d = d < 0 ? -d : d; a = $4 < 0 ? -$4 : $4;
-      if (d > 1e-10 * (a > 1 ? a : 1)) { print "different values: " $0; bad = 1 } n++ }
-    END { if (!bad) print "same " n " rows"; exit bad }'
-}
-expect same_rows 0 '^same [0-9]{3,} rows$' -- compare_rows
+expect same_rows 0 '^same [0-9]{3,} rows$' -- same_rows one.db "" two.db ""
 expect same_trial_status 0 '^done$' -- \
   "$istar" sql --db two.db --format csv "SELECT status FROM trials" 
 

@@ -27,6 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 source "$(dirname "$0")/expect.sh"
+source "$(dirname "$0")/rows.sh"
 cd "$work" || exit 2
 
 # Polls `command` every 0.1 s for up to `seconds`; 1 if it never succeeded.
@@ -70,7 +71,7 @@ training:
   shrinkage_points: 4000
   ranks_per_trial: 2
 grid:
-  batch_size: [32]
+  batch_size: [8]
   epochs: [3]
   learning_rate: [2e-3]
   seed: [0]
@@ -92,7 +93,7 @@ group() {  # NAME [flags...]: starts a worker group of 2 ranks, sets $group_pid
   local name=$1
   shift
   start "$name.log" "$mpiexec" -n 2 "${mpiflags[@]}" "$istar" worker --coordinator "$address" \
-    --token-file token --checkpoints checkpoints --worker-id "$name" --float64 --no-progress "$@"
+    --token-file token --checkpoints checkpoints --worker-id "$name" --float64 "$@"
   group_pid=$started
 }
 
@@ -109,9 +110,19 @@ expect a_checkpointed_epoch_1 0 '' -- wait_for 120 test -f "checkpoints/$trial/e
 signal_session KILL "$group_pid"
 expect a_killed 0 '' -- wait_for 10 gone "$group_pid"
 group B --exit-when-idle 30
-expect b_resumes_after_epoch_1 0 '' -- wait_for 60 grep -qE 'resuming trial .* at step (63|126) \(epoch [12] done\)' B.log
-# Preemption as a scheduler does it: SIGTERM to every rank, mid-epoch.
-sleep 0.5
+expect b_resumes_after_an_epoch 0 '' -- \
+  wait_for 60 grep -qE 'resuming trial .* at step [0-9]+ \(epoch [12] done\)' B.log
+resumed_at=$(grep -oE 'resuming trial .* at step [0-9]+' B.log | grep -oE '[0-9]+$')
+# A progress line (every 10 steps) of B's past step AFTER and at least 20 steps inside an epoch,
+# 40 before its end: a stop sent then lands inside the epoch, not at its checkpoint.
+mid_epoch() {
+  awk -v after="$1" '/^step [0-9]+\/[0-9]+ epoch/ {
+      split($2, s, "/"); per_epoch = s[2] / 3; inside = s[1] % per_epoch;
+      if (s[1] > after && inside >= 20 && inside <= per_epoch - 40) found = 1 }
+    END { exit !found }' B.log
+}
+expect b_trains_inside_an_epoch 0 '' -- wait_for 60 mid_epoch "$resumed_at"
+# Preemption as a scheduler does it: SIGTERM to every rank.
 signal_session TERM "$group_pid"
 expect b_exits_cleanly 0 '' -- wait_for 60 gone "$group_pid"
 expect b_hands_the_trial_back 0 'stopped after [0-9]+ steps' -- cat B.log
@@ -126,27 +137,6 @@ expect attempts_expired_requeued_done 0 '^A,expired B,abandoned C,done $' -- bas
 expect preemption_checkpoint_superseded 0 '^epoch-1 epoch-2 epoch-3 $' -- bash -c \
   "for d in checkpoints/$trial/*; do printf '%s ' \"\$(basename \"\$d\")\"; done"
 
-# Every row of a trial, keyed; the values compared to 1e-10 relative.
-dump() {
-  "$istar" sql --db "$1" --format csv \
-    "SELECT 'm', step, split || '/' || name, value FROM metrics WHERE trial_id = '$2'
-     UNION ALL SELECT 'i', step, layer || '/star', isoscore_star FROM isotropy WHERE trial_id = '$2'
-     UNION ALL SELECT 'i', step, layer || '/iso', isoscore FROM isotropy WHERE trial_id = '$2'
-     UNION ALL SELECT 'f', 0, split || '/' || name, value FROM final_results WHERE trial_id = '$2'
-     ORDER BY 1, 2, 3"
-}
-same_rows() {  # DB_A TRIAL_A DB_B TRIAL_B [keys]: same keys, and (unless "keys") same values
-  local a b
-  a=$(dump "$1" "$2") b=$(dump "$3" "$4")
-  [ "$(wc -l <<<"$a")" -eq "$(wc -l <<<"$b")" ] || { echo "row counts differ"; return 1; }
-  paste -d, <(echo "$a") <(echo "$b") | awk -F, -v keys_only="${5:-}" '
-    NR == 1 { next }
-    $1 != $5 || $2 != $6 || $3 != $7 { print "different keys: " $0; bad = 1; exit }
-    keys_only == "" { d = $4 - $8; d = d < 0 ? -d : d; a = $4 < 0 ? -$4 : $4;
-      if (d > 1e-10 * (a > 1 ? a : 1)) { print "different values: " $0; bad = 1 } }
-    { n++ }
-    END { if (!bad) print "same " n " rows"; exit bad }'
-}
 expect rows_equal_the_uninterrupted_run 0 '^same [0-9]{3,} rows$' -- \
   same_rows reference.db "$trial" faults.db "$trial"
 signal_session TERM "$coordinator_pid"

@@ -1,0 +1,34 @@
+# Sourced by the command-line test scripts that compare the rows two runs stored (tests/cli/
+# train_mpi_cli_test.sh, worker_cli_test.sh). Needs $istar.
+#
+#   dump_rows DB [TRIAL]           # every metric, isotropy and final-result row (of TRIAL, or of
+#                                  # all trials), keyed and sorted: kind, step, name, value (CSV)
+#   same_rows DB_A TRIAL_A DB_B TRIAL_B [keys]
+#                                  # prints "same N rows" and succeeds when both have the same
+#                                  # keys and (unless "keys") values equal to 1e-10 relative
+
+dump_rows() {
+  local where=""
+  [ -n "${2:-}" ] && where="WHERE trial_id = '$2'"
+  "$istar" sql --db "$1" --format csv \
+    "SELECT 'm', step, split || '/' || name, value FROM metrics $where
+     UNION ALL SELECT 'i', step, layer || '/star', isoscore_star FROM isotropy $where
+     UNION ALL SELECT 'i', step, layer || '/iso', isoscore FROM isotropy $where
+     UNION ALL SELECT 'i', step, layer || '/cos', avg_cosine FROM isotropy $where
+     UNION ALL SELECT 'f', 0, split || '/' || name, value FROM final_results $where
+     ORDER BY 1, 2, 3"
+}
+
+same_rows() {
+  local a b
+  a=$(dump_rows "$1" "$2")
+  b=$(dump_rows "$3" "$4")
+  [ "$(wc -l <<<"$a")" -eq "$(wc -l <<<"$b")" ] || { echo "row counts differ"; return 1; }
+  paste -d, <(echo "$a") <(echo "$b") | awk -F, -v keys_only="${5:-}" '
+    NR == 1 { next }
+    $1 != $5 || $2 != $6 || $3 != $7 { print "different keys: " $0; bad = 1; exit }
+    keys_only == "" { d = $4 - $8; d = d < 0 ? -d : d; a = $4 < 0 ? -$4 : $4;
+      if (d > 1e-10 * (a > 1 ? a : 1)) { print "different values: " $0; bad = 1 } }
+    { n++ }
+    END { if (!bad) print "same " n " rows"; exit bad }'
+}
