@@ -29,9 +29,11 @@ int main(int argc, char** argv) {
       {"embed", istar::cli::AddEmbedCommand(app)},
       {"train", istar::cli::AddTrainCommand(app)},
       {"demo-data", istar::cli::AddDemoDataCommand(app)},
+#ifdef ISTAR_WITH_COORDINATOR
       {"coordinator", istar::cli::AddCoordinatorCommand(app)},
       {"worker", istar::cli::AddWorkerCommand(app)},
       {"run", istar::cli::AddRunCommand(app)},
+#endif
   };
   try {
     app.parse(argc, argv);

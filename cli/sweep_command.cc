@@ -129,9 +129,13 @@ CommandRunner AddSweepCommand(CLI::App& app) {
       "sweep",
       "Work with sweeps: `expand FILE` lists a sweep file's trials; `submit FILE`, `status`, "
       "`cancel` and `watch` work with a coordinator (docs/coordinator.md).");
-  const std::vector<SweepAction> actions = {AddExpand(*sweep), AddSweepSubmit(*sweep),
-                                            AddSweepStatus(*sweep), AddSweepCancel(*sweep),
-                                            AddSweepWatch(*sweep)};
+  const std::vector<SweepAction> actions = {
+      AddExpand(*sweep),
+#ifdef ISTAR_WITH_COORDINATOR
+      AddSweepSubmit(*sweep), AddSweepStatus(*sweep), AddSweepCancel(*sweep),
+      AddSweepWatch(*sweep),
+#endif
+  };
   return [sweep, actions] {
     for (const SweepAction& action : actions) {
       if (action.command->parsed()) return action.run();

@@ -54,6 +54,9 @@ endfunction()
 # TEST. Without OWN_MAIN the binary uses tests/testing/mpi_test_main.cc (one MPI communicator for
 # the whole run, istar::testing::TestGroup()).
 function(istar_mpi_test)
+  if(NOT ISTAR_WITH_MPI)
+    return()  # built without MPI (ISTAR_WITH_MPI=OFF): no mpiexec to run it under
+  endif()
   cmake_parse_arguments(ARG "OWN_MAIN" "NAME;TIMEOUT" "SRCS;DEPS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)

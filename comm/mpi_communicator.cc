@@ -118,11 +118,6 @@ absl::StatusOr<std::unique_ptr<MpiSession>> MpiSession::Start(int* argc, char***
   return session;
 }
 
-bool MpiSession::InMpiJob() {
-  return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMI_SIZE") != nullptr ||
-         std::getenv("PMIX_RANK") != nullptr;
-}
-
 void MpiSession::Abort(int exit_code) const {
   MPI_Abort(MPI_COMM_WORLD, exit_code);
   std::_Exit(exit_code);  // MPI_Abort should not return; if it does, still end the process.
