@@ -23,6 +23,7 @@ struct TrainFlags {
   std::string checkpoint_dir = "checkpoints";
   bool no_progress = false;
   bool float64 = false;
+  std::string device = "cpu";
 };
 
 // A one-line progress bar, redrawn in place on a terminal.
@@ -61,6 +62,7 @@ absl::StatusOr<int> Train(const TrainFlags& flags, const sweeps::TrialSpec& tria
                               .checkpoint_dir = flags.checkpoint_dir,
                               .progress = !flags.no_progress && leader,
                               .float64 = flags.float64,
+                              .device = flags.device,
                               .group = group};
   options.on_progress = isatty(STDERR_FILENO) ? DrawBar : PrintLine;
   absl::StatusOr<trainer::TrialResult> result = trainer::RunTrial(trial, options);
@@ -134,6 +136,10 @@ CommandRunner AddTrainCommand(CLI::App& app) {
   cmd->add_flag("--float64", flags->float64,
                 "Train in float64 instead of float32 (slower; for comparing runs to 1e-10, e.g. "
                 "one process against mpirun -np R)");
+  cmd->add_option("--device", flags->device,
+                  "cpu, cuda or cuda:N (a CUDA build of istar, docs/building.md); "
+                  "training.precision bf16 needs cuda")
+      ->default_val("cpu");
   cmd->footer(
       "Worker groups: `mpirun -np R istar train CONFIG.yaml` trains the trial data parallel on R "
       "ranks (each batch split across them, IsoScore* and CosReg over the whole batch); rank 0 "

@@ -26,6 +26,7 @@ struct WorkerFlags {
   int64_t batch_rows = 1000;
   bool float64 = false;
   bool no_progress = false;
+  std::string device = "cpu";
 };
 
 // Set by SIGTERM / SIGINT (mpirun forwards them to every rank): stop at the next step and hand
@@ -79,6 +80,7 @@ int Run(const WorkerFlags& flags) {
              static_cast<int64_t>(flags.exit_when_idle_seconds * 1000)),
          .batch_rows = flags.batch_rows,
          .float64 = flags.float64,
+         .device = flags.device,
          .progress = !flags.no_progress},
         *group, client.get(), g_stop_requested);
   }
@@ -119,6 +121,8 @@ CommandRunner AddWorkerCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--float64", flags->float64, "Train in float64 (for comparisons in tests)");
   cmd->add_flag("--no-progress", flags->no_progress, "Print no training progress");
+  cmd->add_option("--device", flags->device, "cpu, cuda or cuda:N: where each trial trains")
+      ->default_val("cpu");
   return [flags] { return Run(*flags); };
 }
 

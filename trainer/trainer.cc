@@ -15,14 +15,25 @@ namespace istar::trainer {
 namespace {
 
 // What can be checked before anything is loaded.
-absl::Status ValidateTrial(const sweeps::TrialSpec& trial) {
-  // Note [Precision]: the LibTorch istar builds against here is CPU-only, where autocast is not
-  // available; rather than silently training in another precision than the sweep asked for,
-  // such a trial is refused.
-  if (trial.training.precision != "fp32") {
+absl::Status ValidateTrial(const sweeps::TrialSpec& trial, const RunOptions& options) {
+  const bool cuda = options.device == "cuda" || options.device.rfind("cuda:", 0) == 0;
+  if (options.device != "cpu" && !cuda) {
     return absl::InvalidArgumentError(
-        absl::StrCat("training.precision: \"", trial.training.precision,
-                     "\" needs autocast on a GPU, which this CPU build of istar lacks; use fp32"));
+        absl::StrCat("device: expected cpu, cuda or cuda:N, got \"", options.device, "\""));
+  }
+  // Note [Precision]: bf16 is CUDA autocast around the forward pass (trainer/autocast.h); on a CPU
+  // there is none, and fp16 would need loss scaling, which istar does not implement. Rather than
+  // silently training in another precision than the sweep asked for, such a trial is refused.
+  const std::string& precision = trial.training.precision;
+  if (precision == "fp16") {
+    return absl::InvalidArgumentError(
+        "training.precision: \"fp16\" needs loss scaling, which istar does not implement; use "
+        "bf16 on a GPU, or fp32");
+  }
+  if (precision != "fp32" && (!cuda || options.float64)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training.precision: \"", precision, "\" is autocast on a GPU: train with --device cuda "
+        "(istar's GPU build, docs/building.md) and without --float64, or use fp32"));
   }
   if (trial.batch_size < 1 || trial.epochs < 1) {
     return absl::InvalidArgumentError("batch_size and epochs must be >= 1");
@@ -99,7 +110,7 @@ absl::StatusOr<TrialResult> CreateAndRun(const sweeps::TrialSpec& trial, const R
 
 absl::StatusOr<TrialResult> TrainTrial(const sweeps::TrialSpec& trial, const RunOptions& options,
                                        ResultSink* sink) {
-  ISTAR_RETURN_IF_ERROR(ValidateTrial(trial));
+  ISTAR_RETURN_IF_ERROR(ValidateTrial(trial, options));
   comm::LocalCommunicator local;
   comm::Communicator& group = options.group != nullptr ? *options.group : local;
   return CreateAndRun(trial, options, group, sink, [] { return absl::OkStatus(); });
@@ -107,7 +118,7 @@ absl::StatusOr<TrialResult> TrainTrial(const sweeps::TrialSpec& trial, const Run
 
 absl::StatusOr<TrialResult> RunTrial(const sweeps::TrialSpec& trial, const RunOptions& options) {
   if (options.db_path.empty()) return absl::InvalidArgumentError("RunOptions::db_path is empty");
-  ISTAR_RETURN_IF_ERROR(ValidateTrial(trial));
+  ISTAR_RETURN_IF_ERROR(ValidateTrial(trial, options));
   comm::LocalCommunicator local;
   comm::Communicator& group = options.group != nullptr ? *options.group : local;
   const bool leader = group.rank() == 0;

@@ -85,6 +85,11 @@ struct RunOptions {
   std::function<bool()> checkpoint_on_stop;
   // Train in float64 instead of float32 (slower; for comparisons to 1e-10 in tests).
   bool float64 = false;
+  // Where the model and its batches live: "cpu", "cuda" or "cuda:N". CUDA needs a LibTorch built
+  // with it (istar's GPU build, docs/building.md; Debian's is CPU-only: FailedPrecondition) and
+  // one process: a worker group of several ranks trains on CPUs. A trial whose
+  // training.precision is "bf16" needs CUDA (autocast, trainer/autocast.h).
+  std::string device = "cpu";
   // The worker group this process is one rank of: a communicator over host memory (MPI), used
   // for every collective of the trial, and alive until RunTrial returns. Null: one process.
   comm::Communicator* group = nullptr;

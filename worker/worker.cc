@@ -293,6 +293,7 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
     trainer::RunOptions run{.checkpoint_dir = options.checkpoint_dir,
                             .progress = options.progress && leader,
                             .float64 = options.float64,
+                            .device = options.device,
                             .group = &group};
     run.should_stop = [&] {
       return stop.load() || (heartbeat.has_value() && (heartbeat->cancelled() || heartbeat->lost()));

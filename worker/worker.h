@@ -50,6 +50,8 @@ struct WorkerOptions {
   int64_t batch_rows = 1'000;
   // Train in float64 (tests).
   bool float64 = false;
+  // Where a trial trains: "cpu", "cuda" or "cuda:N" (trainer::RunOptions::device).
+  std::string device = "cpu";
   // Progress lines on stderr (rank 0).
   bool progress = true;
 };

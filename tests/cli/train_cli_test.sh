@@ -22,4 +22,11 @@ expect diverged 1 'diverged' -- "$istar" train "$config" --db diverged.db --chec
   --set grid.learning_rate=1e6 --no-progress
 expect unknown_override 2 'training\.learning_rate: unknown key' -- \
   "$istar" train "$config" --db x.db --set training.learning_rate=1
+# Precision and device are checked before anything is loaded (Note [Precision], trainer.cc).
+expect bf16_needs_a_gpu 2 'training\.precision: "bf16" is autocast on a GPU' -- \
+  "$istar" train "$config" --db x.db --set training.precision=bf16
+expect fp16_is_refused 2 'training\.precision: "fp16" needs loss scaling' -- \
+  "$istar" train "$config" --db x.db --set training.precision=fp16 --device cuda
+expect unknown_device 2 'device: expected cpu, cuda or cuda:N, got "tpu"' -- \
+  "$istar" train "$config" --db x.db --device tpu
 finish train_cli_test

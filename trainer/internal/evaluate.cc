@@ -13,18 +13,18 @@ at::Tensor ToTensor(const std::vector<int64_t>& values, int64_t rows, int64_t co
   return at::from_blob(const_cast<int64_t*>(values.data()), {rows, cols}, at::kLong).clone();
 }
 
-// Copies the first `length` values of `row` (as float32) to `out`.
+// Copies the first `length` values of `row` (as float32, on the host) to `out`.
 void CopyRow(const at::Tensor& row, int64_t length, float* out) {
-  const at::Tensor values = row.slice(0, 0, length).to(at::kFloat).contiguous();
+  const at::Tensor values = row.slice(0, 0, length).to(at::kCPU, at::kFloat).contiguous();
   std::copy_n(values.data_ptr<float>(), length, out);
 }
 
 }  // namespace
 
-models::Batch ToModelBatch(const HostBatch& host) {
-  return {.input_ids = ToTensor(host.input_ids, host.rows, host.cols),
-          .attention_mask = ToTensor(host.attention_mask, host.rows, host.cols),
-          .token_type_ids = ToTensor(host.token_type_ids, host.rows, host.cols)};
+models::Batch ToModelBatch(const HostBatch& host, const at::Device& device) {
+  return {.input_ids = ToTensor(host.input_ids, host.rows, host.cols).to(device),
+          .attention_mask = ToTensor(host.attention_mask, host.rows, host.cols).to(device),
+          .token_type_ids = ToTensor(host.token_type_ids, host.rows, host.cols).to(device)};
 }
 
 // Note [Sharded evaluation]
@@ -37,6 +37,7 @@ absl::StatusOr<tasks::Scores> EvaluateDev(models::TaskModel& model, const tasks:
                                           int64_t pad_id, comm::Communicator& group) {
   at::NoGradGuard no_grad;
   model.module().eval();
+  const at::Device device = model.module().parameters().front().device();
   const bool squad = dev.task == tasks::Task::kSquad;
   std::vector<double> predictions(dev.classification.size(), 0.0);
   // Where each feature's logits start in the flat start/end buffers (SQuAD).
@@ -52,7 +53,7 @@ absl::StatusOr<tasks::Scores> EvaluateDev(models::TaskModel& model, const tasks:
   for (size_t k = static_cast<size_t>(group.rank()); k < batches.size();
        k += static_cast<size_t>(group.size())) {
     const HostBatch host = Collate(features, batches[k], pad_id);
-    const models::ModelOutput out = model.Forward(ToModelBatch(host));
+    const models::ModelOutput out = model.Forward(ToModelBatch(host, device));
     if (squad) {
       for (int64_t r = 0; r < host.rows; ++r) {
         const size_t offset = offsets[static_cast<size_t>(batches[k][r])];
@@ -61,7 +62,7 @@ absl::StatusOr<tasks::Scores> EvaluateDev(models::TaskModel& model, const tasks:
       }
       continue;
     }
-    const at::Tensor predicted = out.logits.argmax(-1).contiguous();
+    const at::Tensor predicted = out.logits.argmax(-1).to(at::kCPU).contiguous();
     for (int64_t r = 0; r < host.rows; ++r) {
       predictions[static_cast<size_t>(host.example_indices[r])] =
           static_cast<double>(predicted[r].item<int64_t>());

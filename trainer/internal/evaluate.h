@@ -17,8 +17,8 @@ class Communicator;
 
 namespace istar::trainer::internal {
 
-// The model's input tensors for `host` (int64 [rows, cols], CPU).
-models::Batch ToModelBatch(const HostBatch& host);
+// The model's input tensors for `host` (int64 [rows, cols]) on `device`.
+models::Batch ToModelBatch(const HostBatch& host, const at::Device& device);
 
 // Batch size of evaluation and of the S0 estimate: no gradient, so it can exceed the trial's.
 inline constexpr int64_t kEvalBatchSize = 64;

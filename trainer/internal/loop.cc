@@ -18,6 +18,7 @@
 #include "regularizers/isotropy.h"
 #include "regularizers/tensor_collectives.h"
 #include "tasks/task.h"
+#include "trainer/autocast.h"
 #include "trainer/data_parallel.h"
 #include "trainer/internal/batches.h"
 #include "trainer/internal/checkpoint.h"
@@ -85,7 +86,7 @@ std::vector<db::FinalResult> FinalResults(const std::map<std::string, double>& s
 class Loop final : public TrialLoop {
  public:
   Loop(const sweeps::TrialSpec& trial, const RunOptions& options, comm::Communicator& group)
-      : trial_(trial), options_(options), group_(group) {
+      : trial_(trial), options_(options), group_(group), device_(options.device) {
     if (group.size() > 1) {
       owned_ranks_ = regularizers::MakeCrossRankSum(group);
       ranks_ = owned_ranks_.get();
@@ -145,6 +146,7 @@ class Loop final : public TrialLoop {
   std::string trial_dir_;  // empty: no checkpoints
   int64_t pad_id_ = 0;
   bool squad_ = false;
+  const at::Device device_;
   int64_t step_ = 0;
   int64_t saved_step_ = -1;  // step_ of the last checkpoint written or restored
   at::Tensor resumed_shrinkage_;  // S0 of a preemption checkpoint's epoch
@@ -189,6 +191,19 @@ absl::Status Loop::Init() {
                   squad_ ? models::Head::kQuestionAnswering : models::Head::kSequenceClassification,
                   squad_ ? 2 : tasks::NumLabels(*task), static_cast<uint64_t>(trial_.seed)));
   if (options_.float64) model_.model->module().to(at::kDouble);
+  if (device_.is_cuda()) {
+    if (!at::hasCUDA()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "device ", options_.device, ": this LibTorch has no CUDA (Debian's is CPU-only; see "
+          "docs/building.md, \"The GPU build\")"));
+    }
+    if (group_.size() > 1) {
+      return absl::UnimplementedError(
+          "a worker group of several ranks trains on CPUs; GPU groups need NCCL gradient "
+          "averaging, not built yet");
+    }
+    model_.model->module().to(device_);
+  }
   pad_id_ = std::max<int32_t>(0, model_.tokenizer->pad_id());
   ISTAR_RETURN_IF_ERROR(LoadData());
   ISTAR_ASSIGN_OR_RETURN(layers_, ResolveLayers(model_.model->config().num_hidden_layers,
@@ -280,7 +295,8 @@ absl::Status Loop::EstimateShrinkage() {
     const int64_t take = std::min(tokens * layers, left);
     left -= take;
     if (static_cast<int64_t>(k) % group_.size() != group_.rank()) continue;
-    const models::Batch batch = ToModelBatch(Collate(train_features_, batches[k], pad_id_));
+    const models::Batch batch =
+        ToModelBatch(Collate(train_features_, batches[k], pad_id_), device_);
     const models::ModelOutput out = model_.model->Forward(batch);
     const PointCloud cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
     ISTAR_RETURN_IF_ERROR(estimator.Add(cloud.points.slice(0, 0, take)).status());
@@ -301,19 +317,32 @@ absl::StatusOr<Loop::StepOutcome> Loop::Step(std::span<const int64_t> indices, b
   PointCloud cloud;
   if (!mine.empty()) {
     const HostBatch host = Collate(train_features_, mine, pad_id_);
-    const models::Batch batch = ToModelBatch(host);
-    const models::ModelOutput out = model_.model->Forward(batch);
-    if (needs_cloud) cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
-    task_sum = squad_ ? SpanLossSum(out.start_logits, out.end_logits,
-                                    at::tensor(host.start_positions), at::tensor(host.end_positions))
-                      : ClassificationLossSum(out.logits, at::tensor(host.labels));
+    const models::Batch batch = ToModelBatch(host, device_);
+    models::ModelOutput out;
+    {
+      // bf16 trials: the forward in autocast; the losses and regularizers below in float32.
+      AutocastGuard autocast(at::kBFloat16, trial_.training.precision == "bf16");
+      out = model_.model->Forward(batch);
+    }
+    if (needs_cloud) {
+      cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
+      cloud.points = cloud.points.to(dtype);  // a no-op unless the forward ran in autocast
+    }
+    auto on_device = [&](const std::vector<int64_t>& values) {
+      return at::tensor(values).to(device_);
+    };
+    task_sum = squad_ ? SpanLossSum(out.start_logits.to(dtype), out.end_logits.to(dtype),
+                                    on_device(host.start_positions), on_device(host.end_positions))
+                      : ClassificationLossSum(out.logits.to(dtype), on_device(host.labels));
   } else {
     // No rows here (an epoch's tail smaller than the group): this rank adds nothing but still
     // joins every collective, the backward all-reduces included, so its empty cloud is a leaf
     // that requires a gradient.
-    task_sum = at::zeros({}, dtype);
+    task_sum = at::zeros({}, at::TensorOptions(dtype).device(device_));
     if (needs_cloud) {
-      cloud.points = at::zeros({0, model_.model->config().hidden_size}, dtype).requires_grad_();
+      cloud.points = at::zeros({0, model_.model->config().hidden_size},
+                               at::TensorOptions(dtype).device(device_))
+                         .requires_grad_();
       cloud.layers = layers_;
     }
   }
