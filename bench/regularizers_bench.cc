@@ -5,10 +5,17 @@
 // BM_CovarianceProduct times the product X^T X alone: the floor for any exact IsoScore*.
 // BM_IsoScoreStarAutogradMatmul is the closed form with autograd's own matmul backward, to
 // measure Note [Scatter matrix with a one-product backward].
+//
+// ISTAR_BENCH_DEVICE=cuda runs every benchmark on the GPU (deploy/gpu/run.sh): the tensors live
+// there, and each iteration ends by reading one gradient element back, which waits for the
+// stream, so the time is the GPU's and not the kernel launches'.
 #include <benchmark/benchmark.h>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+
+#include <cstdlib>
+#include <string>
 
 #include "regularizers/isotropy.h"
 #include "tests/reference/published_forms.h"
@@ -20,24 +27,29 @@ constexpr int64_t kIsoPoints = 53'248;
 constexpr int64_t kCosPoints = 8'192;
 constexpr int64_t kDims = 768;
 
+at::Device BenchDevice() {
+  const char* device = std::getenv("ISTAR_BENCH_DEVICE");
+  return at::Device(device == nullptr ? std::string("cpu") : std::string(device));
+}
+
 // Hidden-state-like points: anisotropic, with a few outlier dimensions carrying a large mean.
 at::Tensor Points(int64_t n) {
   at::manual_seed(0);
   at::Tensor scale = at::linspace(0.1, 2.0, kDims);
   at::Tensor points = at::randn({n, kDims}) * scale;
   points.select(1, 3) += 20.0;
-  return points;
+  return points.to(BenchDevice());
 }
 
 at::Tensor Shrinkage() {
   at::manual_seed(1);
   const at::Tensor x = at::randn({4 * kDims, kDims});
-  return at::cov(x.t());
+  return at::cov(x.t()).to(BenchDevice());
 }
 
 void BM_CovarianceProduct(benchmark::State& state) {
   const at::Tensor x = Points(kIsoPoints);
-  for (auto _ : state) benchmark::DoNotOptimize(x.t().mm(x));
+  for (auto _ : state) benchmark::DoNotOptimize(x.t().mm(x)[0][0].item<double>());
 }
 
 // Times `loss(points)` followed by its backward pass into `points`.
@@ -46,7 +58,7 @@ void TimeForwardBackward(benchmark::State& state, at::Tensor points, Loss loss) 
   points.requires_grad_();
   for (auto _ : state) {
     loss(points).backward();
-    benchmark::DoNotOptimize(points.grad().data_ptr());
+    benchmark::DoNotOptimize(points.grad()[0][0].item<double>());  // waits for a GPU's stream
     points.mutable_grad().reset();
   }
 }
