@@ -7,7 +7,8 @@
 #      from its epoch checkpoint; that group is preempted (SIGTERM) inside an epoch and hands the
 #      trial back; a third resumes from the preemption checkpoint. The trial is done once, and its
 #      rows equal, key for key and to 1e-10, those of one uninterrupted `istar train` of the same
-#      trial on two ranks (float64, a dropout-free model, I-STAR with S0).
+#      trial on two ranks (float64, with dropout: each rank's generator is in the checkpoints;
+#      I-STAR with S0).
 #   2. The coordinator is SIGKILLed while a group trains, then restarted on the same file and
 #      port: the sweep completes, every trial once, rows complete, PRAGMA integrity_check ok.
 #   3. A wrong token is refused (UNAUTHENTICATED) and changes nothing.
@@ -54,8 +55,6 @@ gone() { ! kill -0 "$1" 2> /dev/null; }
 sql() { "$istar" sql --db "$1" --format csv "$2" | tail -n +2; }
 
 "$istar" demo-data demo > /dev/null || exit 2
-sed -i -E 's/"(hidden_dropout_prob|attention_probs_dropout_prob|classifier_dropout)": [0-9.]+/"\1": 0.0/' \
-  demo/model/config.json
 openssl rand -hex 32 > token
 chmod 600 token
 cat > sweep.yaml << 'EOF'

@@ -34,14 +34,6 @@ bool HasWeights(const fs::path& dir) {
   return fs::exists(dir / "model.safetensors") || fs::exists(dir / "pytorch_model.bin");
 }
 
-// Holds the default CPU generator's lock while its state is read or replaced (Note [Acquire
-// lock when using random generators] in c10/core/GeneratorImpl.h).
-at::Tensor GetCpuRngState() {
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  return generator.get_state();
-}
-
 void SetCpuRngState(const at::Tensor& state) {
   at::Generator generator = at::detail::getDefaultCPUGenerator();
   std::lock_guard<std::mutex> lock(generator.mutex());
@@ -125,6 +117,14 @@ void RemovePreemptionCheckpoints(const fs::path& trial_dir, const fs::path& keep
 
 }  // namespace
 
+// Holds the default CPU generator's lock while its state is read or replaced (Note [Acquire
+// lock when using random generators] in c10/core/GeneratorImpl.h).
+at::Tensor CpuRngState() {
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
 absl::StatusOr<TrialModel> LoadTrialModel(const std::string& dir, models::Head head,
                                           int64_t num_labels, uint64_t seed) {
   TrialModel loaded;
@@ -149,6 +149,16 @@ absl::StatusOr<TrialModel> LoadTrialModel(const std::string& dir, models::Head h
   return loaded;
 }
 
+// Note [Generators of a worker group]
+// Every rank of a group seeds its CPU generator alike, then draws dropout masks for its own
+// shard, so the ranks' generators part ways. Rank 0 alone writes a checkpoint, so the ranks'
+// states are gathered first (Loop::GatherRngStates: each rank fills its row of an [R, S] buffer
+// of zeros and a sum all-reduce gives every row to all) and saved as
+// "cpu_generator_states_by_rank" beside rank 0's own "cpu_generator_state"; each rank restores
+// its row. Without them (a checkpoint of one process, or of an older istar) every rank restores
+// the saving process's state: right for one process, and for a group the dropout masks of ranks
+// > 0 then differ from an uninterrupted run's.
+
 // Note [Preemption checkpoints]
 // A worker group asked to stop (SIGTERM: a preempted allocation) hands its trial back to the
 // queue; without a checkpoint of its own, the next attempt would redo every step since the last
@@ -161,7 +171,7 @@ absl::StatusOr<TrialModel> LoadTrialModel(const std::string& dir, models::Head h
 // checkpoint with the most steps wins; the next checkpoint of either kind removes step-* folders.
 absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState& state,
                             const models::TaskModel& model, torch::optim::Optimizer& optimizer,
-                            const at::Tensor* shrinkage) {
+                            const at::Tensor* shrinkage, const at::Tensor* rank_rng_states) {
   const std::string name = state.mid_epoch ? absl::StrCat("step-", state.step)
                                            : absl::StrCat("epoch-", state.epoch);
   const fs::path final_dir = fs::path(trial_dir) / name;
@@ -177,7 +187,10 @@ absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState&
   optimizer.save(optimizer_archive);
   optimizer_archive.save_to((temp_dir / "optimizer.pt").string());
   torch::serialize::OutputArchive rng_archive;
-  rng_archive.write("cpu_generator_state", GetCpuRngState());
+  rng_archive.write("cpu_generator_state", CpuRngState());
+  if (rank_rng_states != nullptr && rank_rng_states->defined()) {
+    rng_archive.write("cpu_generator_states_by_rank", *rank_rng_states);
+  }
   rng_archive.save_to((temp_dir / "rng.pt").string());
   if (shrinkage != nullptr && shrinkage->defined()) {
     torch::serialize::OutputArchive shrinkage_archive;
@@ -197,7 +210,7 @@ absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState&
 
 absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
     const std::string& trial_dir, models::TaskModel& model, torch::optim::Optimizer& optimizer,
-    at::Tensor* shrinkage) {
+    at::Tensor* shrinkage, int rank) {
   ISTAR_ASSIGN_OR_RETURN(const std::optional<FoundCheckpoint> found, LatestCheckpoint(trial_dir));
   if (!found.has_value()) return std::optional<CheckpointState>();
   const fs::path* dir = &found->dir;
@@ -217,6 +230,10 @@ absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
   rng_archive.load_from((*dir / "rng.pt").string());
   at::Tensor rng_state;
   rng_archive.read("cpu_generator_state", rng_state);
+  at::Tensor by_rank;
+  if (rng_archive.try_read("cpu_generator_states_by_rank", by_rank) && rank < by_rank.size(0)) {
+    rng_state = by_rank[rank].clone();
+  }
   SetCpuRngState(rng_state);
   if (shrinkage != nullptr && fs::exists(*dir / "shrinkage.pt")) {
     torch::serialize::InputArchive shrinkage_archive;

@@ -50,19 +50,26 @@ struct CheckpointState {
 // (I-STAR's S0 of the epoch, needed to resume inside it) and state.json, through a temporary
 // folder renamed into place. A new checkpoint supersedes every step-* folder of the trial, which
 // it removes. Internal on I/O failure.
+// `rank_rng_states` ([R, S] uint8, row r the CPU generator state of rank r; null for one
+// process) goes to rng.pt beside this process's own state (Note [Generators of a worker group]).
 [[nodiscard]] absl::Status SaveCheckpoint(const std::string& trial_dir,
                                           const CheckpointState& state,
                                           const models::TaskModel& model,
                                           torch::optim::Optimizer& optimizer,
-                                          const at::Tensor* shrinkage = nullptr);
+                                          const at::Tensor* shrinkage = nullptr,
+                                          const at::Tensor* rank_rng_states = nullptr);
 
 // Restores the latest complete checkpoint of `trial_dir` (the one with the most steps) into
-// `model`, `optimizer` and LibTorch's default CPU generator, and into `*shrinkage` (left as it is
+// `model`, `optimizer` and LibTorch's default CPU generator (rank `rank`'s state when the
+// checkpoint holds one per rank, else the saving process's), and into `*shrinkage` (left as it is
 // when the checkpoint holds none; may be null). nullopt if there is none; DataLoss if it does not
 // fit the model or its state.json is not one of ours.
 [[nodiscard]] absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
     const std::string& trial_dir, models::TaskModel& model, torch::optim::Optimizer& optimizer,
-    at::Tensor* shrinkage = nullptr);
+    at::Tensor* shrinkage = nullptr, int rank = 0);
+
+// The state of LibTorch's default CPU generator (uint8 [S]), read under its lock.
+at::Tensor CpuRngState();
 
 }  // namespace istar::trainer::internal
 

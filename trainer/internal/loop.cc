@@ -5,6 +5,7 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -111,7 +112,10 @@ class Loop final : public TrialLoop {
   // Rank 0: the sink's rows stored (ResultSink::Sync), then the checkpoint written; skipped
   // (OK) while rows cannot be delivered.
   absl::Status Checkpoint(const CheckpointState& state, const at::Tensor* shrinkage,
-                          ResultSink* sink);
+                          const at::Tensor& rank_rng_states, ResultSink* sink);
+  // Every rank's CPU generator state, [R, S] uint8, on every rank; undefined for one process. A
+  // collective (Note [Generators of a worker group] in checkpoint.cc).
+  absl::StatusOr<at::Tensor> GatherRngStates();
   // On a stop request: a preemption checkpoint of the steps taken since the last checkpoint,
   // when RunOptions::checkpoint_on_stop says so on rank 0. A collective.
   absl::Status SaveOnStop(int64_t epoch, ResultSink* sink);
@@ -220,7 +224,8 @@ absl::Status Loop::Init() {
   trial_dir_ = (std::filesystem::path(options_.checkpoint_dir) / trial_.id).string();
   ISTAR_ASSIGN_OR_RETURN(
       std::optional<CheckpointState> restored,
-      RestoreLatestCheckpoint(trial_dir_, *model_.model, *optimizer_, &resumed_shrinkage_));
+      RestoreLatestCheckpoint(trial_dir_, *model_.model, *optimizer_, &resumed_shrinkage_,
+                              group_.rank()));
   if (restored.has_value()) {
     const int64_t done_in_epoch = restored->step - restored->epoch * steps_per_epoch_;
     if (restored->epoch > trial_.epochs || done_in_epoch < 0 || done_in_epoch > steps_per_epoch_ ||
@@ -465,8 +470,19 @@ void Loop::ReportProgress(int64_t epoch, double loss) {
   }
 }
 
+absl::StatusOr<at::Tensor> Loop::GatherRngStates() {
+  if (group_.size() == 1) return at::Tensor();
+  // See Note [Generators of a worker group] in checkpoint.cc. Bytes are exact in doubles.
+  const at::Tensor mine = CpuRngState().to(at::kDouble);
+  const int64_t size = mine.numel();
+  std::vector<double> all(static_cast<size_t>(group_.size() * size), 0.0);
+  std::copy_n(mine.data_ptr<double>(), size, all.begin() + group_.rank() * size);
+  ISTAR_RETURN_IF_ERROR(group_.AllReduceSum(std::span<double>(all)));
+  return at::tensor(all, at::kDouble).view({group_.size(), size}).to(at::kByte);
+}
+
 absl::Status Loop::Checkpoint(const CheckpointState& state, const at::Tensor* shrinkage,
-                              ResultSink* sink) {
+                              const at::Tensor& rank_rng_states, ResultSink* sink) {
   const absl::Status synced = sink->Sync();
   if (absl::IsUnavailable(synced)) {
     std::cerr << "step " << step_ << ": checkpoint skipped, rows not yet delivered: "
@@ -474,15 +490,17 @@ absl::Status Loop::Checkpoint(const CheckpointState& state, const at::Tensor* sh
     return absl::OkStatus();
   }
   ISTAR_RETURN_IF_ERROR(synced);
-  return SaveCheckpoint(trial_dir_, state, *model_.model, *optimizer_, shrinkage);
+  return SaveCheckpoint(trial_dir_, state, *model_.model, *optimizer_, shrinkage,
+                        &rank_rng_states);
 }
 
 absl::Status Loop::SaveOnStop(int64_t epoch, ResultSink* sink) {
   if (trial_dir_.empty() || step_ == saved_step_) return absl::OkStatus();
+  ISTAR_ASSIGN_OR_RETURN(const at::Tensor rng_states, GatherRngStates());
   ISTAR_RETURN_IF_ERROR(OnLeader([&]() -> absl::Status {
     if (!options_.checkpoint_on_stop || !options_.checkpoint_on_stop()) return absl::OkStatus();
     const at::Tensor* s0 = regularizer_.shrinkage.defined() ? &regularizer_.shrinkage : nullptr;
-    return Checkpoint({.epoch = epoch, .step = step_, .mid_epoch = true}, s0, sink);
+    return Checkpoint({.epoch = epoch, .step = step_, .mid_epoch = true}, s0, rng_states, sink);
   }));
   saved_step_ = step_;
   return absl::OkStatus();
@@ -523,8 +541,10 @@ absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
     ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(sink));
     result.final_metrics = scores.values;
     if (!trial_dir_.empty()) {
-      ISTAR_RETURN_IF_ERROR(OnLeader(
-          [&] { return Checkpoint({.epoch = epoch + 1, .step = step_}, nullptr, sink); }));
+      ISTAR_ASSIGN_OR_RETURN(const at::Tensor rng_states, GatherRngStates());
+      ISTAR_RETURN_IF_ERROR(OnLeader([&] {
+        return Checkpoint({.epoch = epoch + 1, .step = step_}, nullptr, rng_states, sink);
+      }));
       saved_step_ = step_;
     }
   }
