@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `istar run` as a user runs it (docs/cli.md): a coordinator on a free loopback port, two worker
 # groups of two MPI ranks, the README's demo sweep, every
-# trial done exactly once, the comparison table; a second run re-runs nothing; bad input is
-# refused before anything starts.
+# trial done exactly once, the comparison table; a second run re-runs nothing; Ctrl-C hands the
+# running trials back; bad input is refused before anything starts.
 #
 #   run_cli_test.sh ISTAR REPO_ROOT
 set -u
@@ -37,4 +37,32 @@ expect logs_kept 0 'istar-logs/coordinator.log istar-logs/worker-0.log istar-log
 expect second_run_reruns_nothing 0 '10 trials, 0 new' -- \
   "$istar" run "$sweep" --workers 1 --ranks 2 --db demo.db
 expect still_one_attempt_each 0 '^10 $' -- sql demo.db "SELECT count(*) FROM attempts"
+# Ctrl-C mid-sweep (long trials: 20 epochs): the groups' ranks get SIGTERM, checkpoint and hand
+# their trials back to the queue (attempts "abandoned", not failed), and no process is left.
+start_interrupted() {
+  setsid "$istar" run "$sweep" --workers 2 --ranks 2 --db stopped.db --checkpoints stopped-ckpt \
+    --logs stopped-logs --set grid.epochs=20 > interrupted.log 2>&1 &
+  run_pid=$!
+}
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" > /dev/null 2>&1; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.2
+  done
+}
+start_interrupted
+expect trials_running 0 '' -- wait_for 120 grep -q ' 2 running' interrupted.log
+kill -INT "$run_pid"
+expect interrupted_exits_1 0 '' -- wait_for 120 bash -c "! kill -0 $run_pid"
+wait "$run_pid"
+code=$?
+expect interrupted_exit_code 0 '^1$' -- echo "$code"
+expect interrupted_message 0 'interrupted; run again to resume' -- cat interrupted.log
+expect handed_back_not_failed 0 '^abandoned,2 ' -- \
+  sql stopped.db "SELECT outcome, count(*) FROM attempts GROUP BY outcome ORDER BY outcome"
+expect nothing_left_leased 0 '^0 $' -- \
+  sql stopped.db "SELECT count(*) FROM trials WHERE status IN ('leased', 'running')"
+expect no_process_left 1 '' -- pgrep -f "stopped-ckpt"
 finish run_cli_test
