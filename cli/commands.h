@@ -66,6 +66,9 @@ CommandRunner AddCoordinatorCommand(CLI::App& app);
 // `istar worker`: a worker group's rank: lease, train, report (docs/worker.md).
 CommandRunner AddWorkerCommand(CLI::App& app);
 
+// `istar workers list|release WORKER`: a coordinator's worker groups and their quarantine.
+CommandRunner AddWorkersCommand(CLI::App& app);
+
 // `istar run FILE`: a coordinator, W worker groups and the comparison table, on this machine.
 CommandRunner AddRunCommand(CLI::App& app);
 

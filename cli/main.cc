@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
 #ifdef ISTAR_WITH_COORDINATOR
       {"coordinator", istar::cli::AddCoordinatorCommand(app)},
       {"worker", istar::cli::AddWorkerCommand(app)},
+      {"workers", istar::cli::AddWorkersCommand(app)},
       {"run", istar::cli::AddRunCommand(app)},
 #endif
   };

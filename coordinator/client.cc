@@ -165,6 +165,31 @@ class GrpcClient final : public CoordinatorClient {
     return response.cancelled();
   }
 
+  absl::StatusOr<std::vector<db::WorkerRecord>> ListWorkers() override {
+    v1::ListWorkersResponse response;
+    auto context = Context();
+    ISTAR_RETURN_IF_ERROR(
+        FromGrpc(stub_->ListWorkers(context.get(), v1::ListWorkersRequest(), &response)));
+    std::vector<db::WorkerRecord> workers;
+    for (const v1::Worker& w : response.workers()) {
+      workers.push_back({.id = w.worker_id(),
+                         .host = w.host(),
+                         .registered_at = Timestamp(std::chrono::milliseconds(w.registered_at_ms())),
+                         .last_seen_at = Timestamp(std::chrono::milliseconds(w.last_seen_at_ms())),
+                         .consecutive_failures = w.consecutive_failures(),
+                         .quarantined = w.quarantined()});
+    }
+    return workers;
+  }
+
+  absl::Status ReleaseWorker(const std::string& worker_id) override {
+    v1::ReleaseWorkerRequest request;
+    request.set_worker_id(worker_id);
+    v1::ReleaseWorkerResponse response;
+    auto context = Context();
+    return FromGrpc(stub_->ReleaseWorker(context.get(), request, &response));
+  }
+
   absl::Status WatchSweep(const std::string& sweep,
                           const std::function<void(const TrialEvent&)>& on_event) override {
     v1::WatchSweepRequest request;

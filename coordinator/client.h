@@ -114,6 +114,12 @@ class CoordinatorClient {
   // Calls `on_event` for every event until the sweep has finished (OK) or the stream fails.
   [[nodiscard]] virtual absl::Status WatchSweep(
       const std::string& sweep, const std::function<void(const TrialEvent&)>& on_event) = 0;
+
+  // ---- Operators.
+  // The worker groups the coordinator knows, ordered by id.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<db::WorkerRecord>> ListWorkers() = 0;
+  // Lifts `worker_id`'s quarantine and resets its failure count. NotFound for an unknown worker.
+  [[nodiscard]] virtual absl::Status ReleaseWorker(const std::string& worker_id) = 0;
 };
 
 }  // namespace istar::coordinator

@@ -121,7 +121,7 @@ class Leader {
     if (registration_.quarantined) {
       return absl::FailedPreconditionError(absl::StrCat(
           "worker ", worker_id_, " is quarantined by the coordinator (too many failures in a "
-                                 "row); release it before running it again"));
+          "row): find the cause, then `istar workers release ", worker_id_, "`"));
     }
     std::cerr << "istar worker " << worker_id_ << ": registered, " << ranks_
               << " rank(s), lease " << registration_.lease_ttl.count() << " ms" << std::endl;

@@ -233,6 +233,32 @@ grpc::Status Service::CancelSweep(grpc::ServerContext* context,
   });
 }
 
+grpc::Status Service::ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest*,
+                                  v1::ListWorkersResponse* response) {
+  return Handle(context, [&]() -> absl::Status {
+    ISTAR_ASSIGN_OR_RETURN(const std::vector<db::WorkerRecord> workers, store_.ListWorkers());
+    for (const db::WorkerRecord& worker : workers) {
+      v1::Worker* out = response->add_workers();
+      out->set_worker_id(worker.id);
+      out->set_host(worker.host);
+      out->set_registered_at_ms(worker.registered_at.time_since_epoch().count());
+      out->set_last_seen_at_ms(worker.last_seen_at.time_since_epoch().count());
+      out->set_consecutive_failures(worker.consecutive_failures);
+      out->set_quarantined(worker.quarantined);
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status Service::ReleaseWorker(grpc::ServerContext* context,
+                                    const v1::ReleaseWorkerRequest* request,
+                                    v1::ReleaseWorkerResponse*) {
+  return Handle(context, [&]() -> absl::Status {
+    ISTAR_RETURN_IF_ERROR(CheckWorkerId(request->worker_id()));
+    return store_.ReleaseQuarantine(request->worker_id());
+  });
+}
+
 // Note [Watching by polling]: the store is the single source of truth and is written by calls
 // on other threads (and, after a restart, was written by another process), so WatchSweep
 // re-reads the sweep's trials every watch_interval and sends what changed, rather than keeping

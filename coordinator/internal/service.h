@@ -41,6 +41,11 @@ class Service final : public v1::Coordinator::Service {
                           v1::ListTrialsResponse* response) override;
   grpc::Status CancelSweep(grpc::ServerContext* context, const v1::CancelSweepRequest* request,
                            v1::CancelSweepResponse* response) override;
+  grpc::Status ListWorkers(grpc::ServerContext* context, const v1::ListWorkersRequest* request,
+                           v1::ListWorkersResponse* response) override;
+  grpc::Status ReleaseWorker(grpc::ServerContext* context,
+                             const v1::ReleaseWorkerRequest* request,
+                             v1::ReleaseWorkerResponse* response) override;
   grpc::Status WatchSweep(grpc::ServerContext* context, const v1::WatchSweepRequest* request,
                           grpc::ServerWriter<v1::TrialEvent>* writer) override;
 

@@ -11,7 +11,8 @@
 #      I-STAR with S0).
 #   2. The coordinator is SIGKILLed while a group trains, then restarted on the same file and
 #      port: the sweep completes, every trial once, rows complete, PRAGMA integrity_check ok.
-#   3. A wrong token is refused (UNAUTHENTICATED) and changes nothing.
+#   3. A wrong token is refused (UNAUTHENTICATED) and changes nothing; `istar workers list`
+#      shows the group, and releasing an unknown one is refused.
 #
 #   worker_cli_test.sh ISTAR REPO_ROOT MPIEXEC [MPIEXEC_FLAGS...]
 set -u
@@ -168,6 +169,10 @@ expect wrong_token_unauthenticated 2 'UNAUTHENTICATED|wrong bearer token' -- \
   "$istar" sweep cancel restart --coordinator "$address" --token-file wrong-token
 expect nothing_cancelled 0 '^done,3$' -- \
   sql restart.db "SELECT status, count(*) FROM trials GROUP BY status"
+expect workers_listed 0 'D +[^ ]+ +[0-9-]+ [0-9:]+ +0 +no' -- \
+  "$istar" workers list --coordinator "$address" --token-file token
+expect release_unknown_worker 2 'nobody' -- \
+  "$istar" workers release nobody --coordinator "$address" --token-file token
 signal_session TERM "$coordinator_pid"
 wait_for 30 gone "$coordinator_pid"
 finish worker_cli_test

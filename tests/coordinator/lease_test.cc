@@ -233,6 +233,25 @@ TEST_F(CoordinatorLeaseTest, RepeatedInfrastructureFailuresQuarantineTheWorker) 
   EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
   // Another worker still gets leases.
   EXPECT_FALSE(MustLease(*client, "good").trial_id.empty());
+
+  // An operator sees the quarantine and lifts it; the worker leases again, its count reset.
+  absl::StatusOr<std::vector<db::WorkerRecord>> workers = client->ListWorkers();
+  ASSERT_TRUE(workers.ok()) << workers.status();
+  ASSERT_EQ(workers->size(), 2u);
+  EXPECT_EQ((*workers)[0].id, "bad");
+  EXPECT_TRUE((*workers)[0].quarantined);
+  EXPECT_EQ((*workers)[0].consecutive_failures, 2);
+  EXPECT_EQ((*workers)[0].host, "host");
+  EXPECT_EQ((*workers)[0].last_seen_at, clock_.Now());
+  EXPECT_FALSE((*workers)[1].quarantined);
+  ASSERT_TRUE(client->ReleaseWorker("bad").ok());
+  workers = client->ListWorkers();
+  ASSERT_TRUE(workers.ok()) << workers.status();
+  EXPECT_FALSE((*workers)[0].quarantined);
+  EXPECT_EQ((*workers)[0].consecutive_failures, 0);
+  EXPECT_FALSE(MustLease(*client, "bad").trial_id.empty());
+  EXPECT_EQ(client->ReleaseWorker("nobody").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(client->ReleaseWorker("").code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CoordinatorLeaseTest, MalformedRequestsAreInvalidArgumentNamingTheField) {
