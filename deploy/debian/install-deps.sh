@@ -18,8 +18,9 @@ packages=(
   libutf8proc-dev libsentencepiece-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libopenmpi-dev openmpi-bin
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev
+  # tests and benchmarks (openssl makes tokens and certificates, procps's pgrep/pkill signal the
+  # worker groups of tests/cli/worker_cli_test.sh)
+  libgtest-dev libgmock-dev libbenchmark-dev openssl procps
   # clang checks the lock annotations (tests/thread_safety_test.sh)
   clang-14
 )
