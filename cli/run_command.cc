@@ -89,28 +89,17 @@ absl::StatusOr<std::string> AwaitAddress(const fs::path& address_file, ChildProc
   return absl::DeadlineExceededError(absl::StrCat("the coordinator did not start; see ", log));
 }
 
-int64_t Finished(const db::SweepProgress& progress) {
-  int64_t finished = 0;
-  for (const auto& [status, count] : progress.by_status) {
-    if (status == db::TrialStatus::kDone || status == db::TrialStatus::kFailed ||
-        status == db::TrialStatus::kCancelled) {
-      finished += count;
-    }
-  }
-  return finished;
-}
-
 std::string Count(const db::SweepProgress& progress, db::TrialStatus status) {
   const auto it = progress.by_status.find(status);
   return absl::StrCat(it == progress.by_status.end() ? 0 : it->second);
 }
 
 void ShowProgress(const db::SweepProgress& p, bool terminal, std::string& last) {
-  const std::string line = absl::StrCat(Finished(p), "/", p.trial_count, " trials finished (",
-                                        Count(p, db::TrialStatus::kDone), " done, ",
-                                        Count(p, db::TrialStatus::kFailed), " failed), ",
-                                        Count(p, db::TrialStatus::kLeased), " running, ",
-                                        Count(p, db::TrialStatus::kPending), " pending");
+  const std::string line =
+      absl::StrCat(db::FinishedTrials(p), "/", p.trial_count, " trials finished (",
+                   Count(p, db::TrialStatus::kDone), " done, ", Count(p, db::TrialStatus::kFailed),
+                   " failed), ", Count(p, db::TrialStatus::kLeased), " running, ",
+                   Count(p, db::TrialStatus::kPending), " pending");
   if (line == last) return;
   last = line;
   if (terminal) {
@@ -212,7 +201,7 @@ absl::StatusOr<int> Run(const RunFlags& flags) {
   if (geteuid() == 0) mpirun.push_back("--allow-run-as-root");
   // A sweep already finished (run again on the same database) needs no worker groups.
   const absl::StatusOr<db::SweepProgress> before = client->GetSweep(submitted.sweep_id);
-  const bool finished = before.ok() && Finished(*before) == before->trial_count;
+  const bool finished = before.ok() && db::FinishedTrials(*before) == before->trial_count;
   std::vector<ChildProcess> workers;
   for (int k = 0; k < (finished ? 0 : flags.workers); ++k) {
     std::vector<std::string> argv = mpirun;
@@ -245,7 +234,7 @@ absl::StatusOr<int> Run(const RunFlags& flags) {
     if (now.ok()) {
       progress = *now;
       ShowProgress(progress, terminal, last);
-      if (Finished(progress) == progress.trial_count) break;
+      if (db::FinishedTrials(progress) == progress.trial_count) break;
     }
     bool any_alive = false;
     for (ChildProcess& w : workers) any_alive |= !w.Poll().has_value();

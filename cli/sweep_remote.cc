@@ -31,20 +31,10 @@ constexpr db::TrialStatus kStatusOrder[] = {db::TrialStatus::kDone,    db::Trial
                                             db::TrialStatus::kCancelled, db::TrialStatus::kLeased,
                                             db::TrialStatus::kRunning, db::TrialStatus::kPending};
 
-int64_t Finished(const db::SweepProgress& progress) {
-  int64_t finished = 0;
-  for (db::TrialStatus s :
-       {db::TrialStatus::kDone, db::TrialStatus::kFailed, db::TrialStatus::kCancelled}) {
-    const auto it = progress.by_status.find(s);
-    if (it != progress.by_status.end()) finished += it->second;
-  }
-  return finished;
-}
-
 // "[##########..........] 5/12 finished: 4 done, 1 failed, 2 leased, 5 pending".
 std::string ProgressLine(const db::SweepProgress& progress) {
   constexpr int kWidth = 30;
-  const int64_t finished = Finished(progress);
+  const int64_t finished = db::FinishedTrials(progress);
   const int filled = progress.trial_count > 0
                          ? static_cast<int>(kWidth * finished / progress.trial_count)
                          : kWidth;

@@ -25,6 +25,19 @@ std::string_view TrialStatusName(TrialStatus status) {
   return "unknown";
 }
 
+bool IsFinished(TrialStatus status) {
+  return status == TrialStatus::kDone || status == TrialStatus::kFailed ||
+         status == TrialStatus::kCancelled;
+}
+
+int64_t FinishedTrials(const SweepProgress& progress) {
+  int64_t finished = 0;
+  for (const auto& [status, count] : progress.by_status) {
+    if (IsFinished(status)) finished += count;
+  }
+  return finished;
+}
+
 std::optional<TrialStatus> ParseTrialStatus(std::string_view name) {
   for (const StatusName& entry : kStatusNames) {
     if (entry.name == name) return entry.status;

@@ -180,6 +180,11 @@ struct SweepProgress {
   std::map<TrialStatus, int64_t> by_status;
 };
 
+// True for the statuses a trial ends in: done, failed, cancelled.
+bool IsFinished(TrialStatus status);
+// How many of the sweep's trials have finished (IsFinished).
+int64_t FinishedTrials(const SweepProgress& progress);
+
 // Which trials ListTrials returns. Within a field the values are alternatives (OR); the fields
 // combine with AND; an empty field does not filter.
 struct TrialFilter {

@@ -54,11 +54,6 @@ absl::Status CheckSweep(const std::string& sweep) {
   return absl::OkStatus();
 }
 
-bool Finished(db::TrialStatus status) {
-  return status == db::TrialStatus::kDone || status == db::TrialStatus::kFailed ||
-         status == db::TrialStatus::kCancelled;
-}
-
 }  // namespace
 
 Service::Service(db::Store& store, const CoordinatorOptions& options,
@@ -275,8 +270,9 @@ grpc::Status Service::WatchSweep(grpc::ServerContext* context,
       if (stopping_.load()) return absl::UnavailableError("the coordinator is shutting down");
       ISTAR_ASSIGN_OR_RETURN(const std::vector<db::TrialRecord> trials,
                              store_.ListTrials({.sweeps = {request->sweep()}}));
-      const auto finished = static_cast<int64_t>(std::count_if(
-          trials.begin(), trials.end(), [](const db::TrialRecord& t) { return Finished(t.status); }));
+      const auto finished = static_cast<int64_t>(
+          std::count_if(trials.begin(), trials.end(),
+                        [](const db::TrialRecord& t) { return db::IsFinished(t.status); }));
       for (const db::TrialRecord& trial : trials) {
         const std::tuple<db::TrialStatus, int64_t> now{trial.status, trial.attempts};
         const auto [last, first_time] = seen.try_emplace(trial.id, now);

@@ -5,6 +5,8 @@
 #   expect NAME CODE REGEX -- COMMAND...   # COMMAND must exit with CODE and print (stdout and
 #                                          # stderr together) something matching REGEX (grep -E)
 #   finish NAME                            # prints "NAME: P passed, F failed"; exits 1 if any failed
+#   wait_for SECONDS COMMAND...            # runs COMMAND every 0.1 s until it succeeds; 1 if it
+#                                          # never did within SECONDS
 failures=0
 passed=0
 
@@ -23,6 +25,15 @@ expect() {
   else
     passed=$((passed + 1))
   fi
+}
+
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" > /dev/null 2>&1; do
+    [ "$SECONDS" -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
 }
 
 finish() {

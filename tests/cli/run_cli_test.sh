@@ -44,14 +44,6 @@ start_interrupted() {
     --logs stopped-logs --set grid.epochs=20 > interrupted.log 2>&1 &
   run_pid=$!
 }
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" > /dev/null 2>&1; do
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.2
-  done
-}
 start_interrupted
 expect trials_running 0 '' -- wait_for 120 grep -q ' 2 running' interrupted.log
 kill -INT "$run_pid"

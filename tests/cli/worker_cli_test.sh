@@ -32,15 +32,6 @@ source "$(dirname "$0")/expect.sh"
 source "$(dirname "$0")/rows.sh"
 cd "$work" || exit 2
 
-# Polls `command` every 0.1 s for up to `seconds`; 1 if it never succeeded.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" > /dev/null 2>&1; do
-    [ "$SECONDS" -ge "$deadline" ] && return 1
-    sleep 0.1
-  done
-}
 # Starts a command in a session of its own (setsid keeps the pid), so that every process it
 # starts (mpiexec's ranks) can be signalled together, as a node's death would.
 start() {

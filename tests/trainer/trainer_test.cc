@@ -27,6 +27,26 @@ std::string ReadFile(const fs::path& path) {
   return text.str();
 }
 
+// A two-epoch trial run to its end with checkpoints in `checkpoint_dir`: its result and its final
+// weights (epoch-2/model.safetensors); a test failure, and an empty result, unless it ends done.
+struct FinishedRun {
+  TrialResult result;
+  std::string weights;
+};
+
+FinishedRun RunToTheEnd(const sweeps::TrialSpec& trial, const std::string& db,
+                        const std::string& checkpoint_dir) {
+  absl::StatusOr<TrialResult> result =
+      RunTrial(trial, {.db_path = db, .checkpoint_dir = checkpoint_dir, .progress = false});
+  if (!result.ok() || result->status != "done") {
+    ADD_FAILURE() << "the run did not end done: "
+                  << (result.ok() ? result->status + " " + result->error
+                                  : result.status().ToString());
+    return {};
+  }
+  return {*result, ReadFile(fs::path(checkpoint_dir) / trial.id / "epoch-2" / "model.safetensors")};
+}
+
 // A tiny BERT (hidden 32, 2 layers) with the demo vocabulary and no weights file, and the demo
 // sentiment task, made once for the whole suite.
 class TrainerTest : public ::testing::Test {
@@ -156,11 +176,8 @@ TEST_F(TrainerTest, NegativeIStarLambdaLowersIsotropyAndPositiveRaisesIt) {
 
 TEST_F(TrainerTest, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
   const sweeps::TrialSpec trial = Trial("istar: {lambda: [-1], zeta: [0.2]}", 2e-3, 2);
-  const std::string straight = Path("ckpt");
-  absl::StatusOr<TrialResult> full =
-      RunTrial(trial, {.db_path = Path("db"), .checkpoint_dir = straight, .progress = false});
-  ASSERT_TRUE(full.ok()) << full.status();
-  ASSERT_EQ(full->status, "done") << full->error;
+  const FinishedRun full = RunToTheEnd(trial, Path("db"), Path("ckpt"));
+  ASSERT_FALSE(full.weights.empty());
 
   const std::string resumed = Path("ckpt");
   const std::string db = Path("db");
@@ -172,17 +189,10 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
   ASSERT_TRUE(stopped.ok()) << stopped.status();
   ASSERT_EQ(stopped->status, "stopped");
   EXPECT_EQ(stopped->steps, 20);
-  absl::StatusOr<TrialResult> rest =
-      RunTrial(trial, {.db_path = db, .checkpoint_dir = resumed, .progress = false});
-  ASSERT_TRUE(rest.ok()) << rest.status();
-  ASSERT_EQ(rest->status, "done") << rest->error;
-  EXPECT_EQ(rest->steps, full->steps);
-
-  const std::string a = ReadFile(fs::path(straight) / trial.id / "epoch-2" / "model.safetensors");
-  const std::string b = ReadFile(fs::path(resumed) / trial.id / "epoch-2" / "model.safetensors");
-  ASSERT_FALSE(a.empty());
-  EXPECT_TRUE(a == b) << "the resumed run's final weights differ";
-  EXPECT_EQ(rest->final_metrics, full->final_metrics);
+  const FinishedRun rest = RunToTheEnd(trial, db, resumed);
+  EXPECT_EQ(rest.result.steps, full.result.steps);
+  EXPECT_TRUE(rest.weights == full.weights) << "the resumed run's final weights differ";
+  EXPECT_EQ(rest.result.final_metrics, full.result.final_metrics);
 }
 
 // Note [Preemption checkpoints] in trainer/internal/checkpoint.cc: stopped inside the second
@@ -190,11 +200,8 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
 // there with the saved S0 and ends with the weights of an uninterrupted run, bit for bit.
 TEST_F(TrainerTest, PreemptedMidEpochResumesInsideTheEpochWithTheSameWeights) {
   const sweeps::TrialSpec trial = Trial("istar: {lambda: [-1], zeta: [0.2]}", 2e-3, 2);
-  const std::string straight = Path("ckpt");
-  absl::StatusOr<TrialResult> full =
-      RunTrial(trial, {.db_path = Path("db"), .checkpoint_dir = straight, .progress = false});
-  ASSERT_TRUE(full.ok()) << full.status();
-  ASSERT_EQ(full->status, "done") << full->error;
+  const FinishedRun full = RunToTheEnd(trial, Path("db"), Path("ckpt"));
+  ASSERT_FALSE(full.weights.empty());
 
   // Without checkpoint_on_stop a stop leaves only the epoch checkpoints.
   const std::string unsaved = Path("ckpt");
@@ -220,17 +227,11 @@ TEST_F(TrainerTest, PreemptedMidEpochResumesInsideTheEpochWithTheSameWeights) {
   EXPECT_TRUE(fs::exists(preempted / "state.json"));
   EXPECT_TRUE(fs::exists(preempted / "shrinkage.pt"));
 
-  absl::StatusOr<TrialResult> rest =
-      RunTrial(trial, {.db_path = db, .checkpoint_dir = resumed, .progress = false});
-  ASSERT_TRUE(rest.ok()) << rest.status();
-  ASSERT_EQ(rest->status, "done") << rest->error;
-  EXPECT_EQ(rest->steps, full->steps);
+  const FinishedRun rest = RunToTheEnd(trial, db, resumed);
+  EXPECT_EQ(rest.result.steps, full.result.steps);
   EXPECT_FALSE(fs::exists(preempted)) << "superseded by epoch-2";
-  const std::string a = ReadFile(fs::path(straight) / trial.id / "epoch-2" / "model.safetensors");
-  const std::string b = ReadFile(fs::path(resumed) / trial.id / "epoch-2" / "model.safetensors");
-  ASSERT_FALSE(a.empty());
-  EXPECT_TRUE(a == b) << "the resumed run's final weights differ";
-  EXPECT_EQ(rest->final_metrics, full->final_metrics);
+  EXPECT_TRUE(rest.weights == full.weights) << "the resumed run's final weights differ";
+  EXPECT_EQ(rest.result.final_metrics, full.result.final_metrics);
 }
 
 TEST_F(TrainerTest, SquadTrainsAndReportsExactMatchAndF1) {
