@@ -133,6 +133,17 @@ class CountingCommunicator final : public istar::comm::Communicator {
   }
   absl::Status Barrier() override { return inner_.Barrier(); }
   Memory memory() const override { return inner_.memory(); }
+  absl::StatusOr<std::unique_ptr<Pending>> StartAllReduceSum(std::span<float> data,
+                                                             Stream stream) override {
+    return CountStart(data, stream);
+  }
+  absl::StatusOr<std::unique_ptr<Pending>> StartAllReduceSum(std::span<double> data,
+                                                             Stream stream) override {
+    return CountStart(data, stream);
+  }
+  absl::Status BroadcastOnStream(std::span<std::byte> data, int root, Stream stream) override {
+    return inner_.BroadcastOnStream(data, root, stream);
+  }
 
   int64_t bytes() const { return bytes_; }
   int64_t calls() const { return calls_; }
@@ -143,6 +154,13 @@ class CountingCommunicator final : public istar::comm::Communicator {
     bytes_ += static_cast<int64_t>(data.size() * sizeof(T));
     ++calls_;
     return inner_.AllReduceSum(data);
+  }
+
+  template <typename T>
+  absl::StatusOr<std::unique_ptr<Pending>> CountStart(std::span<T> data, Stream stream) {
+    bytes_ += static_cast<int64_t>(data.size() * sizeof(T));
+    ++calls_;
+    return inner_.StartAllReduceSum(data, stream);
   }
 
   istar::comm::Communicator& inner_;

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "comm/communicator.h"
+#include "trainer/device.h"
 #include "trainer/trainer.h"
 
 namespace istar::cli {
@@ -23,7 +24,7 @@ struct TrainFlags {
   std::string checkpoint_dir = "checkpoints";
   bool no_progress = false;
   bool float64 = false;
-  std::string device = "cpu";
+  std::string device = "auto";
 };
 
 // A one-line progress bar, redrawn in place on a terminal.
@@ -58,12 +59,17 @@ absl::StatusOr<int> Train(const TrainFlags& flags, const sweeps::TrialSpec& tria
               << " but this job has " << ranks << " rank(s): mpirun -np decides, and the trial "
               << "is the same (ranks_per_trial is not part of its id)\n";
   }
+  comm::LocalCommunicator alone;
+  absl::StatusOr<trainer::GroupDevice> device =
+      trainer::SetUpGroupDevice(group != nullptr ? *group : alone, flags.device);
+  if (!device.ok()) return device.status();
   trainer::RunOptions options{.db_path = flags.db_path,
                               .checkpoint_dir = flags.checkpoint_dir,
                               .progress = !flags.no_progress && leader,
                               .float64 = flags.float64,
-                              .device = flags.device,
-                              .group = group};
+                              .device = device->device,
+                              .group = group,
+                              .tensor_group = device->tensors.get()};
   options.on_progress = isatty(STDERR_FILENO) ? DrawBar : PrintLine;
   absl::StatusOr<trainer::TrialResult> result = trainer::RunTrial(trial, options);
   if (!result.ok()) return result.status();
@@ -137,9 +143,10 @@ CommandRunner AddTrainCommand(CLI::App& app) {
                 "Train in float64 instead of float32 (slower; for comparing runs to 1e-10, e.g. "
                 "one process against mpirun -np R)");
   cmd->add_option("--device", flags->device,
-                  "cpu, cuda or cuda:N (a CUDA build of istar, docs/building.md); "
-                  "training.precision bf16 needs cuda")
-      ->default_val("cpu");
+                  "cpu, cuda, cuda:N or auto (cuda where LibTorch sees a GPU, else cpu). Under "
+                  "mpirun or srun each rank takes its local rank's GPU; a CUDA build of istar, "
+                  "docs/building.md; training.precision bf16 needs cuda")
+      ->default_val("auto");
   cmd->footer(
       "Worker groups: `mpirun -np R istar train CONFIG.yaml` trains the trial data parallel on R "
       "ranks (each batch split across them, IsoScore* and CosReg over the whole batch); rank 0 "

@@ -12,6 +12,7 @@
 #include "cli/coordinator_flags.h"
 #include "comm/communicator.h"
 #include "coordinator/client.h"
+#include "trainer/device.h"
 #include "worker/worker.h"
 
 namespace istar::cli {
@@ -26,7 +27,7 @@ struct WorkerFlags {
   int64_t batch_rows = 1000;
   bool float64 = false;
   bool no_progress = false;
-  std::string device = "cpu";
+  std::string device = "auto";
 };
 
 // Set by SIGTERM / SIGINT (mpirun forwards them to every rank): stop at the next step and hand
@@ -61,6 +62,12 @@ int Run(const WorkerFlags& flags) {
     group = mpi.get();
   }
   const bool leader = group->rank() == 0;
+  // The ranks' devices first: a group that cannot train leases nothing.
+  absl::StatusOr<trainer::GroupDevice> device = trainer::SetUpGroupDevice(*group, flags.device);
+  if (!device.ok()) {
+    return leader || comm::IsAgreed(device.status()) ? ReportError("worker", device.status())
+                                                     : ExitCode(device.status());
+  }
   // Only rank 0 talks to the coordinator; the others need no token.
   std::unique_ptr<coordinator::CoordinatorClient> client;
   absl::Status connected;
@@ -80,7 +87,8 @@ int Run(const WorkerFlags& flags) {
              static_cast<int64_t>(flags.exit_when_idle_seconds * 1000)),
          .batch_rows = flags.batch_rows,
          .float64 = flags.float64,
-         .device = flags.device,
+         .device = device->device,
+         .tensor_group = device->tensors.get(),
          .progress = !flags.no_progress},
         *group, client.get(), g_stop_requested);
   }
@@ -121,8 +129,10 @@ CommandRunner AddWorkerCommand(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--float64", flags->float64, "Train in float64 (for comparisons in tests)");
   cmd->add_flag("--no-progress", flags->no_progress, "Print no training progress");
-  cmd->add_option("--device", flags->device, "cpu, cuda or cuda:N: where each trial trains")
-      ->default_val("cpu");
+  cmd->add_option("--device", flags->device,
+                  "cpu, cuda, cuda:N or auto (cuda where LibTorch sees a GPU, else cpu): where "
+                  "each rank trains; under mpirun or srun each rank takes its local rank's GPU")
+      ->default_val("auto");
   return [flags] { return Run(*flags); };
 }
 

@@ -28,6 +28,13 @@ add_library(istar_torch INTERFACE)
 target_link_libraries(istar_torch INTERFACE ${TORCH_LIBRARIES})
 target_compile_options(istar_torch INTERFACE ${ISTAR_TORCH_CXX_FLAGS})
 add_library(istar::torch ALIAS istar_torch)
+# A CUDA LibTorch (TorchConfig found c10_cuda): the few files that call LibTorch's CUDA API
+# (current stream, caching allocator statistics) compile it in under ISTAR_TORCH_CUDA; Debian's
+# CPU LibTorch ships those headers but not the library.
+if(C10_CUDA_LIBRARY)
+  target_compile_definitions(istar_torch INTERFACE ISTAR_TORCH_CUDA=1)
+  message(STATUS "istar: LibTorch with CUDA (${C10_CUDA_LIBRARY})")
+endif()
 
 if(ISTAR_BUILD_TESTS)
   find_package(GTest CONFIG QUIET)

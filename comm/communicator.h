@@ -20,13 +20,14 @@
 //   }
 //
 // Thread safety: a Communicator is used by one thread at a time (MpiSession asks MPI for
-// MPI_THREAD_FUNNELED: only the thread that started the session may call MPI).
+// MPI_THREAD_SERIALIZED: any thread may call MPI, never two at once; see Note [MPI threads]).
 #ifndef ISTAR_COMM_COMMUNICATOR_H_
 #define ISTAR_COMM_COMMUNICATOR_H_
 
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -73,7 +74,58 @@ class Communicator {
   // the communicator's CUDA device (NCCL). Callers with data elsewhere stage it through a copy.
   enum class Memory { kHost, kCuda };
   virtual Memory memory() const { return Memory::kHost; }
+
+  // A CUDA stream (a cudaStream_t) as an opaque pointer, so that this header needs no CUDA; null
+  // is CUDA's legacy default stream. Communicators over host memory ignore it.
+  using Stream = void*;
+
+  // One collective in flight, from StartAllReduceSum. See Note [Collectives in flight].
+  class Pending {
+   public:
+    virtual ~Pending() = default;
+    // Completes the collective. Host memory: blocks until the buffer holds the sums. CUDA memory:
+    // makes `stream` wait for the collective on the GPU and returns at once (the host does not
+    // wait); work queued on `stream` afterwards sees the sums. Called once; the collective's
+    // error, if any, is returned here. A Pending destroyed unfinished waits on the host.
+    [[nodiscard]] virtual absl::Status Finish(Stream stream) = 0;
+  };
+
+  // Note [Collectives in flight]
+  // StartAllReduceSum begins the same sum as AllReduceSum and returns before it is done, so that
+  // the caller can go on computing (the gradient buckets of a backward pass) while it runs. Until
+  // Finish() the buffer must be neither read, written nor freed. The ordering rule holds for
+  // starts: every rank starts the same collectives in the same order. Over CUDA memory the
+  // collective is queued on the communicator's own stream behind the work already queued on
+  // `stream` (the stream that produced the data), with no host synchronization; over host memory
+  // it is a non-blocking MPI all-reduce, which MPI advances inside later MPI calls and Finish.
+  // The default implementation (LocalCommunicator) runs the blocking call and returns it done.
+  [[nodiscard]] virtual absl::StatusOr<std::unique_ptr<Pending>> StartAllReduceSum(
+      std::span<float> data, Stream stream);
+  [[nodiscard]] virtual absl::StatusOr<std::unique_ptr<Pending>> StartAllReduceSum(
+      std::span<double> data, Stream stream);
+
+  // Broadcast ordered on `stream` (CUDA memory: queued behind the work on `stream`, and work
+  // queued on `stream` afterwards sees the data; the host does not wait). Host memory: Broadcast.
+  [[nodiscard]] virtual absl::Status BroadcastOnStream(std::span<std::byte> data, int root,
+                                                       Stream stream);
 };
+
+// StartAllReduceSum followed at once by Finish: a sum ordered on `stream` (CUDA memory) or a
+// blocking one (host memory). Errors as AllReduceSum.
+template <typename T>
+[[nodiscard]] absl::Status AllReduceSumOnStream(Communicator& group, std::span<T> data,
+                                                Communicator::Stream stream) {
+  absl::StatusOr<std::unique_ptr<Communicator::Pending>> pending =
+      group.StartAllReduceSum(data, stream);
+  if (!pending.ok()) return pending.status();
+  return (*pending)->Finish(stream);
+}
+
+// Every rank's `mine` (the same length on every rank), rank r's at [r * mine.size(), (r + 1) *
+// mine.size()) of the result, on every rank: size() broadcasts. `group` must use host memory.
+// A collective.
+[[nodiscard]] absl::StatusOr<std::vector<std::byte>> AllGatherBytes(Communicator& group,
+                                                                    std::span<const std::byte> mine);
 
 // Turns each rank's own outcome into one decision of the whole group (the ordering rule above):
 // every rank passes its `local` status; if every rank's is OK, every rank gets OK; otherwise
@@ -103,14 +155,15 @@ class LocalCommunicator final : public Communicator {
 };
 
 // Owns MPI's lifetime in the process: Start() calls MPI_Init_thread asking for
-// MPI_THREAD_FUNNELED (only the starting thread calls MPI), the destructor calls MPI_Finalize.
+// MPI_THREAD_SERIALIZED (one thread at a time calls MPI; Note [MPI threads] in
+// mpi_communicator.cc), the destructor calls MPI_Finalize.
 // Create it once, in main, and destroy every communicator made from it first.
 // Move-less and copy-less: exactly one owner.
 class MpiSession {
  public:
   // Initializes MPI with `argc`/`argv` from main (MPI may remove its own arguments).
   // Errors: kFailedPrecondition if MPI was already initialized or finalized in this process,
-  // kInternal if MPI_Init_thread fails or MPI cannot provide MPI_THREAD_FUNNELED.
+  // kInternal if MPI_Init_thread fails or MPI cannot provide MPI_THREAD_SERIALIZED.
   // Without mpirun, OpenMPI starts a one-rank "singleton" job.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<MpiSession>> Start(int* argc, char*** argv);
 

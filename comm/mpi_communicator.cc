@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "comm/communicator.h"
@@ -39,6 +40,33 @@ bool MpiFinalized() {
   MPI_Finalized(&finalized);
   return finalized != 0;
 }
+
+// The requests of one non-blocking all-reduce (one per chunk of kMaxChunk elements).
+class MpiPending final : public Communicator::Pending {
+ public:
+  explicit MpiPending(size_t elements) : elements_(elements) {}
+  MpiPending(const MpiPending&) = delete;
+  MpiPending& operator=(const MpiPending&) = delete;
+  ~MpiPending() noexcept override {
+    if (!requests_.empty() && !MpiFinalized()) {
+      MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+    }
+  }
+  void Add(MPI_Request request) { requests_.push_back(request); }
+
+  absl::Status Finish(Communicator::Stream) override {
+    std::vector<MPI_Request> requests;
+    requests.swap(requests_);
+    ISTAR_MPI_RETURN_IF_ERROR(
+        MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE),
+        absl::StrCat("finishing the all-reduce (sum) of ", elements_, " elements"));
+    return absl::OkStatus();
+  }
+
+ private:
+  const size_t elements_;
+  std::vector<MPI_Request> requests_;
+};
 
 // A duplicate of MPI_COMM_WORLD with MPI_ERRORS_RETURN. Owns the MPI_Comm.
 class MpiCommunicator final : public Communicator {
@@ -74,6 +102,15 @@ class MpiCommunicator final : public Communicator {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<std::unique_ptr<Pending>> StartAllReduceSum(std::span<float> data,
+                                                             Stream) override {
+    return StartAllReduce(data.data(), data.size(), MPI_FLOAT);
+  }
+  absl::StatusOr<std::unique_ptr<Pending>> StartAllReduceSum(std::span<double> data,
+                                                             Stream) override {
+    return StartAllReduce(data.data(), data.size(), MPI_DOUBLE);
+  }
+
   absl::Status Barrier() override {
     ISTAR_MPI_RETURN_IF_ERROR(MPI_Barrier(comm_), "barrier");
     return absl::OkStatus();
@@ -91,6 +128,21 @@ class MpiCommunicator final : public Communicator {
     return absl::OkStatus();
   }
 
+  template <typename T>
+  absl::StatusOr<std::unique_ptr<Pending>> StartAllReduce(T* data, size_t size,
+                                                          MPI_Datatype type) {
+    auto pending = std::make_unique<MpiPending>(size);
+    for (size_t offset = 0; offset < size; offset += kMaxChunk) {
+      const size_t count = std::min(size - offset, kMaxChunk);
+      MPI_Request request = MPI_REQUEST_NULL;
+      ISTAR_MPI_RETURN_IF_ERROR(MPI_Iallreduce(MPI_IN_PLACE, data + offset, static_cast<int>(count),
+                                               type, MPI_SUM, comm_, &request),
+                                absl::StrCat("starting the all-reduce (sum) of ", size, " elements"));
+      pending->Add(request);
+    }
+    return std::unique_ptr<Pending>(std::move(pending));
+  }
+
   MPI_Comm comm_;
   const int rank_;
   const int size_;
@@ -105,15 +157,21 @@ absl::StatusOr<std::unique_ptr<MpiSession>> MpiSession::Start(int* argc, char***
     return absl::FailedPreconditionError(
         "MPI was already initialized in this process; create one MpiSession, in main");
   }
+  // Note [MPI threads]
+  // MPI_THREAD_SERIALIZED, not FUNNELED: LibTorch runs the backward pass of CUDA tensors on its
+  // own per-device threads, and the collectives inside it (the gradient buckets started by
+  // autograd hooks, the differentiable all-reduce of the regularizers) reach MPI from there when a
+  // GPU group has no NCCL. The thread that called backward() waits meanwhile, so calls never
+  // overlap, which is what SERIALIZED promises MPI.
   int provided = MPI_THREAD_SINGLE;
-  ISTAR_MPI_RETURN_IF_ERROR(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided),
-                            "initializing MPI with MPI_THREAD_FUNNELED");
+  ISTAR_MPI_RETURN_IF_ERROR(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided),
+                            "initializing MPI with MPI_THREAD_SERIALIZED");
   // Owns MPI from here on, so that an early return below still finalizes.
   std::unique_ptr<MpiSession> session(new MpiSession());
-  if (provided < MPI_THREAD_FUNNELED) {
+  if (provided < MPI_THREAD_SERIALIZED) {
     return absl::InternalError(absl::StrCat("MPI provides thread level ", provided,
-                                            ", below MPI_THREAD_FUNNELED (", MPI_THREAD_FUNNELED,
-                                            ")"));
+                                            ", below MPI_THREAD_SERIALIZED (",
+                                            MPI_THREAD_SERIALIZED, ")"));
   }
   return session;
 }

@@ -56,6 +56,19 @@ class NcclCommunicator final : public Communicator {
   absl::Status Barrier() override { return Guard(AllReduce(scratch_, 1, ncclFloat)); }
   Memory memory() const override { return Memory::kCuda; }
 
+  absl::StatusOr<std::unique_ptr<Pending>> StartAllReduceSum(std::span<float> data,
+                                                             Stream stream) override {
+    return Start(data.data(), data.size(), ncclFloat, stream);
+  }
+  absl::StatusOr<std::unique_ptr<Pending>> StartAllReduceSum(std::span<double> data,
+                                                             Stream stream) override {
+    return Start(data.data(), data.size(), ncclDouble, stream);
+  }
+  absl::Status BroadcastOnStream(std::span<std::byte> data, int root, Stream stream) override;
+
+  // Makes `stream` wait for `done` (a collective's end on stream_), watching NCCL's errors.
+  absl::Status FinishOn(cudaEvent_t done, Stream stream);
+
  private:
   absl::Status Guard(absl::Status status) {
     if (!status.ok() && !absl::IsInvalidArgument(status)) broken_ = true;
@@ -63,6 +76,12 @@ class NcclCommunicator final : public Communicator {
   }
   absl::Status CheckUsable() const;
   absl::Status AllReduce(void* data, size_t count, ncclDataType_t type);
+  // Queues stream_ behind the work on `stream`, then `collective` on stream_, and returns the
+  // event recorded after it (owned by the caller). See Note [Collectives in flight].
+  template <typename Collective>
+  absl::StatusOr<cudaEvent_t> Enqueue(Stream stream, const char* what, Collective collective);
+  absl::StatusOr<std::unique_ptr<Pending>> Start(void* data, size_t count, ncclDataType_t type,
+                                                 Stream stream);
   absl::Status Wait(const char* what);
 
   const int rank_;
@@ -153,6 +172,101 @@ absl::Status NcclCommunicator::Wait(const char* what) {
     ISTAR_NCCL_RETURN_IF_ERROR(ncclCommGetAsyncError(comm_, &async), "reading NCCL's async error");
     ISTAR_NCCL_RETURN_IF_ERROR(async, absl::StrCat("asynchronous error during the ", what));
   }
+}
+
+// A collective queued on the communicator's stream; `done_` is recorded after it.
+class NcclPending final : public Communicator::Pending {
+ public:
+  NcclPending(NcclCommunicator& owner, cudaEvent_t done) : owner_(owner), done_(done) {}
+  NcclPending(const NcclPending&) = delete;
+  NcclPending& operator=(const NcclPending&) = delete;
+  ~NcclPending() noexcept override {
+    if (done_ == nullptr) return;
+    if (!finished_) cudaEventSynchronize(done_);
+    cudaEventDestroy(done_);
+  }
+  absl::Status Finish(Communicator::Stream stream) override {
+    finished_ = true;
+    return owner_.FinishOn(done_, stream);
+  }
+
+ private:
+  NcclCommunicator& owner_;
+  cudaEvent_t done_;
+  bool finished_ = false;
+};
+
+template <typename Collective>
+absl::StatusOr<cudaEvent_t> NcclCommunicator::Enqueue(Stream stream, const char* what,
+                                                      Collective collective) {
+  ISTAR_RETURN_IF_ERROR(CheckUsable());
+  auto caller = static_cast<cudaStream_t>(stream);
+  cudaEvent_t ready = nullptr;
+  cudaEvent_t done = nullptr;
+  absl::Status status = [&]() -> absl::Status {
+    ISTAR_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "selecting the communicator's device");
+    ISTAR_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming),
+                               absl::StrCat("creating an event for the ", what));
+    ISTAR_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&done, cudaEventDisableTiming),
+                               absl::StrCat("creating an event for the ", what));
+    ISTAR_CUDA_RETURN_IF_ERROR(cudaEventRecord(ready, caller),
+                               absl::StrCat("marking the data of the ", what, " ready"));
+    ISTAR_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(stream_, ready, 0),
+                               absl::StrCat("queueing the ", what, " behind its data"));
+    ISTAR_RETURN_IF_ERROR(collective());
+    ISTAR_CUDA_RETURN_IF_ERROR(cudaEventRecord(done, stream_),
+                               absl::StrCat("marking the end of the ", what));
+    return absl::OkStatus();
+  }();
+  // An event may be destroyed while work waits on it: CUDA frees it once that work is done.
+  if (ready != nullptr) cudaEventDestroy(ready);
+  if (!status.ok()) {
+    if (done != nullptr) cudaEventDestroy(done);
+    return Guard(status);
+  }
+  return done;
+}
+
+absl::StatusOr<std::unique_ptr<Communicator::Pending>> NcclCommunicator::Start(
+    void* data, size_t count, ncclDataType_t type, Stream stream) {
+  ISTAR_ASSIGN_OR_RETURN(cudaEvent_t done, Enqueue(stream, "all-reduce", [&]() -> absl::Status {
+                           ISTAR_NCCL_RETURN_IF_ERROR(
+                               ncclAllReduce(data, data, count, type, ncclSum, comm_, stream_),
+                               absl::StrCat("all-reduce (sum) of ", count, " elements"));
+                           return absl::OkStatus();
+                         }));
+  return std::unique_ptr<Pending>(std::make_unique<NcclPending>(*this, done));
+}
+
+absl::Status NcclCommunicator::BroadcastOnStream(std::span<std::byte> data, int root,
+                                                 Stream stream) {
+  if (root < 0 || root >= size_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("broadcast root ", root, " is not a rank of a group of ", size_));
+  }
+  ISTAR_ASSIGN_OR_RETURN(cudaEvent_t done, Enqueue(stream, "broadcast", [&]() -> absl::Status {
+                           ISTAR_NCCL_RETURN_IF_ERROR(
+                               ncclBroadcast(data.data(), data.data(), data.size(), ncclUint8,
+                                             root, comm_, stream_),
+                               absl::StrCat("broadcast of ", data.size(), " bytes from root ",
+                                            root));
+                           return absl::OkStatus();
+                         }));
+  NcclPending pending(*this, done);
+  return pending.Finish(stream);
+}
+
+absl::Status NcclCommunicator::FinishOn(cudaEvent_t done, Stream stream) {
+  return Guard([&]() -> absl::Status {
+    ISTAR_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_), "selecting the communicator's device");
+    ISTAR_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(static_cast<cudaStream_t>(stream), done, 0),
+                               "queueing the caller's stream behind a collective");
+    // A peer's failure shows here as NCCL's asynchronous error (the GPU itself is not waited on).
+    ncclResult_t async = ncclSuccess;
+    ISTAR_NCCL_RETURN_IF_ERROR(ncclCommGetAsyncError(comm_, &async), "reading NCCL's async error");
+    ISTAR_NCCL_RETURN_IF_ERROR(async, "asynchronous error of a collective");
+    return absl::OkStatus();
+  }());
 }
 
 }  // namespace

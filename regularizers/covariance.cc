@@ -112,9 +112,9 @@ absl::StatusOr<at::Tensor> SampleCovariance(const CovarianceStats& stats) {
   return stats.scatter / (count - 1);
 }
 
-ShrinkageEstimator::ShrinkageEstimator(int64_t dims, int64_t point_budget)
+ShrinkageEstimator::ShrinkageEstimator(int64_t dims, int64_t point_budget, at::Device device)
     : dims_(dims), point_budget_(point_budget) {
-  const auto options = at::TensorOptions().dtype(at::kDouble);
+  const auto options = at::TensorOptions().dtype(at::kDouble).device(device);
   stats_ = CovarianceStats{at::zeros({}, options), at::zeros({dims}, options),
                            at::zeros({dims, dims}, options)};
 }
@@ -128,7 +128,7 @@ absl::StatusOr<int64_t> ShrinkageEstimator::Add(const at::Tensor& points, const 
   }
   const int64_t take = std::min<int64_t>(rows.size(0), point_budget_ - points_);
   if (take <= 0) return 0;
-  rows = rows.slice(0, 0, take).to(at::kCPU, at::kDouble);
+  rows = rows.slice(0, 0, take).to(stats_.sum.device(), at::kDouble);
   ISTAR_ASSIGN_OR_RETURN(const CovarianceStats batch, ComputeCovarianceStats(rows));
   stats_ = MergeCovarianceStats(stats_, batch);
   points_ += take;

@@ -158,8 +158,10 @@ struct TwoNNOptions {
 // mode). Batches are detached: S0 carries no gradient.
 class ShrinkageEstimator {
  public:
-  // `dims` is d; `point_budget` the number of points after which Add takes no more.
-  explicit ShrinkageEstimator(int64_t dims, int64_t point_budget = 250'000);
+  // `dims` is d; `point_budget` the number of points after which Add takes no more. The
+  // statistics live on `device` (a GPU group's: so that Finish's all-reduce stays there).
+  explicit ShrinkageEstimator(int64_t dims, int64_t point_budget = 250'000,
+                              at::Device device = at::kCPU);
 
   // Adds the kept rows of `points` ([N, d]), taking only as many as the budget still allows (the
   // first ones). Returns the number of rows taken. InvalidArgument for a malformed batch or a
@@ -172,14 +174,15 @@ class ShrinkageEstimator {
   int64_t points() const { return points_; }
 
   // Returns S0 = the sample covariance of every point added (on every rank, with `ranks`), as a
-  // float64 [d, d] CPU tensor. InvalidArgument if fewer than 2 points were added in all.
+  // float64 [d, d] tensor on the estimator's device. InvalidArgument if fewer than 2 points were
+  // added in all.
   [[nodiscard]] absl::StatusOr<at::Tensor> Finish(const CrossRankSum& ranks = LocalSum()) const;
 
  private:
   int64_t dims_;
   int64_t point_budget_;
   int64_t points_ = 0;
-  CovarianceStats stats_;  // float64, CPU.
+  CovarianceStats stats_;  // float64, on the estimator's device
 };
 
 }  // namespace istar::regularizers

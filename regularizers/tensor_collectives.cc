@@ -20,34 +20,32 @@ namespace {
 
 using Memory = comm::Communicator::Memory;
 
-// Where `tensor` may be handed to `group` directly; InvalidArgument if it can never be.
-absl::StatusOr<bool> NeedsHostStaging(const comm::Communicator& group, const at::Tensor& tensor,
-                                      const char* what) {
+// Whether `tensor` goes to `group` through a host copy; InvalidArgument if it can never go.
+absl::StatusOr<bool> CheckPlacement(const comm::Communicator& group, const at::Tensor& tensor,
+                                    const char* what) {
   if (!tensor.defined()) return absl::InvalidArgumentError(absl::StrCat(what, ": undefined tensor"));
   if (!tensor.is_contiguous()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": the tensor must be contiguous"));
   }
-  if (group.memory() == Memory::kHost) return !tensor.is_cpu();
-  if (!tensor.is_cuda()) {
+  if (group.memory() == Memory::kCuda && !tensor.is_cuda()) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": an NCCL communicator needs CUDA tensors, got one on ",
                      tensor.device().str()));
   }
-  // NCCL runs on its own stream: let the kernels that produced `tensor` finish first.
-  c10::impl::VirtualGuardImpl guard(tensor.device().type());
-  guard.getStream(tensor.device()).synchronize();
-  return false;
+  return NeedsHostStaging(group, tensor);
 }
 
-// Runs `collective` on `tensor`'s memory, through a host copy when the group needs one.
+// Runs `collective(t, stream)` on `tensor`'s memory, ordered on LibTorch's current stream, or
+// through a host copy when the group needs one (Note [Host staging]).
 template <typename Collective>
 absl::Status OnMemoryOf(comm::Communicator& group, at::Tensor& tensor, const char* what,
                         Collective collective) {
-  ISTAR_ASSIGN_OR_RETURN(const bool stage, NeedsHostStaging(group, tensor, what));
-  if (!stage) return collective(tensor);
-  at::Tensor host = tensor.to(at::kCPU);
-  ISTAR_RETURN_IF_ERROR(collective(host));
-  tensor.copy_(host);
+  ISTAR_ASSIGN_OR_RETURN(const bool stage, CheckPlacement(group, tensor, what));
+  if (!stage) return collective(tensor, CurrentStream(tensor.device()));
+  at::Tensor host = HostBufferLike(tensor);
+  CopyToHost(tensor, host);
+  ISTAR_RETURN_IF_ERROR(collective(host, nullptr));
+  CopyFromHost(host, tensor);
   return absl::OkStatus();
 }
 
@@ -107,19 +105,43 @@ absl::Status AllReduceSum(comm::Communicator& group, at::Tensor& tensor) {
     return absl::InvalidArgumentError(absl::StrCat("all-reduce: tensors must be float32 or float64, got ",
                                                    c10::toString(tensor.scalar_type())));
   }
-  return OnMemoryOf(group, tensor, "all-reduce", [&](at::Tensor& t) -> absl::Status {
+  return OnMemoryOf(group, tensor, "all-reduce", [&](at::Tensor& t, void* stream) {
     if (t.scalar_type() == at::kFloat) {
-      return group.AllReduceSum(std::span<float>(t.data_ptr<float>(), t.numel()));
+      return comm::AllReduceSumOnStream(
+          group, std::span<float>(t.data_ptr<float>(), t.numel()), stream);
     }
-    return group.AllReduceSum(std::span<double>(t.data_ptr<double>(), t.numel()));
+    return comm::AllReduceSumOnStream(
+        group, std::span<double>(t.data_ptr<double>(), t.numel()), stream);
   });
 }
 
 absl::Status Broadcast(comm::Communicator& group, at::Tensor& tensor, int root) {
-  return OnMemoryOf(group, tensor, "broadcast", [&](at::Tensor& t) {
-    return group.Broadcast(
-        std::span<std::byte>(static_cast<std::byte*>(t.data_ptr()), t.nbytes()), root);
+  return OnMemoryOf(group, tensor, "broadcast", [&](at::Tensor& t, void* stream) {
+    return group.BroadcastOnStream(
+        std::span<std::byte>(static_cast<std::byte*>(t.data_ptr()), t.nbytes()), root, stream);
   });
+}
+
+bool NeedsHostStaging(const comm::Communicator& group, const at::Tensor& tensor) {
+  return group.memory() == Memory::kHost && !tensor.is_cpu();
+}
+
+at::Tensor HostBufferLike(const at::Tensor& tensor) {
+  return at::empty(tensor.sizes(), tensor.options().device(at::kCPU).pinned_memory(tensor.is_cuda()));
+}
+
+void CopyToHost(const at::Tensor& from, at::Tensor& host) {
+  host.copy_(from, /*non_blocking=*/from.is_cuda());
+  if (from.is_cuda()) {
+    c10::impl::VirtualGuardImpl guard(from.device().type());
+    guard.getStream(from.device()).synchronize();  // MPI reads `host` next, on the host
+  }
+}
+
+void CopyFromHost(const at::Tensor& host, at::Tensor& to) {
+  // From pinned memory the copy is asynchronous on the current stream; LibTorch's pinned-memory
+  // allocator keeps `host` alive until the copy is done.
+  to.copy_(host, /*non_blocking=*/to.is_cuda());
 }
 
 std::unique_ptr<CrossRankSum> MakeCrossRankSum(comm::Communicator& group) {

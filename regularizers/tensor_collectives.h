@@ -11,9 +11,11 @@
 //   ISTAR_ASSIGN_OR_RETURN(at::Tensor iso, IsoScoreStar(hidden, {}, {.ranks = ranks.get()}));
 //   (lambda * (1 - iso)).backward();   // every rank's gradient is that of the whole batch
 //
-// Memory: a communicator over host memory (Local, MPI) given a CUDA tensor stages it through a
-// host copy; an NCCL communicator needs CUDA tensors on its device and first waits for LibTorch's
-// current stream on that device, since NCCL runs on a stream of its own.
+// Memory: an NCCL communicator needs CUDA tensors on its device; its collectives are ordered on
+// LibTorch's current stream (queued behind the kernels that produced the tensor, and the kernels
+// queued after see the result) with no host synchronization and no copy through host memory. A
+// communicator over host memory (Local, MPI) given a CUDA tensor stages it through a pinned host
+// buffer (Note [Host staging]).
 //
 // Thread safety: as the communicator's: one thread at a time, and the same collectives in the
 // same order on every rank (comm/communicator.h).
@@ -49,6 +51,28 @@ namespace istar::regularizers {
 // returns a tensor, not a Status: a failed collective throws c10::Error with the communicator's
 // message (the trainer's LibTorch boundary turns it into a Status).
 std::unique_ptr<CrossRankSum> MakeCrossRankSum(comm::Communicator& group);
+
+// LibTorch's current CUDA stream on `device` as a comm::Communicator::Stream (a cudaStream_t);
+// null for a CPU device, and in a LibTorch built without CUDA.
+void* CurrentStream(const at::Device& device);
+
+// Note [Host staging]
+// A GPU worker group without NCCL all-reduces over MPI, which reads host memory. Each tensor then
+// goes device -> pinned host buffer (an asynchronous copy, then a wait on the stream so that MPI
+// reads finished data) -> MPI -> device (asynchronous from pinned memory, ordered on the stream).
+// The pieces are public so that the gradient buckets (trainer/data_parallel.h) stage the same
+// way; with a CPU tensor they copy through ordinary host memory, which is how the tests exercise
+// them on machines without a GPU.
+
+// True when `tensor` must be staged for `group`: a host-memory communicator and a tensor that is
+// not on the CPU.
+bool NeedsHostStaging(const comm::Communicator& group, const at::Tensor& tensor);
+// An uninitialized host tensor of `tensor`'s shape and dtype, pinned when `tensor` is on a GPU.
+at::Tensor HostBufferLike(const at::Tensor& tensor);
+// host <- from; returns once `host` holds the data (for a GPU `from`, after a wait on its stream).
+void CopyToHost(const at::Tensor& from, at::Tensor& host);
+// to <- host, queued on `to`'s current stream when `to` is on a GPU.
+void CopyFromHost(const at::Tensor& host, at::Tensor& to);
 
 }  // namespace istar::regularizers
 

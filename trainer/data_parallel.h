@@ -18,8 +18,8 @@
 //   GradientAverager averager(group, model.module().parameters());
 //   const Shard shard = ShardOf(batch_rows, group.rank(), group.size());
 //   ... forward on rows [shard.begin, shard.end), loss = ComputeStepLoss(..., *ranks) ...
-//   loss.objective.backward();
-//   ISTAR_RETURN_IF_ERROR(averager.Average());
+//   loss.objective.backward();                  // buckets all-reduced as they fill
+//   ISTAR_RETURN_IF_ERROR(averager.Average());  // the rest, then wait
 //   optimizer.step();
 //
 // Errors: the communicator's Statuses. Thread safety: one thread, as the communicator.
@@ -29,13 +29,12 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
-
-namespace istar::comm {
-class Communicator;
-}  // namespace istar::comm
+#include "comm/communicator.h"
 
 namespace torch::nn {
 class Module;
@@ -60,21 +59,61 @@ Shard ShardOf(int64_t rows, int rank, int size);
 [[nodiscard]] absl::Status BroadcastModule(comm::Communicator& group, torch::nn::Module& module,
                                            int root = 0);
 
-// Replaces every parameter's gradient with its mean over the ranks of a group. The gradients are
-// copied into flat buckets of at most `bucket_bytes` (PyTorch DDP's default, 25 MiB), in reverse
-// registration order (the order a backward pass produces them), each bucket all-reduced at once.
-// A parameter with no gradient on a rank counts as zero there; one with no gradient on every rank
-// keeps none, so that the optimizer skips it as it would in one process.
+// Replaces every parameter's gradient with its mean over the ranks of a group. The gradients go
+// into flat buckets of at most `bucket_bytes` (PyTorch DDP's default, 25 MiB), in reverse
+// registration order (the order a backward pass produces them), each bucket all-reduced as one
+// buffer. By default (Schedule::kOverlapped) each parameter's autograd hook adds its gradient to
+// its bucket, and a bucket's all-reduce starts as soon as the bucket is complete, while the
+// backward pass goes on computing earlier layers; Average() then starts what is left and waits
+// (Note [Bucket order] says how every rank starts them in the same order). A parameter with no
+// gradient on a rank counts as zero there; one with no gradient on every rank keeps none, so that
+// the optimizer skips it as it would in one process.
+//
+// Gradient accumulation: BeginBackward(/*last=*/false) before the backward passes of a step's
+// earlier micro-batches makes their hooks only add into the buckets; the last pass
+// (BeginBackward(true), the default) starts the all-reduces.
+//
+// Buffers: over NCCL the buckets stay on the GPU and the collectives are ordered on LibTorch's
+// current stream; over a host communicator with GPU gradients each bucket is staged through a
+// pinned host buffer of its own (Note [Host staging] in regularizers/tensor_collectives.h).
+//
+// Thread safety: the hooks run on LibTorch's autograd threads during backward(), while the
+// thread that called it waits; nothing else may use the averager or its communicator meanwhile.
 class GradientAverager {
  public:
   static constexpr int64_t kDefaultBucketBytes = int64_t{25} << 20;
 
-  // `parameters` all of one floating dtype and device; `group` must outlive the averager.
-  GradientAverager(comm::Communicator& group, std::vector<at::Tensor> parameters,
-                   int64_t bucket_bytes = kDefaultBucketBytes);
+  // When the buckets are all-reduced.
+  enum class Schedule {
+    kOverlapped,     // as they become complete during the backward pass (autograd hooks)
+    kAfterBackward,  // all in Average(), from the parameters' grads (for comparison)
+  };
 
-  // Averages the gradients (after backward, before the optimizer step). A collective; does
-  // nothing in a group of one.
+  struct Options {
+    int64_t bucket_bytes = kDefaultBucketBytes;
+    Schedule schedule = Schedule::kOverlapped;
+    // Stage every bucket through a host buffer even when the communicator could read the
+    // gradients where they are: how tests exercise a GPU group's MPI fallback on a CPU.
+    bool stage_through_host = false;
+  };
+
+  // `parameters` all of one floating dtype and device, requiring grad; `group` must outlive the
+  // averager. In a group of one nothing is registered and Average() does nothing.
+  GradientAverager(comm::Communicator& group, std::vector<at::Tensor> parameters,
+                   Options options);
+  GradientAverager(comm::Communicator& group, std::vector<at::Tensor> parameters)
+      : GradientAverager(group, std::move(parameters), Options()) {}
+  GradientAverager(const GradientAverager&) = delete;
+  GradientAverager& operator=(const GradientAverager&) = delete;
+  ~GradientAverager();  // removes the hooks
+
+  // Says whether the backward pass about to run is the last of the optimizer step.
+  void BeginBackward(bool last);
+
+  // Averages the gradients (after the step's backward passes, before the optimizer step): starts
+  // the buckets not started yet, in order, waits for all and writes the means into the grads. A
+  // collective; does nothing in a group of one. Errors: the communicator's, including one met by
+  // a hook during the backward pass.
   [[nodiscard]] absl::Status Average();
 
   // The buckets' count and the bytes one Average() all-reduces (gradients plus one
@@ -85,12 +124,31 @@ class GradientAverager {
  private:
   struct Bucket {
     std::vector<size_t> parameters;  // indexes into parameters_
+    std::vector<int64_t> offsets;    // where each starts in `flat`
     int64_t elements = 0;            // gradient elements, before the flags
+    at::Tensor flat;                 // gradients, then one flag per parameter
+    at::Tensor host;                 // its staging buffer, when staged
+    int64_t arrived = 0;             // parameters whose last-pass gradient has arrived
+    std::unique_ptr<comm::Communicator::Pending> pending;
   };
+
+  void OpenStep();
+  void OnGradient(size_t parameter, const at::Tensor& grad);
+  void StartReadyBuckets();
+  absl::Status Start(Bucket& bucket);
+  absl::Status Finish(Bucket& bucket);
 
   comm::Communicator& group_;
   std::vector<at::Tensor> parameters_;
+  const Options options_;
   std::vector<Bucket> buckets_;
+  std::vector<std::pair<size_t, size_t>> slot_;  // parameter -> (bucket, place in bucket)
+  std::vector<unsigned> hooks_;                  // hook handle per parameter
+  bool staged_ = false;
+  bool step_open_ = false;
+  bool last_backward_ = true;
+  size_t next_start_ = 0;  // buckets [0, next_start_) are started this step
+  absl::Status error_;     // the first error met by a hook
 };
 
 }  // namespace istar::trainer

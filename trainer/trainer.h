@@ -85,14 +85,22 @@ struct RunOptions {
   std::function<bool()> checkpoint_on_stop;
   // Train in float64 instead of float32 (slower; for comparisons to 1e-10 in tests).
   bool float64 = false;
-  // Where the model and its batches live: "cpu", "cuda" or "cuda:N". CUDA needs a LibTorch built
-  // with it (istar's GPU build, docs/building.md; Debian's is CPU-only: FailedPrecondition) and
-  // one process: a worker group of several ranks trains on CPUs. A trial whose
-  // training.precision is "bf16" needs CUDA (autocast, trainer/autocast.h).
+  // Where this rank's model and batches live: "cpu", "cuda" or "cuda:N" (for a worker group, the
+  // device trainer::SetUpGroupDevice chose for this rank, trainer/device.h). CUDA needs a
+  // LibTorch built with it (istar's GPU build, docs/building.md; Debian's is CPU-only:
+  // FailedPrecondition). A trial whose training.precision is "bf16" needs CUDA (autocast,
+  // trainer/autocast.h).
   std::string device = "cpu";
-  // The worker group this process is one rank of: a communicator over host memory (MPI), used
-  // for every collective of the trial, and alive until RunTrial returns. Null: one process.
+  // The worker group this process is one rank of: a communicator over host memory (MPI), for
+  // the group's decisions (agreeing on errors, stop requests, resume points) and, unless
+  // `tensor_group` is set, for the tensors of the steps too; alive until RunTrial returns.
+  // Null: one process.
   comm::Communicator* group = nullptr;
+  // The same ranks over the devices' memory (NCCL; GroupDevice::tensors): the weight broadcast,
+  // the gradient buckets, the regularizers' statistics, S0 and the evaluation's reductions go
+  // over it, ordered on LibTorch's stream. Null: they go over `group` (CUDA tensors staged
+  // through pinned host buffers).
+  comm::Communicator* tensor_group = nullptr;
 };
 
 // Runs `trial` to its end, as the file comment describes. The trial is submitted to the store

@@ -294,7 +294,8 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
                             .progress = options.progress && leader,
                             .float64 = options.float64,
                             .device = options.device,
-                            .group = &group};
+                            .group = &group,
+                            .tensor_group = options.tensor_group};
     run.should_stop = [&] {
       return stop.load() || (heartbeat.has_value() && (heartbeat->cancelled() || heartbeat->lost()));
     };

@@ -50,8 +50,12 @@ struct WorkerOptions {
   int64_t batch_rows = 1'000;
   // Train in float64 (tests).
   bool float64 = false;
-  // Where a trial trains: "cpu", "cuda" or "cuda:N" (trainer::RunOptions::device).
+  // Where this rank trains: "cpu", "cuda" or "cuda:N" (trainer::RunOptions::device; the device
+  // trainer::SetUpGroupDevice chose for it).
   std::string device = "cpu";
+  // The group over the devices' memory (NCCL) for the tensors of the steps, alive while
+  // RunWorker runs; null: `group` carries them (trainer::RunOptions::tensor_group).
+  comm::Communicator* tensor_group = nullptr;
   // Progress lines on stderr (rank 0).
   bool progress = true;
 };

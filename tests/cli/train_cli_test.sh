@@ -26,7 +26,13 @@ expect unknown_override 2 'training\.learning_rate: unknown key' -- \
 expect bf16_needs_a_gpu 2 'training\.precision: "bf16" is autocast on a GPU' -- \
   "$istar" train "$config" --db x.db --set training.precision=bf16
 expect fp16_is_refused 2 'training\.precision: "fp16" needs loss scaling' -- \
-  "$istar" train "$config" --db x.db --set training.precision=fp16 --device cuda
-expect unknown_device 2 'device: expected cpu, cuda or cuda:N, got "tpu"' -- \
+  "$istar" train "$config" --db x.db --set training.precision=fp16 --device cpu
+expect unknown_device 2 'device: expected cpu, cuda, cuda:N or auto, got "tpu"' -- \
   "$istar" train "$config" --db x.db --device tpu
+# Without a GPU (this machine, CI), cuda is refused before anything is loaded, naming the host.
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+  expect cuda_without_gpu 2 "rank 0 on host $(hostname) is to train on cuda but its LibTorch sees no GPU" -- \
+    "$istar" train "$config" --db x.db --device cuda
+  expect cuda_index_without_gpu 2 'sees no GPU' -- "$istar" train "$config" --db x.db --device cuda:1
+fi
 finish train_cli_test

@@ -50,4 +50,13 @@ expect bad_config_reported_once 0 '^exit 2, 1 report\(s\): .*training\.bogus: un
 expect done_trial_reported_once 0 '^exit 2, 1 report\(s\): istar train: rank 0: trial [0-9a-f]+ is already done' -- \
   count_reports "$mpiexec" -n 2 "${mpiflags[@]}" "$istar" train "$config" "${settings[@]}" \
   --db one.db --checkpoints one-checkpoints
+# A GPU group on a machine without a GPU: refused by every rank before training, reported once
+# by rank 0, naming the rank and its host, exit 2 like any bad setting (no crash, no abort).
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+  expect cuda_group_without_gpu 0 "^exit 2, 1 report\(s\): istar train: rank 0: rank 0 on host $(hostname) is to train on cuda but its LibTorch sees no GPU" -- \
+    count_reports "$mpiexec" -n 2 "${mpiflags[@]}" "$istar" train "$config" "${settings[@]}" \
+    --db gpu.db --checkpoints gpu-checkpoints --device cuda
+  expect cuda_group_left_no_database 0 '^absent$' -- \
+    bash -c '[ -e gpu.db ] && echo present || echo absent'
+fi
 finish train_mpi_cli_test

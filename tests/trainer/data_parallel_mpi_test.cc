@@ -34,6 +34,7 @@
 #include "tasks/task.h"
 #include "tests/testing/mpi_test_main.h"
 #include "trainer/data_parallel.h"
+#include "trainer/device.h"
 #include "trainer/loss.h"
 #include "trainer/trainer.h"
 
@@ -128,6 +129,27 @@ std::vector<at::Tensor> Gradients(torch::nn::Module& module) {
   return grads;
 }
 
+// Relative error per parameter. The attention key biases' true gradient is exactly zero (a
+// softmax ignores a constant added to every logit of a query), so theirs is rounding noise of
+// ~1e-22; a floor of 1e-6 of the largest gradient anywhere keeps the ratio meaningful there.
+void ExpectSameGradients(const std::vector<at::Tensor>& got,
+                         const std::vector<at::Tensor>& expected,
+                         const std::vector<std::string>& names) {
+  double largest = 0.0;
+  for (const at::Tensor& g : expected) {
+    if (g.defined()) largest = std::max(largest, g.abs().max().item<double>());
+  }
+  ASSERT_GT(largest, 0.0);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t k = 0; k < got.size(); ++k) {
+    ASSERT_EQ(got[k].defined(), expected[k].defined()) << names[k];
+    if (!expected[k].defined()) continue;
+    const double scale = std::max(expected[k].abs().max().item<double>(), 1e-6 * largest);
+    const double error = (got[k] - expected[k]).abs().max().item<double>();
+    EXPECT_LE(error / scale, 1e-10) << names[k] << ": |grad| " << scale;
+  }
+}
+
 class GradientEquivalenceTest : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override {
@@ -150,39 +172,32 @@ TEST_P(GradientEquivalenceTest, TwoRanksOnPartsOfABatchGiveTheWholeBatchGradient
   const double expected = Step(*alone, batch, batch.rows(), c, regularizers::LocalSum(), s0);
   const std::vector<at::Tensor> expected_grads = Gradients(alone->module());
 
-  // The group: rank 1 starts from other weights, which the broadcast must replace.
-  const std::unique_ptr<models::TaskModel> member =
-      TinyModel(head, TestGroup().rank() == 0 ? 1 : 77);
-  ASSERT_TRUE(BroadcastModule(TestGroup(), member->module()).ok());
-  const Shard shard = ShardOf(batch.rows(), TestGroup().rank(), TestGroup().size());
-  EXPECT_EQ(shard.rows(), TestGroup().rank() == 0 ? 4 : 3);
-  const std::unique_ptr<regularizers::CrossRankSum> ranks =
-      regularizers::MakeCrossRankSum(TestGroup());
-  const double got =
-      Step(*member, batch.Rows(shard.begin, shard.end), batch.rows(), c, *ranks, s0);
-  // Small buckets, so that the gradients travel in several.
-  GradientAverager averager(TestGroup(), member->module().parameters(), /*bucket_bytes=*/16 << 10);
-  EXPECT_GT(averager.buckets(), 3);
-  ASSERT_TRUE(averager.Average().ok());
-  const std::vector<at::Tensor> got_grads = Gradients(member->module());
-
-  EXPECT_NEAR(got, expected, 1e-12 * std::abs(expected));
-  ASSERT_EQ(got_grads.size(), expected_grads.size());
-  // Relative error per parameter. The attention key biases' true gradient is exactly zero (a
-  // softmax ignores a constant added to every logit of a query), so theirs is rounding noise of
-  // ~1e-22; a floor of 1e-6 of the largest gradient anywhere keeps the ratio meaningful there.
-  double largest = 0.0;
-  for (const at::Tensor& g : expected_grads) {
-    if (g.defined()) largest = std::max(largest, g.abs().max().item<double>());
-  }
-  ASSERT_GT(largest, 0.0);
-  const auto names = alone->module().named_parameters().keys();
-  for (size_t k = 0; k < got_grads.size(); ++k) {
-    ASSERT_EQ(got_grads[k].defined(), expected_grads[k].defined()) << names[k];
-    if (!expected_grads[k].defined()) continue;
-    const double scale = std::max(expected_grads[k].abs().max().item<double>(), 1e-6 * largest);
-    const double error = (got_grads[k] - expected_grads[k]).abs().max().item<double>();
-    EXPECT_LE(error / scale, 1e-10) << names[k] << ": |grad| " << scale;
+  // The group, once per way of averaging: rank 1 starts from other weights, which the
+  // broadcast must replace; the averager exists before the backward pass, whose hooks fill it.
+  const std::vector<std::pair<const char*, GradientAverager::Options>> schedules = {
+      {"overlapped", {.bucket_bytes = 16 << 10}},
+      {"after backward",
+       {.bucket_bytes = 16 << 10, .schedule = GradientAverager::Schedule::kAfterBackward}},
+      {"overlapped, staged through host buffers",
+       {.bucket_bytes = 16 << 10, .stage_through_host = true}}};
+  for (const auto& [schedule, options] : schedules) {
+    SCOPED_TRACE(schedule);
+    const std::unique_ptr<models::TaskModel> member =
+        TinyModel(head, TestGroup().rank() == 0 ? 1 : 77);
+    ASSERT_TRUE(BroadcastModule(TestGroup(), member->module()).ok());
+    const Shard shard = ShardOf(batch.rows(), TestGroup().rank(), TestGroup().size());
+    EXPECT_EQ(shard.rows(), TestGroup().rank() == 0 ? 4 : 3);
+    const std::unique_ptr<regularizers::CrossRankSum> ranks =
+        regularizers::MakeCrossRankSum(TestGroup());
+    // Small buckets, so that the gradients travel in several.
+    GradientAverager averager(TestGroup(), member->module().parameters(), options);
+    EXPECT_GT(averager.buckets(), 3);
+    const double got =
+        Step(*member, batch.Rows(shard.begin, shard.end), batch.rows(), c, *ranks, s0);
+    ASSERT_TRUE(averager.Average().ok());
+    EXPECT_NEAR(got, expected, 1e-12 * std::abs(expected));
+    ExpectSameGradients(Gradients(member->module()), expected_grads,
+                        alone->module().named_parameters().keys());
   }
 }
 
@@ -206,7 +221,9 @@ TEST(GradientAverager, AveragesDefinedGradientsAndKeepsMissingOnesMissing) {
   everywhere.mutable_grad() = at::full({3}, r + 1.0, at::kDouble);
   if (r == 1) half.mutable_grad() = at::full({2, 2}, 8.0, at::kDouble);
   // Reverse order: nowhere and half fill the first bucket (64 bytes), everywhere the second.
-  GradientAverager averager(TestGroup(), {everywhere, half, nowhere}, /*bucket_bytes=*/64);
+  GradientAverager averager(TestGroup(), {everywhere, half, nowhere},
+                            {.bucket_bytes = 64,
+                             .schedule = GradientAverager::Schedule::kAfterBackward});
   EXPECT_EQ(averager.buckets(), 2);
   ASSERT_TRUE(averager.Average().ok());
   EXPECT_TRUE(at::equal(everywhere.grad(), at::full({3}, 1.5, at::kDouble)));
@@ -215,6 +232,66 @@ TEST(GradientAverager, AveragesDefinedGradientsAndKeepsMissingOnesMissing) {
   EXPECT_FALSE(nowhere.grad().defined());
   // 3 + 4 + 4 gradient elements and 3 flags, float64.
   EXPECT_EQ(averager.bytes_per_average(), (11 + 3) * 8);
+}
+
+// Overlapped averaging with a bucket that completes in another order on each rank: the first
+// bucket's parameter has no gradient on rank 1, so rank 1 finishes its backward pass with only
+// the second bucket complete. Starting that one first would pair it with rank 0's first bucket
+// (other sizes: MPI fails, or the sums mix); Note [Bucket order] starts both in order.
+TEST(GradientAverager, OverlappedBucketsStartInTheSameOrderOnEveryRank) {
+  if (TestGroup().size() != 2) GTEST_SKIP() << ::istar::testing::kNeedsTwoRanks;
+  for (const bool staged : {false, true}) {
+    SCOPED_TRACE(staged ? "staged through host buffers" : "direct");
+    const double r = TestGroup().rank();
+    at::Tensor first_registered = at::zeros({5}, at::kDouble).requires_grad_();
+    at::Tensor last_registered = at::zeros({3}, at::kDouble).requires_grad_();
+    // Buckets in reverse registration order: [last_registered], then [first_registered].
+    GradientAverager averager(TestGroup(), {first_registered, last_registered},
+                              {.bucket_bytes = 32, .stage_through_host = staged});
+    ASSERT_EQ(averager.buckets(), 2);
+    at::Tensor loss = (first_registered * (r + 1.0)).sum();
+    if (r == 0) loss = loss + (last_registered * 4.0).sum();
+    loss.backward();
+    ASSERT_TRUE(averager.Average().ok());
+    EXPECT_TRUE(at::allclose(first_registered.grad(), at::full({5}, 1.5, at::kDouble)));
+    EXPECT_TRUE(at::allclose(last_registered.grad(), at::full({3}, 2.0, at::kDouble)));
+  }
+}
+
+// Gradient accumulation: the hooks of earlier backward passes only add; the step's mean is that
+// of the summed micro-batch gradients.
+TEST(GradientAverager, AccumulatesEarlierBackwardPassesBeforeAveraging) {
+  if (TestGroup().size() != 2) GTEST_SKIP() << ::istar::testing::kNeedsTwoRanks;
+  const double r = TestGroup().rank();
+  at::Tensor w = at::zeros({4}, at::kDouble).requires_grad_();
+  GradientAverager averager(TestGroup(), {w}, {.bucket_bytes = 1 << 10});
+  averager.BeginBackward(/*last=*/false);
+  (w * (r + 1.0)).sum().backward();  // rank 0: 1, rank 1: 2
+  averager.BeginBackward(/*last=*/true);
+  (w * 10.0).sum().backward();
+  ASSERT_TRUE(averager.Average().ok());
+  // ((1 + 10) + (2 + 10)) / 2
+  EXPECT_TRUE(at::allclose(w.grad(), at::full({4}, 11.5, at::kDouble)));
+  // The next step starts from empty buckets.
+  w.mutable_grad().zero_();
+  (w * (r + 1.0)).sum().backward();
+  ASSERT_TRUE(averager.Average().ok());
+  EXPECT_TRUE(at::allclose(w.grad(), at::full({4}, 1.5, at::kDouble)));
+}
+
+// The group's device decision, across two real processes on this machine.
+TEST(SetUpGroupDevice, TwoRanksAgreeOnCpuAndRefuseCudaTogetherWithoutAGpu) {
+  if (TestGroup().size() != 2) GTEST_SKIP() << ::istar::testing::kNeedsTwoRanks;
+  absl::StatusOr<GroupDevice> cpu = SetUpGroupDevice(TestGroup(), "cpu");
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  EXPECT_EQ(cpu->device, "cpu");
+  absl::StatusOr<RankLaunch> here = ReadRankLaunch();
+  ASSERT_TRUE(here.ok());
+  if (here->visible_gpus > 0) GTEST_SKIP() << "this machine has a GPU: the refusal needs none";
+  const absl::Status cuda = SetUpGroupDevice(TestGroup(), "cuda").status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(cuda)) << cuda;
+  EXPECT_TRUE(comm::IsAgreed(cuda)) << "both ranks must stop together: " << cuda;
+  EXPECT_THAT(std::string(cuda.message()), ::testing::HasSubstr("rank 0 on host"));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ TEST(GradientAverager, GroupOfOneLeavesGradientsAsTheyAre) {
   linear->forward(at::randn({2, 4}, at::kDouble)).sum().backward();
   const at::Tensor weight_grad = linear->weight.grad().clone();
   linear->bias.mutable_grad() = at::Tensor();  // as if the bias got no gradient
-  GradientAverager averager(local, linear->parameters(), /*bucket_bytes=*/64);
+  GradientAverager averager(local, linear->parameters(), {.bucket_bytes = 64});
   EXPECT_EQ(averager.buckets(), 2);  // the bias (24 bytes), then the weight (96 bytes) alone
   EXPECT_EQ(averager.bytes_per_average(), (3 + 12 + 2) * 8);
   ASSERT_TRUE(averager.Average().ok());

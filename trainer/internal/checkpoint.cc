@@ -34,10 +34,22 @@ bool HasWeights(const fs::path& dir) {
   return fs::exists(dir / "model.safetensors") || fs::exists(dir / "pytorch_model.bin");
 }
 
-void SetCpuRngState(const at::Tensor& state) {
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
+void SetRngState(const at::Device& device, const at::Tensor& state) {
+  at::Generator generator = at::globalContext().defaultGenerator(device);
   std::lock_guard<std::mutex> lock(generator.mutex());
   generator.set_state(state);
+}
+
+// rng.pt's `name` state (this saving process's), or row `rank` of `name`_by_rank when present.
+std::optional<at::Tensor> ReadRngState(torch::serialize::InputArchive& archive,
+                                       const std::string& name, int rank) {
+  at::Tensor state;
+  if (!archive.try_read(name, state)) return std::nullopt;
+  at::Tensor by_rank;
+  if (archive.try_read(name + "s_by_rank", by_rank) && rank < by_rank.size(0)) {
+    state = by_rank[rank].clone();
+  }
+  return state;
 }
 
 absl::Status WriteState(const fs::path& path, const CheckpointState& state) {
@@ -119,8 +131,8 @@ void RemovePreemptionCheckpoints(const fs::path& trial_dir, const fs::path& keep
 
 // Holds the default CPU generator's lock while its state is read or replaced (Note [Acquire
 // lock when using random generators] in c10/core/GeneratorImpl.h).
-at::Tensor CpuRngState() {
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
+at::Tensor RngState(const at::Device& device) {
+  at::Generator generator = at::globalContext().defaultGenerator(device);
   std::lock_guard<std::mutex> lock(generator.mutex());
   return generator.get_state();
 }
@@ -157,7 +169,10 @@ absl::StatusOr<TrialModel> LoadTrialModel(const std::string& dir, models::Head h
 // "cpu_generator_states_by_rank" beside rank 0's own "cpu_generator_state"; each rank restores
 // its row. Without them (a checkpoint of one process, or of an older istar) every rank restores
 // the saving process's state: right for one process, and for a group the dropout masks of ranks
-// > 0 then differ from an uninterrupted run's.
+// > 0 then differ from an uninterrupted run's. On GPUs the dropout masks come from each GPU's own
+// generator (a seed and an offset), which is saved the same way, as "cuda_generator_state" and
+// "cuda_generator_states_by_rank"; a GPU run that resumes a checkpoint written on CPUs keeps its
+// GPU generator as seeded.
 
 // Note [Preemption checkpoints]
 // A worker group asked to stop (SIGTERM: a preempted allocation) hands its trial back to the
@@ -171,7 +186,7 @@ absl::StatusOr<TrialModel> LoadTrialModel(const std::string& dir, models::Head h
 // checkpoint with the most steps wins; the next checkpoint of either kind removes step-* folders.
 absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState& state,
                             const models::TaskModel& model, torch::optim::Optimizer& optimizer,
-                            const at::Tensor* shrinkage, const at::Tensor* rank_rng_states) {
+                            const at::Tensor* shrinkage, const GeneratorStates* generators) {
   const std::string name = state.mid_epoch ? absl::StrCat("step-", state.step)
                                            : absl::StrCat("epoch-", state.epoch);
   const fs::path final_dir = fs::path(trial_dir) / name;
@@ -187,9 +202,15 @@ absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState&
   optimizer.save(optimizer_archive);
   optimizer_archive.save_to((temp_dir / "optimizer.pt").string());
   torch::serialize::OutputArchive rng_archive;
-  rng_archive.write("cpu_generator_state", CpuRngState());
-  if (rank_rng_states != nullptr && rank_rng_states->defined()) {
-    rng_archive.write("cpu_generator_states_by_rank", *rank_rng_states);
+  rng_archive.write("cpu_generator_state", RngState(at::kCPU));
+  if (generators != nullptr) {
+    if (generators->cpu_by_rank.defined()) {
+      rng_archive.write("cpu_generator_states_by_rank", generators->cpu_by_rank);
+    }
+    if (generators->cuda) rng_archive.write("cuda_generator_state", RngState(*generators->cuda));
+    if (generators->cuda_by_rank.defined()) {
+      rng_archive.write("cuda_generator_states_by_rank", generators->cuda_by_rank);
+    }
   }
   rng_archive.save_to((temp_dir / "rng.pt").string());
   if (shrinkage != nullptr && shrinkage->defined()) {
@@ -210,7 +231,7 @@ absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState&
 
 absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
     const std::string& trial_dir, models::TaskModel& model, torch::optim::Optimizer& optimizer,
-    at::Tensor* shrinkage, int rank) {
+    at::Tensor* shrinkage, int rank, at::Device device) {
   ISTAR_ASSIGN_OR_RETURN(const std::optional<FoundCheckpoint> found, LatestCheckpoint(trial_dir));
   if (!found.has_value()) return std::optional<CheckpointState>();
   const fs::path* dir = &found->dir;
@@ -228,13 +249,16 @@ absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
   optimizer.load(optimizer_archive);
   torch::serialize::InputArchive rng_archive;
   rng_archive.load_from((*dir / "rng.pt").string());
-  at::Tensor rng_state;
-  rng_archive.read("cpu_generator_state", rng_state);
-  at::Tensor by_rank;
-  if (rng_archive.try_read("cpu_generator_states_by_rank", by_rank) && rank < by_rank.size(0)) {
-    rng_state = by_rank[rank].clone();
+  const std::optional<at::Tensor> cpu_state = ReadRngState(rng_archive, "cpu_generator_state", rank);
+  if (!cpu_state) {
+    return absl::DataLossError(absl::StrCat(dir->string(), "/rng.pt: no cpu_generator_state"));
   }
-  SetCpuRngState(rng_state);
+  SetRngState(at::kCPU, *cpu_state);
+  if (device.is_cuda()) {
+    const std::optional<at::Tensor> cuda_state =
+        ReadRngState(rng_archive, "cuda_generator_state", rank);
+    if (cuda_state) SetRngState(device, *cuda_state);
+  }
   if (shrinkage != nullptr && fs::exists(*dir / "shrinkage.pt")) {
     torch::serialize::InputArchive shrinkage_archive;
     shrinkage_archive.load_from((*dir / "shrinkage.pt").string());

@@ -39,6 +39,13 @@ struct TrialModel {
 // epoch checkpoint has step = epoch x steps per epoch; a preemption checkpoint (Note
 // [Preemption checkpoints] in checkpoint.cc) is taken inside epoch `epoch` (0-based), after
 // step - epoch x steps per epoch of its batches.
+// The generator states of a worker group, for rank 0's checkpoint.
+struct GeneratorStates {
+  std::optional<at::Device> cuda;  // the GPU this process trains on; its state is saved too
+  at::Tensor cpu_by_rank;          // [R, S] uint8, row r rank r's CPU state; undefined: one process
+  at::Tensor cuda_by_rank;         // the same for each rank's GPU generator; undefined on CPUs
+};
+
 struct CheckpointState {
   int64_t epoch = 0;
   int64_t step = 0;
@@ -50,26 +57,28 @@ struct CheckpointState {
 // (I-STAR's S0 of the epoch, needed to resume inside it) and state.json, through a temporary
 // folder renamed into place. A new checkpoint supersedes every step-* folder of the trial, which
 // it removes. Internal on I/O failure.
-// `rank_rng_states` ([R, S] uint8, row r the CPU generator state of rank r; null for one
-// process) goes to rng.pt beside this process's own state (Note [Generators of a worker group]).
+// `generators` says which generators go to rng.pt beside this process's own CPU state (Note
+// [Generators of a worker group]); null: that state alone.
 [[nodiscard]] absl::Status SaveCheckpoint(const std::string& trial_dir,
                                           const CheckpointState& state,
                                           const models::TaskModel& model,
                                           torch::optim::Optimizer& optimizer,
                                           const at::Tensor* shrinkage = nullptr,
-                                          const at::Tensor* rank_rng_states = nullptr);
+                                          const GeneratorStates* generators = nullptr);
 
 // Restores the latest complete checkpoint of `trial_dir` (the one with the most steps) into
-// `model`, `optimizer` and LibTorch's default CPU generator (rank `rank`'s state when the
+// `model`, `optimizer`, LibTorch's default CPU generator and, when `device` is a GPU and the
+// checkpoint holds a CUDA state, that GPU's default generator (rank `rank`'s states when the
 // checkpoint holds one per rank, else the saving process's), and into `*shrinkage` (left as it is
 // when the checkpoint holds none; may be null). nullopt if there is none; DataLoss if it does not
 // fit the model or its state.json is not one of ours.
 [[nodiscard]] absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
     const std::string& trial_dir, models::TaskModel& model, torch::optim::Optimizer& optimizer,
-    at::Tensor* shrinkage = nullptr, int rank = 0);
+    at::Tensor* shrinkage = nullptr, int rank = 0, at::Device device = at::kCPU);
 
-// The state of LibTorch's default CPU generator (uint8 [S]), read under its lock.
-at::Tensor CpuRngState();
+// The state of LibTorch's default generator of `device` (the CPU's, or a GPU's: uint8 [S]), read
+// under its lock.
+at::Tensor RngState(const at::Device& device);
 
 }  // namespace istar::trainer::internal
 

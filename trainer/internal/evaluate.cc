@@ -5,6 +5,7 @@
 
 #include "base/status_macros.h"
 #include "comm/communicator.h"
+#include "regularizers/tensor_collectives.h"
 
 namespace istar::trainer::internal {
 namespace {
@@ -13,10 +14,11 @@ at::Tensor ToTensor(const std::vector<int64_t>& values, int64_t rows, int64_t co
   return at::from_blob(const_cast<int64_t*>(values.data()), {rows, cols}, at::kLong).clone();
 }
 
-// Copies the first `length` values of `row` (as float32, on the host) to `out`.
-void CopyRow(const at::Tensor& row, int64_t length, float* out) {
-  const at::Tensor values = row.slice(0, 0, length).to(at::kCPU, at::kFloat).contiguous();
-  std::copy_n(values.data_ptr<float>(), length, out);
+// The values of a host tensor as a vector.
+template <typename T>
+std::vector<T> ToVector(const at::Tensor& tensor) {
+  const at::Tensor host = tensor.to(at::kCPU).contiguous();
+  return std::vector<T>(host.data_ptr<T>(), host.data_ptr<T>() + host.numel());
 }
 
 }  // namespace
@@ -34,19 +36,22 @@ models::Batch ToModelBatch(const HostBatch& host, const at::Device& device) {
 // x in floating point: the same predictions, bit for bit, as one process computing them all.
 absl::StatusOr<tasks::Scores> EvaluateDev(models::TaskModel& model, const tasks::TaskData& dev,
                                           const std::vector<tasks::Feature>& features,
-                                          int64_t pad_id, comm::Communicator& group) {
+                                          int64_t pad_id, comm::Communicator& group,
+                                          comm::Communicator& tensors) {
   at::NoGradGuard no_grad;
   model.module().eval();
   const at::Device device = model.module().parameters().front().device();
   const bool squad = dev.task == tasks::Task::kSquad;
-  std::vector<double> predictions(dev.classification.size(), 0.0);
+  const auto on_device = [&](at::ScalarType dtype) { return at::TensorOptions(dtype).device(device); };
+  at::Tensor predictions = at::zeros({static_cast<int64_t>(dev.classification.size())},
+                                     on_device(at::kDouble));
   // Where each feature's logits start in the flat start/end buffers (SQuAD).
-  std::vector<size_t> offsets(features.size() + 1, 0);
+  std::vector<int64_t> offsets(features.size() + 1, 0);
   for (size_t f = 0; f < features.size(); ++f) {
-    offsets[f + 1] = offsets[f] + (squad ? features[f].input_ids.size() : 0);
+    offsets[f + 1] = offsets[f] + (squad ? static_cast<int64_t>(features[f].input_ids.size()) : 0);
   }
-  std::vector<float> start_logits(offsets.back(), 0.0f);
-  std::vector<float> end_logits(offsets.back(), 0.0f);
+  at::Tensor start_logits = at::zeros({offsets.back()}, on_device(at::kFloat));
+  at::Tensor end_logits = at::zeros({offsets.back()}, on_device(at::kFloat));
   const auto count = static_cast<int64_t>(features.size());
   const std::vector<std::vector<int64_t>> batches =
       EpochBatches(count, kEvalBatchSize, 0, 0, false);
@@ -56,26 +61,27 @@ absl::StatusOr<tasks::Scores> EvaluateDev(models::TaskModel& model, const tasks:
     const models::ModelOutput out = model.Forward(ToModelBatch(host, device));
     if (squad) {
       for (int64_t r = 0; r < host.rows; ++r) {
-        const size_t offset = offsets[static_cast<size_t>(batches[k][r])];
-        CopyRow(out.start_logits[r], host.lengths[r], start_logits.data() + offset);
-        CopyRow(out.end_logits[r], host.lengths[r], end_logits.data() + offset);
+        const int64_t offset = offsets[static_cast<size_t>(batches[k][r])];
+        const int64_t length = host.lengths[r];
+        start_logits.narrow(0, offset, length).copy_(out.start_logits[r].slice(0, 0, length));
+        end_logits.narrow(0, offset, length).copy_(out.end_logits[r].slice(0, 0, length));
       }
       continue;
     }
-    const at::Tensor predicted = out.logits.argmax(-1).to(at::kCPU).contiguous();
-    for (int64_t r = 0; r < host.rows; ++r) {
-      predictions[static_cast<size_t>(host.example_indices[r])] =
-          static_cast<double>(predicted[r].item<int64_t>());
-    }
+    const at::Tensor rows = at::tensor(host.example_indices, at::kLong).to(device);
+    predictions.index_copy_(0, rows, out.logits.argmax(-1).to(at::kDouble));
   }
   if (!squad) {
-    ISTAR_RETURN_IF_ERROR(group.AllReduceSum(std::span<double>(predictions)));
-    return tasks::ScoreClassification(dev, std::vector<int64_t>(predictions.begin(), predictions.end()));
+    ISTAR_RETURN_IF_ERROR(regularizers::AllReduceSum(tensors, predictions));
+    const std::vector<double> labels = ToVector<double>(predictions);
+    return tasks::ScoreClassification(dev, std::vector<int64_t>(labels.begin(), labels.end()));
   }
-  ISTAR_RETURN_IF_ERROR(group.AllReduceSum(std::span<float>(start_logits)));
-  ISTAR_RETURN_IF_ERROR(group.AllReduceSum(std::span<float>(end_logits)));
-  ISTAR_ASSIGN_OR_RETURN(std::vector<tasks::SquadPrediction> answers,
-                         tasks::PostprocessSquad(dev, features, start_logits, end_logits));
+  ISTAR_RETURN_IF_ERROR(regularizers::AllReduceSum(tensors, start_logits));
+  ISTAR_RETURN_IF_ERROR(regularizers::AllReduceSum(tensors, end_logits));
+  ISTAR_ASSIGN_OR_RETURN(
+      std::vector<tasks::SquadPrediction> answers,
+      tasks::PostprocessSquad(dev, features, ToVector<float>(start_logits),
+                              ToVector<float>(end_logits)));
   return tasks::ScoreSquad(dev, answers);
 }
 

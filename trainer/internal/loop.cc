@@ -87,9 +87,13 @@ std::vector<db::FinalResult> FinalResults(const std::map<std::string, double>& s
 class Loop final : public TrialLoop {
  public:
   Loop(const sweeps::TrialSpec& trial, const RunOptions& options, comm::Communicator& group)
-      : trial_(trial), options_(options), group_(group), device_(options.device) {
+      : trial_(trial),
+        options_(options),
+        group_(group),
+        tensors_(options.tensor_group != nullptr ? *options.tensor_group : group),
+        device_(options.device) {
     if (group.size() > 1) {
-      owned_ranks_ = regularizers::MakeCrossRankSum(group);
+      owned_ranks_ = regularizers::MakeCrossRankSum(tensors_);
       ranks_ = owned_ranks_.get();
     }
   }
@@ -112,10 +116,12 @@ class Loop final : public TrialLoop {
   // Rank 0: the sink's rows stored (ResultSink::Sync), then the checkpoint written; skipped
   // (OK) while rows cannot be delivered.
   absl::Status Checkpoint(const CheckpointState& state, const at::Tensor* shrinkage,
-                          const at::Tensor& rank_rng_states, ResultSink* sink);
-  // Every rank's CPU generator state, [R, S] uint8, on every rank; undefined for one process. A
-  // collective (Note [Generators of a worker group] in checkpoint.cc).
-  absl::StatusOr<at::Tensor> GatherRngStates();
+                          const GeneratorStates& generators, ResultSink* sink);
+  // Every rank's CPU (and GPU) generator state on every rank, for a checkpoint. A collective
+  // (Note [Generators of a worker group] in checkpoint.cc).
+  absl::StatusOr<GeneratorStates> GatherGenerators();
+  // Every rank's state of its `device` generator, [R, S] uint8. A collective.
+  absl::StatusOr<at::Tensor> GatherRngState(const at::Device& device);
   // On a stop request: a preemption checkpoint of the steps taken since the last checkpoint,
   // when RunOptions::checkpoint_on_stop says so on rank 0. A collective.
   absl::Status SaveOnStop(int64_t epoch, ResultSink* sink);
@@ -135,7 +141,8 @@ class Loop final : public TrialLoop {
 
   const sweeps::TrialSpec trial_;
   const RunOptions options_;
-  comm::Communicator& group_;
+  comm::Communicator& group_;    // host memory: decisions, flags, generator states
+  comm::Communicator& tensors_;  // the tensors of the steps (NCCL on GPUs, else group_)
   std::unique_ptr<regularizers::CrossRankSum> owned_ranks_;
   const regularizers::CrossRankSum* ranks_ = &regularizers::LocalSum();
   std::unique_ptr<GradientAverager> averager_;
@@ -201,11 +208,6 @@ absl::Status Loop::Init() {
           "device ", options_.device, ": this LibTorch has no CUDA (Debian's is CPU-only; see "
           "docs/building.md, \"The GPU build\")"));
     }
-    if (group_.size() > 1) {
-      return absl::UnimplementedError(
-          "a worker group of several ranks trains on CPUs; GPU groups need NCCL gradient "
-          "averaging, not built yet");
-    }
     model_.model->module().to(device_);
   }
   pad_id_ = std::max<int32_t>(0, model_.tokenizer->pad_id());
@@ -225,7 +227,7 @@ absl::Status Loop::Init() {
   ISTAR_ASSIGN_OR_RETURN(
       std::optional<CheckpointState> restored,
       RestoreLatestCheckpoint(trial_dir_, *model_.model, *optimizer_, &resumed_shrinkage_,
-                              group_.rank()));
+                              group_.rank(), device_));
   if (restored.has_value()) {
     const int64_t done_in_epoch = restored->step - restored->epoch * steps_per_epoch_;
     if (restored->epoch > trial_.epochs || done_in_epoch < 0 || done_in_epoch > steps_per_epoch_ ||
@@ -260,8 +262,8 @@ absl::Status Loop::Synchronize() {
         " (step ", root[1], "): the checkpoint folder must be one that every rank sees"));
   }
   ISTAR_RETURN_IF_ERROR(comm::AgreeOnStatus(group_, agree));
-  ISTAR_RETURN_IF_ERROR(BroadcastModule(group_, model_.model->module()));
-  averager_ = std::make_unique<GradientAverager>(group_, model_.model->module().parameters());
+  ISTAR_RETURN_IF_ERROR(BroadcastModule(tensors_, model_.model->module()));
+  averager_ = std::make_unique<GradientAverager>(tensors_, model_.model->module().parameters());
   return absl::OkStatus();
 }
 
@@ -288,7 +290,7 @@ absl::Status Loop::EstimateShrinkage() {
   at::NoGradGuard no_grad;
   model_.model->module().eval();
   regularizers::ShrinkageEstimator estimator(model_.model->config().hidden_size,
-                                             trial_.training.shrinkage_points);
+                                             trial_.training.shrinkage_points, device_);
   const auto count = static_cast<int64_t>(train_features_.size());
   const auto layers = static_cast<int64_t>(layers_.size());
   const std::vector<std::vector<int64_t>> batches =
@@ -432,7 +434,8 @@ absl::Status Loop::LogStep(const PointCloud& cloud, const StepLoss& loss, double
 
 absl::StatusOr<tasks::Scores> Loop::Evaluate(ResultSink* sink) {
   ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores,
-                         EvaluateDev(*model_.model, dev_data_, dev_features_, pad_id_, group_));
+                         EvaluateDev(*model_.model, dev_data_, dev_features_, pad_id_, group_,
+                                     tensors_));
   std::vector<db::MetricRow> rows;
   for (const auto& [name, value] : scores.values) {
     rows.push_back({.trial_id = trial_.id,
@@ -470,19 +473,31 @@ void Loop::ReportProgress(int64_t epoch, double loss) {
   }
 }
 
-absl::StatusOr<at::Tensor> Loop::GatherRngStates() {
-  if (group_.size() == 1) return at::Tensor();
-  // See Note [Generators of a worker group] in checkpoint.cc. Bytes are exact in doubles.
-  const at::Tensor mine = CpuRngState().to(at::kDouble);
-  const int64_t size = mine.numel();
-  std::vector<double> all(static_cast<size_t>(group_.size() * size), 0.0);
-  std::copy_n(mine.data_ptr<double>(), size, all.begin() + group_.rank() * size);
-  ISTAR_RETURN_IF_ERROR(group_.AllReduceSum(std::span<double>(all)));
-  return at::tensor(all, at::kDouble).view({group_.size(), size}).to(at::kByte);
+absl::StatusOr<at::Tensor> Loop::GatherRngState(const at::Device& device) {
+  // See Note [Generators of a worker group] in checkpoint.cc.
+  const at::Tensor mine = RngState(device).contiguous();
+  ISTAR_ASSIGN_OR_RETURN(
+      const std::vector<std::byte> all,
+      comm::AllGatherBytes(group_, std::span<const std::byte>(
+                                       static_cast<const std::byte*>(mine.data_ptr()),
+                                       static_cast<size_t>(mine.nbytes()))));
+  return at::from_blob(const_cast<std::byte*>(all.data()), {group_.size(), mine.numel()}, at::kByte)
+      .clone();
+}
+
+absl::StatusOr<GeneratorStates> Loop::GatherGenerators() {
+  GeneratorStates states;
+  if (device_.is_cuda()) states.cuda = device_;
+  if (group_.size() == 1) return states;
+  ISTAR_ASSIGN_OR_RETURN(states.cpu_by_rank, GatherRngState(at::kCPU));
+  if (device_.is_cuda()) {
+    ISTAR_ASSIGN_OR_RETURN(states.cuda_by_rank, GatherRngState(device_));
+  }
+  return states;
 }
 
 absl::Status Loop::Checkpoint(const CheckpointState& state, const at::Tensor* shrinkage,
-                              const at::Tensor& rank_rng_states, ResultSink* sink) {
+                              const GeneratorStates& generators, ResultSink* sink) {
   const absl::Status synced = sink->Sync();
   if (absl::IsUnavailable(synced)) {
     std::cerr << "step " << step_ << ": checkpoint skipped, rows not yet delivered: "
@@ -490,17 +505,16 @@ absl::Status Loop::Checkpoint(const CheckpointState& state, const at::Tensor* sh
     return absl::OkStatus();
   }
   ISTAR_RETURN_IF_ERROR(synced);
-  return SaveCheckpoint(trial_dir_, state, *model_.model, *optimizer_, shrinkage,
-                        &rank_rng_states);
+  return SaveCheckpoint(trial_dir_, state, *model_.model, *optimizer_, shrinkage, &generators);
 }
 
 absl::Status Loop::SaveOnStop(int64_t epoch, ResultSink* sink) {
   if (trial_dir_.empty() || step_ == saved_step_) return absl::OkStatus();
-  ISTAR_ASSIGN_OR_RETURN(const at::Tensor rng_states, GatherRngStates());
+  ISTAR_ASSIGN_OR_RETURN(const GeneratorStates generators, GatherGenerators());
   ISTAR_RETURN_IF_ERROR(OnLeader([&]() -> absl::Status {
     if (!options_.checkpoint_on_stop || !options_.checkpoint_on_stop()) return absl::OkStatus();
     const at::Tensor* s0 = regularizer_.shrinkage.defined() ? &regularizer_.shrinkage : nullptr;
-    return Checkpoint({.epoch = epoch, .step = step_, .mid_epoch = true}, s0, rng_states, sink);
+    return Checkpoint({.epoch = epoch, .step = step_, .mid_epoch = true}, s0, generators, sink);
   }));
   saved_step_ = step_;
   return absl::OkStatus();
@@ -541,9 +555,9 @@ absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
     ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(sink));
     result.final_metrics = scores.values;
     if (!trial_dir_.empty()) {
-      ISTAR_ASSIGN_OR_RETURN(const at::Tensor rng_states, GatherRngStates());
+      ISTAR_ASSIGN_OR_RETURN(const GeneratorStates generators, GatherGenerators());
       ISTAR_RETURN_IF_ERROR(OnLeader([&] {
-        return Checkpoint({.epoch = epoch + 1, .step = step_}, nullptr, rng_states, sink);
+        return Checkpoint({.epoch = epoch + 1, .step = step_}, nullptr, generators, sink);
       }));
       saved_step_ = step_;
     }
