@@ -62,6 +62,9 @@ struct TrainingSettings {
   int64_t shrinkage_points = 250'000;   // points for the shrinkage matrix S0 per epoch, >= 2
   int64_t ranks_per_trial = 1;          // MPI ranks of the worker group that runs a trial, >= 1;
                                         // not part of a trial's identity
+  int64_t gradient_accumulation_steps = 1;  // micro-batches per optimizer step on each rank, >= 1;
+                                            // not part of a trial's identity (the regularizer
+                                            // still sees the whole step's points)
 };
 
 // One trial: a point of the sweep. `id` and `canonical_json` are filled by the expansion.

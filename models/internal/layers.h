@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
+#include <torch/version.h>
 
 #include <cmath>
 #include <limits>
@@ -46,6 +47,15 @@ inline at::Tensor AdditiveMask(const at::Tensor& attention_mask, at::ScalarType 
   return ((1.0 - keep) * MostNegative(dtype)).unsqueeze(1).unsqueeze(2);
 }
 
+// Note [Fused attention]
+// On a GPU, with a LibTorch that has it (2.0 and later), attention goes through
+// at::scaled_dot_product_attention, which picks a fused kernel (memory-efficient or flash
+// attention) and never materializes the [B, heads, T, T] probabilities for the backward pass: the
+// speed and memory BERT-base fine-tuning expects. The mask is passed as booleans (true: a real key),
+// which is the additive mask's meaning and works whatever dtype autocast gives the scores. Its
+// dropout draws other masks than the exact path's (the same distribution). On the CPU, and with
+// LibTorch 1.13, the exact path below runs: the one the CPU tests compare against transformers'
+// formulas and one process against a worker group.
 // Scaled dot-product attention of projected queries, keys and values [B, T, H] split into
 // `heads` heads; returns the context [B, T, H] before the output projection.
 inline at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -55,6 +65,15 @@ inline at::Tensor Attend(const at::Tensor& q, const at::Tensor& k, const at::Ten
   const auto split = [&](const at::Tensor& x) {
     return x.view({batch, tokens, heads, hidden / heads}).transpose(1, 2);
   };
+#if TORCH_VERSION_MAJOR >= 2
+  if (q.is_cuda()) {
+    const at::Tensor keep = additive_mask.eq(0.0);  // [B, 1, 1, T] bool
+    return at::scaled_dot_product_attention(split(q), split(k), split(v), keep,
+                                            training ? dropout : 0.0, /*is_causal=*/false)
+        .transpose(1, 2)
+        .reshape({batch, tokens, hidden});
+  }
+#endif
   at::Tensor scores = at::matmul(split(q), split(k).transpose(-1, -2)) /
                       std::sqrt(static_cast<double>(hidden / heads));
   const at::Tensor probs = at::dropout(at::softmax(scores + additive_mask, -1), dropout, training);

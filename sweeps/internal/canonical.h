@@ -12,7 +12,9 @@
 //   - regularizer; lambda for cosreg and istar; zeta for istar only. A setting that a regularizer
 //     ignores is left out rather than written as 0, so no default can leak into an id.
 //   - batch_size, epochs, seed, learning_rate, and every training setting except
-//     ranks_per_trial (batch_size is global over ranks, so R ranks compute the same trial).
+//     ranks_per_trial (batch_size is global over ranks, so R ranks compute the same trial) and
+//     gradient_accumulation_steps (micro-batches compute the same step, the regularizer over
+//     the whole step's points: trainer/step.h).
 //   - format: 1, the version of this layout.
 // Not the sweep's name: a trial shared by two sweeps is one trial. Keys are sorted and there is no
 // whitespace (nlohmann::json's std::map object and dump()). Numbers keep their type: integers are

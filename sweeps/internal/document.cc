@@ -15,7 +15,8 @@ constexpr std::string_view kTopKeys[] = {"name", "models", "tasks", "training", 
 constexpr std::string_view kTrainingKeys[] = {
     "max_seq_length",     "warmup_ratio",     "weight_decay",
     "precision",          "eval_every_steps", "isotropy_every_steps",
-    "regularizer_layers", "shrinkage_points", "ranks_per_trial"};
+    "regularizer_layers", "shrinkage_points", "ranks_per_trial",
+    "gradient_accumulation_steps"};
 constexpr std::string_view kPrecisions[] = {"fp32", "bf16", "fp16"};
 constexpr std::string_view kSampleKeys[] = {"count", "seed"};
 
@@ -86,6 +87,9 @@ absl::Status ReadTrainingField(const Reader& reader, const MapEntry& entry,
   }
   if (key == "regularizer_layers") return Store(ReadLayers(reader, value), t.regularizer_layers);
   if (key == "shrinkage_points") return Store(reader.Int(value, kAtLeastTwo), t.shrinkage_points);
+  if (key == "gradient_accumulation_steps") {
+    return Store(reader.Int(value, kAtLeastOne), t.gradient_accumulation_steps);
+  }
   ISTAR_CHECK(key == "ranks_per_trial") << "training key '" << key << "' passed Map() unread";
   return Store(reader.Int(value, kAtLeastOne), t.ranks_per_trial);
 }

@@ -33,6 +33,12 @@ expect rank0_checkpoints_only 0 '^epoch-1 epoch-2 $' -- \
   bash -c 'for d in two-checkpoints/*/*; do printf "%s " "$(basename "$d")"; done'
 
 expect same_rows 0 '^same [0-9]{3,} rows$' -- same_rows one.db "" two.db ""
+# Gradient accumulation (3 micro-batches of each rank's 16 rows) is the same trial, with the same
+# rows: I-STAR's point cloud stays the whole step's (Note [Accumulation with a global point cloud]).
+expect two_ranks_accumulated 0 'done after 126 steps on 2 ranks, accuracy' -- \
+  "$mpiexec" -n 2 "${mpiflags[@]}" "$istar" train "$config" "${settings[@]}" --db acc.db \
+  --checkpoints acc-checkpoints --set training.gradient_accumulation_steps=3
+expect same_rows_accumulated 0 '^same [0-9]{3,} rows$' -- same_rows one.db "" acc.db ""
 expect same_trial_status 0 '^done$' -- \
   "$istar" sql --db two.db --format csv "SELECT status FROM trials" 
 

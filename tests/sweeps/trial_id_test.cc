@@ -113,9 +113,12 @@ models:
   EXPECT_EQ(OnlyId(Replace(kBase, "[0]\n", "[+0]\n")), kIStarId);
 }
 
-TEST(TrialId, IgnoresTheSweepNameAndRanksPerTrial) {
+TEST(TrialId, IgnoresTheSweepNameRanksPerTrialAndGradientAccumulation) {
   EXPECT_EQ(OnlyId(Replace(kBase, "name: base", "name: renamed")), kIStarId);
   EXPECT_EQ(OnlyId(Replace(kBase, "ranks_per_trial: 1", "ranks_per_trial: 8")), kIStarId);
+  EXPECT_EQ(OnlyId(Replace(kBase, "ranks_per_trial: 1",
+                           "ranks_per_trial: 1\n  gradient_accumulation_steps: 4")),
+            kIStarId);
 }
 
 TEST(TrialId, ChangesWithEveryResultAffectingSetting) {

@@ -134,10 +134,13 @@ TEST(SweepValidation, TrainingSettingsAreCheckedAgainstTheirRanges) {
         "sweep.yaml:5:21: training.shrinkage_points: expected an integer >= 2, got 1"},
        {"  ranks_per_trial: 0",
         "sweep.yaml:5:20: training.ranks_per_trial: expected an integer >= 1, got 0"},
+       {"  gradient_accumulation_steps: 0",
+        "sweep.yaml:5:32: training.gradient_accumulation_steps: expected an integer >= 1, got 0"},
        {"  max_seq_len: 128",
         "sweep.yaml:5:3: training.max_seq_len: unknown key 'max_seq_len'; allowed keys are "
         "max_seq_length, warmup_ratio, weight_decay, precision, eval_every_steps, "
-        "isotropy_every_steps, regularizer_layers, shrinkage_points, ranks_per_trial"}});
+        "isotropy_every_steps, regularizer_layers, shrinkage_points, ranks_per_trial, "
+        "gradient_accumulation_steps"}});
 }
 
 TEST(SweepValidation, SharedGridAxesAreCheckedValueByValue) {

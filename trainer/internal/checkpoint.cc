@@ -34,12 +34,6 @@ bool HasWeights(const fs::path& dir) {
   return fs::exists(dir / "model.safetensors") || fs::exists(dir / "pytorch_model.bin");
 }
 
-void SetRngState(const at::Device& device, const at::Tensor& state) {
-  at::Generator generator = at::globalContext().defaultGenerator(device);
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_state(state);
-}
-
 // rng.pt's `name` state (this saving process's), or row `rank` of `name`_by_rank when present.
 std::optional<at::Tensor> ReadRngState(torch::serialize::InputArchive& archive,
                                        const std::string& name, int rank) {
@@ -135,6 +129,12 @@ at::Tensor RngState(const at::Device& device) {
   at::Generator generator = at::globalContext().defaultGenerator(device);
   std::lock_guard<std::mutex> lock(generator.mutex());
   return generator.get_state();
+}
+
+void SetRngState(const at::Device& device, const at::Tensor& state) {
+  at::Generator generator = at::globalContext().defaultGenerator(device);
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
 }
 
 absl::StatusOr<TrialModel> LoadTrialModel(const std::string& dir, models::Head head,

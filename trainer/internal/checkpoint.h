@@ -79,6 +79,8 @@ struct CheckpointState {
 // The state of LibTorch's default generator of `device` (the CPU's, or a GPU's: uint8 [S]), read
 // under its lock.
 at::Tensor RngState(const at::Device& device);
+// Replaces the state of `device`'s default generator with `state` (one RngState returned).
+void SetRngState(const at::Device& device, const at::Tensor& state);
 
 }  // namespace istar::trainer::internal
 

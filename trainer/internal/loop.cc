@@ -26,6 +26,7 @@
 #include "trainer/internal/evaluate.h"
 #include "trainer/internal/torch_boundary.h"
 #include "trainer/loss.h"
+#include "trainer/step.h"
 
 namespace istar::trainer::internal {
 namespace {
@@ -111,6 +112,9 @@ class Loop final : public TrialLoop {
   absl::Status LoadData();
   absl::Status EstimateShrinkage();
   absl::StatusOr<StepOutcome> Step(std::span<const int64_t> indices, bool log, ResultSink* sink);
+  // The forward pass of a step over `indices` (training rows, never empty): its summed task loss
+  // and, `with_cloud`, its point cloud.
+  absl::StatusOr<MicroBatchOutput> Forward(std::span<const int64_t> indices, bool with_cloud);
   absl::Status LogStep(const PointCloud& cloud, const StepLoss& loss, double lr, ResultSink* sink);
   absl::StatusOr<tasks::Scores> Evaluate(ResultSink* sink);
   // Rank 0: the sink's rows stored (ResultSink::Sync), then the checkpoint written; skipped
@@ -312,61 +316,67 @@ absl::Status Loop::EstimateShrinkage() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<MicroBatchOutput> Loop::Forward(std::span<const int64_t> indices,
+                                               bool with_cloud) {
+  const at::ScalarType dtype = options_.float64 ? at::kDouble : at::kFloat;
+  const HostBatch host = Collate(train_features_, indices, pad_id_);
+  const models::Batch batch = ToModelBatch(host, device_);
+  models::ModelOutput out;
+  {
+    // bf16 trials: the forward in autocast; the losses and regularizers below in float32.
+    AutocastGuard autocast(at::kBFloat16, trial_.training.precision == "bf16");
+    out = model_.model->Forward(batch);
+  }
+  MicroBatchOutput result;
+  if (with_cloud) {
+    result.cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
+    result.cloud.points = result.cloud.points.to(dtype);  // a no-op unless autocast ran
+  }
+  auto on_device = [&](const std::vector<int64_t>& values) {
+    return at::tensor(values).to(device_);
+  };
+  result.task_loss_sum =
+      squad_ ? SpanLossSum(out.start_logits.to(dtype), out.end_logits.to(dtype),
+                           on_device(host.start_positions), on_device(host.end_positions))
+             : ClassificationLossSum(out.logits.to(dtype), on_device(host.labels));
+  return result;
+}
+
 absl::StatusOr<Loop::StepOutcome> Loop::Step(std::span<const int64_t> indices, bool log,
                                              ResultSink* sink) {
   const auto global_rows = static_cast<int64_t>(indices.size());
   const Shard shard = ShardOf(global_rows, group_.rank(), group_.size());
   const std::span<const int64_t> mine = indices.subspan(shard.begin, shard.rows());
-  const bool needs_cloud = regularizer_.kind != sweeps::Regularizer::kBaseline || log;
   const at::ScalarType dtype = options_.float64 ? at::kDouble : at::kFloat;
   model_.model->module().train();
-  at::Tensor task_sum;
-  PointCloud cloud;
-  if (!mine.empty()) {
-    const HostBatch host = Collate(train_features_, mine, pad_id_);
-    const models::Batch batch = ToModelBatch(host, device_);
-    models::ModelOutput out;
-    {
-      // bf16 trials: the forward in autocast; the losses and regularizers below in float32.
-      AutocastGuard autocast(at::kBFloat16, trial_.training.precision == "bf16");
-      out = model_.model->Forward(batch);
-    }
-    if (needs_cloud) {
-      cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
-      cloud.points = cloud.points.to(dtype);  // a no-op unless the forward ran in autocast
-    }
-    auto on_device = [&](const std::vector<int64_t>& values) {
-      return at::tensor(values).to(device_);
-    };
-    task_sum = squad_ ? SpanLossSum(out.start_logits.to(dtype), out.end_logits.to(dtype),
-                                    on_device(host.start_positions), on_device(host.end_positions))
-                      : ClassificationLossSum(out.logits.to(dtype), on_device(host.labels));
-  } else {
-    // No rows here (an epoch's tail smaller than the group): this rank adds nothing but still
-    // joins every collective, the backward all-reduces included, so its empty cloud is a leaf
-    // that requires a gradient.
-    task_sum = at::zeros({}, at::TensorOptions(dtype).device(device_));
-    if (needs_cloud) {
-      cloud.points = at::zeros({0, model_.model->config().hidden_size},
-                               at::TensorOptions(dtype).device(device_))
-                         .requires_grad_();
-      cloud.layers = layers_;
-    }
-  }
-  absl::StatusOr<StepLoss> loss =
-      ComputeStepLoss(task_sum, global_rows, cloud, regularizer_, *ranks_);
-  if (!loss.ok()) {
+  optimizer_->zero_grad();
+  const StepOptions step{.global_rows = global_rows,
+                         .local_rows = static_cast<int64_t>(mine.size()),
+                         .micro_batches = trial_.training.gradient_accumulation_steps,
+                         .log = log,
+                         .hidden = model_.model->config().hidden_size,
+                         .layers = layers_,
+                         .options = at::TensorOptions(dtype).device(device_),
+                         .device = device_};
+  ISTAR_ASSIGN_OR_RETURN(
+      const StepResult result,
+      RunStepPasses(
+          [&](const Shard& rows, bool with_cloud) {
+            return Forward(mine.subspan(rows.begin, rows.rows()), with_cloud);
+          },
+          step, regularizer_, *ranks_, averager_.get()));
+  if (!result.rejected.ok()) {
     // The regularizers validate the reduced statistics, so every rank is here; tell a divergence
     // (hidden states no longer finite on some rank) from other errors together.
-    const bool broken = cloud.points.defined() && cloud.points.numel() > 0 &&
-                        !at::isfinite(cloud.points).all().item<bool>();
+    const at::Tensor& points = result.cloud.points;
+    const bool broken = points.defined() && points.numel() > 0 && !at::isfinite(points).all().item<bool>();
     ISTAR_ASSIGN_OR_RETURN(const double broken_ranks, SumOverRanks(broken ? 1.0 : 0.0));
     if (broken_ranks > 0) {
       return StepOutcome(absl::StrCat("diverged: hidden states are not finite at step ", step_));
     }
-    return loss.status();
+    return result.rejected;
   }
-  const double total = loss->total.item<double>();  // the same on every rank
+  const double total = result.loss.total.item<double>();  // the same on every rank
   if (!std::isfinite(total)) {
     return StepOutcome(absl::StrCat("diverged: loss is ", total, " at step ", step_));
   }
@@ -375,14 +385,9 @@ absl::StatusOr<Loop::StepOutcome> Loop::Step(std::span<const int64_t> indices, b
   for (torch::optim::OptimizerParamGroup& group : optimizer_->param_groups()) {
     group.options().set_lr(lr);
   }
-  optimizer_->zero_grad();
-  // A rank with no rows under the baseline has nothing to differentiate (and no collective in
-  // its backward pass, as on every rank for the baseline).
-  if (loss->objective.requires_grad()) loss->objective.backward();
-  if (averager_ != nullptr) ISTAR_RETURN_IF_ERROR(averager_->Average());
   torch::nn::utils::clip_grad_norm_(model_.model->module().parameters(), kMaxGradNorm);
   optimizer_->step();
-  if (log) ISTAR_RETURN_IF_ERROR(LogStep(cloud, *loss, lr, sink));
+  if (log) ISTAR_RETURN_IF_ERROR(LogStep(result.cloud, result.loss, lr, sink));
   ++step_;
   examples_seen_ += global_rows;
   return StepOutcome();
