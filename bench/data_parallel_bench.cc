@@ -10,6 +10,7 @@
 // bench/run_data_parallel.sh runs both for every regularizer and prints the table.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <torch/nn/module.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
@@ -37,6 +38,7 @@
 #include "regularizers/tensor_collectives.h"
 #include "sweeps/sweep.h"
 #include "trainer/data_parallel.h"
+#include "trainer/device.h"
 #include "trainer/loss.h"
 
 namespace {
@@ -47,10 +49,13 @@ constexpr int64_t kVocab = 1000;
 constexpr char kUsage[] =
     "usage: istar_data_parallel_bench [--regularizer baseline|cosreg|istar] [--batch 32] [--seq 64]\n"
     "         [--hidden 256] [--layers 4] [--heads 4] [--intermediate 1024] [--steps 10]\n"
-    "         [--warmup 2] [--threads N]\n"
+    "         [--warmup 2] [--threads N] [--schedule overlapped|after-backward]\n"
+    "         [--device auto|cpu|cuda] [--bucket-kib 25600]\n"
     "Times optimizer steps of a small BERT on one fixed global batch of --batch rows, split\n"
     "over the ranks of the mpirun job (one process without mpirun). --threads sets LibTorch's\n"
-    "intra-op threads per rank (default: LibTorch's). Rank 0 prints one key=value line.\n";
+    "intra-op threads per rank (default: LibTorch's). --schedule: gradient buckets all-reduced\n"
+    "as the backward pass fills them (the trainer's) or all after it. --device: as istar train's\n"
+    "(each rank its local rank's GPU; NCCL between GPUs). Rank 0 prints one key=value line.\n";
 
 struct Flags {
   std::string regularizer = "baseline";
@@ -63,6 +68,9 @@ struct Flags {
   int64_t steps = 10;   // timed steps
   int64_t warmup = 2;   // untimed steps first
   int64_t threads = 0;  // 0: LibTorch's default
+  std::string schedule = "overlapped";
+  int64_t bucket_kib = 25 * 1024;  // GradientAverager's bucket size (DDP's 25 MiB)
+  std::string device = "cpu";
 };
 
 // Parses argv; a message and std::nullopt for a bad flag (the caller exits 2).
@@ -73,7 +81,7 @@ std::optional<Flags> ParseFlags(int argc, char** argv, bool& help) {
       {"--hidden", &flags.hidden},  {"--layers", &flags.layers},
       {"--heads", &flags.heads},    {"--intermediate", &flags.intermediate},
       {"--steps", &flags.steps},    {"--warmup", &flags.warmup},
-      {"--threads", &flags.threads}};
+      {"--threads", &flags.threads},  {"--bucket-kib", &flags.bucket_kib}};
   for (int i = 1; i < argc; ++i) {
     const std::string name = argv[i];
     if (name == "--help" || name == "-h") {
@@ -85,8 +93,9 @@ std::optional<Flags> ParseFlags(int argc, char** argv, bool& help) {
       return std::nullopt;
     }
     const std::string value = argv[++i];
-    if (name == "--regularizer") {
-      flags.regularizer = value;
+    if (name == "--regularizer" || name == "--schedule" || name == "--device") {
+      (name == "--regularizer" ? flags.regularizer
+                               : name == "--schedule" ? flags.schedule : flags.device) = value;
       continue;
     }
     auto it = std::find_if(numbers.begin(), numbers.end(),
@@ -114,6 +123,10 @@ std::string CheckFlags(const Flags& f) {
   }
   if (f.hidden % f.heads != 0) return "--hidden must be a multiple of --heads";
   if (f.steps < 1) return "--steps must be at least 1";
+  if (f.bucket_kib < 1) return "--bucket-kib must be at least 1";
+  if (f.schedule != "overlapped" && f.schedule != "after-backward") {
+    return "--schedule: expected overlapped or after-backward, got '" + f.schedule + "'";
+  }
   return "";
 }
 
@@ -224,24 +237,41 @@ struct Trainer {
   std::vector<int64_t> layers;  // 1..L
 };
 
-absl::StatusOr<Trainer> MakeTrainer(const Flags& f, CountingCommunicator& group) {
+// The step's communicators: the regularizer's and the gradients' all-reduces are counted apart,
+// over the same communicator of the tensors (NCCL between GPUs, else the MPI group); `host` is
+// the MPI group (barriers).
+struct Groups {
+  istar::comm::Communicator& host;
+  CountingCommunicator& loss;
+  CountingCommunicator& gradients;
+};
+
+absl::StatusOr<Trainer> MakeTrainer(const Flags& f, Groups& groups, const at::Device& device) {
   Trainer t;
   ISTAR_ASSIGN_OR_RETURN(
       t.model, istar::models::CreateModel(BenchConfig(f),
                                           istar::models::Head::kSequenceClassification, 2, 1));
   torch::nn::Module& module = t.model->module();
-  ISTAR_RETURN_IF_ERROR(istar::trainer::BroadcastModule(group, module));
+  module.to(device);
+  ISTAR_RETURN_IF_ERROR(istar::trainer::BroadcastModule(groups.loss, module));
   module.train();
   t.optimizer = std::make_unique<torch::optim::AdamW>(
       module.parameters(), torch::optim::AdamWOptions(1e-4).weight_decay(0.0));
-  t.averager = std::make_unique<istar::trainer::GradientAverager>(group, module.parameters());
-  if (group.size() > 1) t.cross_rank_sum = istar::regularizers::MakeCrossRankSum(group);
+  istar::trainer::GradientAverager::Options options{.bucket_bytes = f.bucket_kib << 10};
+  if (f.schedule == "after-backward") {
+    options.schedule = istar::trainer::GradientAverager::Schedule::kAfterBackward;
+  }
+  t.averager = std::make_unique<istar::trainer::GradientAverager>(groups.gradients,
+                                                                  module.parameters(), options);
+  if (groups.loss.size() > 1) t.cross_rank_sum = istar::regularizers::MakeCrossRankSum(groups.loss);
   t.regularizer = MakeRegularizer(f);
+  if (t.regularizer.shrinkage.defined()) t.regularizer.shrinkage = t.regularizer.shrinkage.to(device);
   const GlobalBatch batch = MakeGlobalBatch(f);
-  const istar::trainer::Shard rows = istar::trainer::ShardOf(f.batch, group.rank(), group.size());
-  t.shard = {.input_ids = batch.ids.slice(0, rows.begin, rows.end),
-             .attention_mask = batch.mask.slice(0, rows.begin, rows.end)};
-  t.labels = batch.labels.slice(0, rows.begin, rows.end);
+  const istar::trainer::Shard rows =
+      istar::trainer::ShardOf(f.batch, groups.host.rank(), groups.host.size());
+  t.shard = {.input_ids = batch.ids.slice(0, rows.begin, rows.end).to(device),
+             .attention_mask = batch.mask.slice(0, rows.begin, rows.end).to(device)};
+  t.labels = batch.labels.slice(0, rows.begin, rows.end).to(device);
   t.global_rows = f.batch;
   t.layers.resize(static_cast<size_t>(f.layers));
   std::iota(t.layers.begin(), t.layers.end(), 1);
@@ -251,17 +281,29 @@ absl::StatusOr<Trainer> MakeTrainer(const Flags& f, CountingCommunicator& group)
 // Bytes all-reduced by one step, by whom.
 struct StepSample {
   double ms = 0.0;
+  double average_ms = 0.0;     // in Average(), after backward(): communication not overlapped
   int64_t loss_bytes = 0;      // regularizer (forward and backward) plus the task loss's sum
   int64_t gradient_bytes = 0;  // GradientAverager's buckets
   int64_t calls = 0;
 };
 
+// Waits for the work queued on `device` (a GPU's stream; nothing on a CPU), so that the clock
+// reads the end of the step rather than of its queueing.
+void Synchronize(const at::Device& device) {
+  if (!device.is_cuda()) return;
+  c10::impl::VirtualGuardImpl guard(device.type());
+  guard.getStream(device).synchronize();
+}
+
 // One optimizer step; the clock starts after a barrier so that the ranks start together.
-absl::StatusOr<StepSample> Step(Trainer& t, CountingCommunicator& group) {
-  ISTAR_RETURN_IF_ERROR(group.Barrier());
-  const auto start = std::chrono::steady_clock::now();
-  const int64_t bytes0 = group.bytes();
-  const int64_t calls0 = group.calls();
+absl::StatusOr<StepSample> Step(Trainer& t, Groups& groups, const at::Device& device) {
+  using Clock = std::chrono::steady_clock;
+  Synchronize(device);
+  ISTAR_RETURN_IF_ERROR(groups.host.Barrier());
+  const auto start = Clock::now();
+  const int64_t loss0 = groups.loss.bytes();
+  const int64_t gradients0 = groups.gradients.bytes();
+  const int64_t calls0 = groups.loss.calls() + groups.gradients.calls();
   t.optimizer->zero_grad();
   const istar::models::ModelOutput out = t.model->Forward(t.shard);
   istar::trainer::PointCloud cloud;
@@ -275,15 +317,19 @@ absl::StatusOr<StepSample> Step(Trainer& t, CountingCommunicator& group) {
       const istar::trainer::StepLoss loss,
       istar::trainer::ComputeStepLoss(task_sum, t.global_rows, cloud, t.regularizer, ranks));
   loss.objective.backward();
-  const int64_t bytes1 = group.bytes();
+  const auto backward_done = Clock::now();
   ISTAR_RETURN_IF_ERROR(t.averager->Average());
+  const auto averaged = Clock::now();
   torch::nn::utils::clip_grad_norm_(t.model->module().parameters(), 1.0);
   t.optimizer->step();
-  const auto end = std::chrono::steady_clock::now();
-  return StepSample{.ms = std::chrono::duration<double, std::milli>(end - start).count(),
-                    .loss_bytes = bytes1 - bytes0,
-                    .gradient_bytes = group.bytes() - bytes1,
-                    .calls = group.calls() - calls0};
+  Synchronize(device);
+  const auto end = Clock::now();
+  using Ms = std::chrono::duration<double, std::milli>;
+  return StepSample{.ms = Ms(end - start).count(),
+                    .average_ms = Ms(averaged - backward_done).count(),
+                    .loss_bytes = groups.loss.bytes() - loss0,
+                    .gradient_bytes = groups.gradients.bytes() - gradients0,
+                    .calls = groups.loss.calls() + groups.gradients.calls() - calls0};
 }
 
 double Median(std::vector<double> values) {
@@ -293,29 +339,40 @@ double Median(std::vector<double> values) {
 }
 
 // Runs warmup and timed steps on this rank; returns the key=value line (printed by rank 0).
-absl::StatusOr<std::string> Run(const Flags& f, istar::comm::Communicator& real) {
-  CountingCommunicator group(real);
-  ISTAR_ASSIGN_OR_RETURN(Trainer t, MakeTrainer(f, group));
+absl::StatusOr<std::string> Run(const Flags& f, istar::comm::Communicator& host) {
+  ISTAR_ASSIGN_OR_RETURN(istar::trainer::GroupDevice device,
+                         istar::trainer::SetUpGroupDevice(host, f.device));
+  istar::comm::Communicator& tensors = device.tensors ? *device.tensors : host;
+  CountingCommunicator loss_group(tensors);
+  CountingCommunicator gradient_group(tensors);
+  Groups groups{.host = host, .loss = loss_group, .gradients = gradient_group};
+  const at::Device where(device.device);
+  ISTAR_ASSIGN_OR_RETURN(Trainer t, MakeTrainer(f, groups, where));
   std::vector<StepSample> samples;
   for (int64_t i = 0; i < f.warmup + f.steps; ++i) {
-    ISTAR_ASSIGN_OR_RETURN(StepSample sample, Step(t, group));
+    ISTAR_ASSIGN_OR_RETURN(StepSample sample, Step(t, groups, where));
     if (i >= f.warmup) samples.push_back(sample);
   }
   std::vector<double> ms;
+  std::vector<double> average_ms;
   for (const StepSample& s : samples) {
     ms.push_back(s.ms);
+    average_ms.push_back(s.average_ms);
     // Every step all-reduces the same buffers: a differing count would be a bug of the bench.
     if (s.loss_bytes != samples[0].loss_bytes || s.gradient_bytes != samples[0].gradient_bytes) {
       return absl::InternalError("all-reduced bytes differ between steps");
     }
   }
   const StepSample& s = samples[0];
-  return absl::StrCat("ranks=", group.size(), " regularizer=", f.regularizer, " batch=", f.batch,
+  return absl::StrCat("ranks=", host.size(), " regularizer=", f.regularizer, " batch=", f.batch,
+                      " schedule=", f.schedule, " device=", device.device,
+                      " nccl=", device.tensors ? 1 : 0, " bucket_kib=", f.bucket_kib,
                       " seq=", f.seq, " hidden=", f.hidden, " layers=", f.layers,
                       " steps=", f.steps, " threads=", at::get_num_threads(),
                       " step_ms_median=", Median(ms),
                       " step_ms_mean=", std::accumulate(ms.begin(), ms.end(), 0.0) / ms.size(),
                       " step_ms_min=", *std::min_element(ms.begin(), ms.end()),
+                      " average_ms_median=", Median(average_ms),
                       " allreduce_bytes_per_step=", s.loss_bytes + s.gradient_bytes,
                       " gradient_bytes=", s.gradient_bytes, " regularizer_bytes=", s.loss_bytes,
                       " allreduce_calls_per_step=", s.calls, " buckets=", t.averager->buckets(),

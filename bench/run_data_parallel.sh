@@ -3,6 +3,9 @@
 # with 1 thread, and mpirun -np 2 with 1 thread per rank (the same 2 cores as the first), all in
 # one run of this script so that the ratios share the machine's state. Prints a markdown table
 # and checks the regularizer's all-reduced bytes against the formula (see bench/RESULTS.md).
+# Then, on 2 ranks with 1 MiB buckets (22 of them, about as many as BERT-base has with DDP's
+# 25 MiB), the gradient average overlapped with the backward pass (autograd hooks, the trainer's)
+# against one average after it: step time and the time left in Average() after backward().
 #   bash bench/run_data_parallel.sh [path/to/istar_data_parallel_bench] [extra flags for every run]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,12 +15,17 @@ shift || true
 mpirun_flags=(-np 2 --oversubscribe)
 [ "$(id -u)" -eq 0 ] && mpirun_flags+=(--allow-run-as-root)
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+overlap=$(mktemp)
+trap 'rm -f "$out" "$overlap"' EXIT
 for reg in baseline cosreg istar; do
   # Each line: "<label> key=value ...", the label naming the configuration.
   echo "one_t2 $("$bench" --regularizer "$reg" --threads 2 "$@")" >>"$out"
   echo "one_t1 $("$bench" --regularizer "$reg" --threads 1 "$@")" >>"$out"
   echo "two_t1 $(mpirun "${mpirun_flags[@]}" "$bench" --regularizer "$reg" --threads 1 "$@")" >>"$out"
+  for schedule in overlapped after-backward; do
+    echo "sched $(mpirun "${mpirun_flags[@]}" "$bench" --regularizer "$reg" --threads 1 \
+      --schedule "$schedule" --bucket-kib 1024 --steps 12 "$@")" >>"$overlap"
+  done
 done
 echo "Raw lines:"
 cat "$out"
@@ -49,3 +57,23 @@ awk '
              regb[r], (want == regb[r] ? "ok" : "MISMATCH")
     }
   }' "$out"
+echo
+echo "Raw lines (schedules):"
+cat "$overlap"
+echo
+awk '
+  { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    r = v["regularizer"]; s = v["schedule"]; ms[r, s] = v["step_ms_median"]
+    avg[r, s] = v["average_ms_median"]; b[r] = v["buckets"]; g[r] = v["gradient_bytes"]
+    if (!(r in seen)) { seen[r] = 1; order[++n] = r } }
+  END {
+    print "| regularizer | buckets | gradient bytes per step | overlapped (ms/step) | after backward (ms/step) | ratio overlapped / after | left in Average(), overlapped (ms) | left in Average(), after (ms) |"
+    print "|---|---|---|---|---|---|---|---|"
+    for (i = 1; i <= n; i++) {
+      r = order[i]
+      printf "| %s | %d | %d | %.1f | %.1f | %.2f | %.1f | %.1f |\n", r, b[r], g[r],
+             ms[r, "overlapped"], ms[r, "after-backward"],
+             ms[r, "overlapped"] / ms[r, "after-backward"], avg[r, "overlapped"],
+             avg[r, "after-backward"]
+    }
+  }' "$overlap"

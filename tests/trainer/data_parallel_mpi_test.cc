@@ -294,6 +294,62 @@ TEST(SetUpGroupDevice, TwoRanksAgreeOnCpuAndRefuseCudaTogetherWithoutAGpu) {
   EXPECT_THAT(std::string(cuda.message()), ::testing::HasSubstr("rank 0 on host"));
 }
 
+// On GPUs: 2 ranks, each on its own GPU with its part of a batch and NCCL between them (the
+// trainer's path: SetUpGroupDevice, hooks, stream-ordered collectives), give the gradient of one
+// GPU on the whole batch, in float32 (relative error <= 1e-5). Runs where each rank sees two GPUs
+// and NCCL is built in (the GPU verification, deploy/gpu/); skipped elsewhere, saying why.
+TEST(GpuGroup, TwoGpusGiveTheOneGpuGradientInFloat32) {
+  if (TestGroup().size() != 2) GTEST_SKIP() << ::istar::testing::kNeedsTwoRanks;
+  absl::StatusOr<RankLaunch> here = ReadRankLaunch();
+  ASSERT_TRUE(here.ok());
+  if (here->visible_gpus < 2) {
+    GTEST_SKIP() << "needs 2 GPUs visible to each rank; this LibTorch sees " << here->visible_gpus;
+  }
+  absl::StatusOr<GroupDevice> device = SetUpGroupDevice(TestGroup(), "cuda");
+  ASSERT_TRUE(device.ok()) << device.status();
+  if (device->tensors == nullptr) GTEST_SKIP() << "built without NCCL";
+  const at::Device gpu(device->device);
+  comm::Communicator& nccl = *device->tensors;
+  const TokenBatch cpu_batch = RandomBatch(/*rows=*/8, /*cols=*/12, /*seed=*/5);
+  const auto on_gpu = [&](const TokenBatch& b) {
+    return TokenBatch{b.ids.to(gpu), b.mask.to(gpu), b.labels.to(gpu), b.starts.to(gpu),
+                      b.ends.to(gpu)};
+  };
+  const TokenBatch batch = on_gpu(cpu_batch);
+  at::Generator gen = at::detail::createCPUGenerator(9);
+  const at::Tensor s0 = at::cov((at::randn({300, 16}, gen, at::kDouble)).t()).to(gpu);
+  for (const Case& c : {Case{"baseline", sweeps::Regularizer::kBaseline, 0, 0, false},
+                        Case{"cosreg", sweeps::Regularizer::kCosReg, 0.7, 0, false},
+                        Case{"istar_shrinkage", sweeps::Regularizer::kIStar, 2.0, 0.3, false}}) {
+    SCOPED_TRACE(c.name);
+    const auto model_on_gpu = [&](uint64_t seed) {
+      std::unique_ptr<models::TaskModel> model = TinyModel(models::Head::kSequenceClassification, seed);
+      model->module().to(at::kFloat);
+      model->module().to(gpu);
+      return model;
+    };
+    const std::unique_ptr<models::TaskModel> alone = model_on_gpu(1);
+    Step(*alone, batch, batch.rows(), c, regularizers::LocalSum(), s0);
+    const std::vector<at::Tensor> expected = Gradients(alone->module());
+    const std::unique_ptr<models::TaskModel> member = model_on_gpu(TestGroup().rank() == 0 ? 1 : 77);
+    ASSERT_TRUE(BroadcastModule(nccl, member->module()).ok());
+    const std::unique_ptr<regularizers::CrossRankSum> ranks = regularizers::MakeCrossRankSum(nccl);
+    GradientAverager averager(nccl, member->module().parameters(), {.bucket_bytes = 16 << 10});
+    const Shard shard = ShardOf(batch.rows(), TestGroup().rank(), TestGroup().size());
+    Step(*member, batch.Rows(shard.begin, shard.end), batch.rows(), c, *ranks, s0);
+    ASSERT_TRUE(averager.Average().ok());
+    const std::vector<at::Tensor> got = Gradients(member->module());
+    double largest = 0.0;
+    double error = 0.0;
+    for (size_t k = 0; k < expected.size(); ++k) {
+      if (!expected[k].defined()) continue;
+      largest = std::max(largest, expected[k].abs().max().item<double>());
+      error = std::max(error, (got[k] - expected[k]).abs().max().item<double>());
+    }
+    EXPECT_LE(error / largest, 1e-5);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Whole trials.
 

@@ -14,6 +14,7 @@
 #include "models/config.h"
 #include "sweeps/sweep.h"
 #include "tasks/task.h"
+#include "trainer/device.h"
 
 namespace istar::trainer {
 namespace {
@@ -232,6 +233,40 @@ TEST_F(TrainerTest, PreemptedMidEpochResumesInsideTheEpochWithTheSameWeights) {
   EXPECT_FALSE(fs::exists(preempted)) << "superseded by epoch-2";
   EXPECT_TRUE(rest.weights == full.weights) << "the resumed run's final weights differ";
   EXPECT_EQ(rest.result.final_metrics, full.result.final_metrics);
+}
+
+// The same on a GPU (skipped without one): dropout there draws from the GPU's generator, whose
+// state the preemption checkpoint saves and the resumed run restores (Note [Generators of a worker
+// group]); without it the resumed run's weights differ.
+TEST_F(TrainerTest, GpuRunPreemptedMidEpochResumesWithTheSameWeights) {
+  absl::StatusOr<RankLaunch> here = ReadRankLaunch();
+  ASSERT_TRUE(here.ok());
+  if (here->visible_gpus == 0) GTEST_SKIP() << "needs a GPU; this LibTorch sees none";
+  const sweeps::TrialSpec trial = Trial("istar: {lambda: [-1], zeta: [0.2]}", 2e-3, 2);
+  const auto run = [&](const std::string& db, const std::string& ckpt, int stop_after) {
+    int calls = 0;
+    return RunTrial(trial, {.db_path = db, .checkpoint_dir = ckpt, .progress = false,
+                            .should_stop = [&] { return stop_after > 0 && ++calls > stop_after; },
+                            .checkpoint_on_stop = [] { return true; },
+                            .device = "cuda:0"});
+  };
+  const std::string full_ckpt = Path("ckpt");
+  absl::StatusOr<TrialResult> full = run(Path("db"), full_ckpt, 0);
+  ASSERT_TRUE(full.ok()) << full.status();
+  ASSERT_EQ(full->status, "done");
+  const std::string ckpt = Path("ckpt");
+  const std::string db = Path("db");
+  absl::StatusOr<TrialResult> stopped = run(db, ckpt, 30);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  ASSERT_EQ(stopped->status, "stopped");
+  absl::StatusOr<TrialResult> rest = run(db, ckpt, 0);
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_EQ(rest->status, "done");
+  const auto weights = [&](const std::string& dir) {
+    return ReadFile(fs::path(dir) / trial.id / "epoch-2" / "model.safetensors");
+  };
+  EXPECT_FALSE(weights(full_ckpt).empty());
+  EXPECT_TRUE(weights(ckpt) == weights(full_ckpt)) << "the resumed GPU run's final weights differ";
 }
 
 TEST_F(TrainerTest, SquadTrainsAndReportsExactMatchAndF1) {

@@ -24,6 +24,7 @@
 #include "trainer/internal/batches.h"
 #include "trainer/internal/checkpoint.h"
 #include "trainer/internal/evaluate.h"
+#include "trainer/internal/gpu_memory.h"
 #include "trainer/internal/torch_boundary.h"
 #include "trainer/loss.h"
 #include "trainer/step.h"
@@ -126,6 +127,8 @@ class Loop final : public TrialLoop {
   absl::StatusOr<GeneratorStates> GatherGenerators();
   // Every rank's state of its `device` generator, [R, S] uint8. A collective.
   absl::StatusOr<at::Tensor> GatherRngState(const at::Device& device);
+  // Rank 0 writes the epoch's peak GPU memory over the ranks (GPUs only). A collective.
+  absl::Status LogPeakGpuMemory(ResultSink* sink);
   // On a stop request: a preemption checkpoint of the steps taken since the last checkpoint,
   // when RunOptions::checkpoint_on_stop says so on rank 0. A collective.
   absl::Status SaveOnStop(int64_t epoch, ResultSink* sink);
@@ -513,6 +516,24 @@ absl::Status Loop::Checkpoint(const CheckpointState& state, const at::Tensor* sh
   return SaveCheckpoint(trial_dir_, state, *model_.model, *optimizer_, shrinkage, &generators);
 }
 
+// Note [Peak GPU memory]: the largest of the ranks' peaks, since the epoch began (S0, training
+// and evaluation), as the metric row train/peak_gpu_memory_bytes at the epoch's last step: what
+// a user sizes batch_size and gradient_accumulation_steps by. Not written on CPUs.
+absl::Status Loop::LogPeakGpuMemory(ResultSink* sink) {
+  if (!device_.is_cuda()) return absl::OkStatus();
+  std::vector<double> peaks(static_cast<size_t>(group_.size()), 0.0);
+  peaks[static_cast<size_t>(group_.rank())] =
+      static_cast<double>(PeakGpuMemory(device_).value_or(0));
+  if (group_.size() > 1) ISTAR_RETURN_IF_ERROR(group_.AllReduceSum(std::span<double>(peaks)));
+  const db::MetricRow row{.trial_id = trial_.id,
+                          .step = step_,
+                          .epoch = EpochPosition(),
+                          .split = "train",
+                          .name = "peak_gpu_memory_bytes",
+                          .value = *std::max_element(peaks.begin(), peaks.end())};
+  return OnLeader([&] { return sink->WriteMetrics(std::span<const db::MetricRow>(&row, 1)); });
+}
+
 absl::Status Loop::SaveOnStop(int64_t epoch, ResultSink* sink) {
   if (trial_dir_.empty() || step_ == saved_step_) return absl::OkStatus();
   ISTAR_ASSIGN_OR_RETURN(const GeneratorStates generators, GatherGenerators());
@@ -533,6 +554,7 @@ absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
     // Batches of this epoch already taken before a preemption checkpoint (Note [Preemption
     // checkpoints] in checkpoint.cc): skipped, and the epoch's S0 is the saved one.
     const int64_t done_in_epoch = epoch == start_epoch_ ? step_ - epoch * steps_per_epoch_ : 0;
+    ResetPeakGpuMemory(device_);
     if (regularizer_.kind == sweeps::Regularizer::kIStar && trial_.zeta > 0.0) {
       if (done_in_epoch > 0 && resumed_shrinkage_.defined()) {
         regularizer_.shrinkage = resumed_shrinkage_;
@@ -559,6 +581,7 @@ absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
     }
     ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(sink));
     result.final_metrics = scores.values;
+    ISTAR_RETURN_IF_ERROR(LogPeakGpuMemory(sink));
     if (!trial_dir_.empty()) {
       ISTAR_ASSIGN_OR_RETURN(const GeneratorStates generators, GatherGenerators());
       ISTAR_RETURN_IF_ERROR(OnLeader([&] {
