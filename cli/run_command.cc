@@ -26,6 +26,7 @@
 #include "coordinator/client.h"
 #include "db/records.h"
 #include "sweeps/sweep.h"
+#include "trainer/device.h"
 
 namespace istar::cli {
 namespace {
@@ -42,6 +43,7 @@ struct RunFlags {
   std::string log_dir = "istar-logs";
   double lease_ttl_seconds = 30;
   bool float64 = false;
+  std::string device = "auto";
 };
 
 std::atomic<bool> g_interrupted{false};
@@ -149,6 +151,12 @@ absl::StatusOr<int> Run(const RunFlags& flags) {
   ISTAR_ASSIGN_OR_RETURN(const sweeps::SweepSpec sweep, sweeps::ParseSweep(yaml, flags.file));
   const int64_t ranks = sweep.training.ranks_per_trial;
 
+  // See trainer::ShareGpusAmongGroups: each group gets GPUs of its own (empty on CPUs).
+  ISTAR_ASSIGN_OR_RETURN(const trainer::RankLaunch machine, trainer::ReadRankLaunch());
+  ISTAR_ASSIGN_OR_RETURN(const std::vector<std::string> gpu_shares,
+                         trainer::ShareGpusAmongGroups(flags.device, machine, flags.workers,
+                                                       static_cast<int>(ranks)));
+
   std::error_code error;
   fs::create_directories(flags.log_dir, error);
   if (error) {
@@ -205,6 +213,10 @@ absl::StatusOr<int> Run(const RunFlags& flags) {
   std::vector<ChildProcess> workers;
   for (int k = 0; k < (finished ? 0 : flags.workers); ++k) {
     std::vector<std::string> argv = mpirun;
+    if (!gpu_shares.empty()) {
+      argv.push_back("-x");
+      argv.push_back(absl::StrCat("CUDA_VISIBLE_DEVICES=", gpu_shares[static_cast<size_t>(k)]));
+    }
     for (const std::string& a :
          {self, std::string("worker"), std::string("--coordinator"), address,
           std::string("--token-file"), token_file, std::string("--checkpoints"),
@@ -213,6 +225,8 @@ absl::StatusOr<int> Run(const RunFlags& flags) {
       argv.push_back(a);
     }
     if (flags.float64) argv.push_back("--float64");
+    argv.push_back("--device");
+    argv.push_back(flags.device);
     ISTAR_ASSIGN_OR_RETURN(
         ChildProcess worker,
         ChildProcess::Start(argv, (fs::path(flags.log_dir) / absl::StrCat("worker-", k, ".log"))
@@ -293,6 +307,11 @@ CommandRunner AddRunCommand(CLI::App& app) {
       ->default_val(30)
       ->check(CLI::Range(0.1, 86400.0));
   cmd->add_flag("--float64", flags->float64, "Train in float64 (tests)");
+  cmd->add_option("--device", flags->device,
+                  "cpu, cuda, cuda:N or auto (cuda where LibTorch sees a GPU): where the groups "
+                  "train; on GPUs each group gets its own --ranks GPUs of this machine "
+                  "(CUDA_VISIBLE_DEVICES), one per rank")
+      ->default_val("auto");
   return [flags]() -> int {
     const absl::StatusOr<int> code = Run(*flags);
     return code.ok() ? *code : ReportError("run", code.status());

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 
@@ -170,6 +171,33 @@ absl::StatusOr<std::vector<std::string>> PlanDevices(std::string_view flag_text,
     devices[r] = absl::StrCat("cuda:", index);
   }
   return devices;
+}
+
+absl::StatusOr<std::vector<std::string>> ShareGpusAmongGroups(std::string_view flag_text,
+                                                              const RankLaunch& machine,
+                                                              int groups, int ranks) {
+  ISTAR_ASSIGN_OR_RETURN(const DeviceFlag flag, ParseFlag(flag_text));
+  const bool cuda = flag.kind == DeviceFlag::Kind::kCuda ||
+                    (flag.kind == DeviceFlag::Kind::kAuto && machine.visible_gpus > 0);
+  if (!cuda || flag.index) return std::vector<std::string>();
+  const int needed = groups * ranks;
+  if (machine.visible_gpus < needed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        groups, " worker group(s) of ", ranks, " rank(s) need ", needed, " GPUs, one per rank, "
+        "but this machine's LibTorch sees ", Visible(machine), ": start at most ",
+        machine.visible_gpus / std::max(ranks, 1), " group(s) (--workers), or --device cpu"));
+  }
+  std::vector<std::string> gpus;
+  if (machine.cuda_visible_devices) gpus = absl::StrSplit(*machine.cuda_visible_devices, ',');
+  for (int i = static_cast<int>(gpus.size()); i < machine.visible_gpus; ++i) {
+    gpus.push_back(absl::StrCat(i));
+  }
+  std::vector<std::string> shares;
+  for (int g = 0; g < groups; ++g) {
+    std::vector<std::string> block(gpus.begin() + g * ranks, gpus.begin() + (g + 1) * ranks);
+    shares.push_back(absl::StrJoin(block, ","));
+  }
+  return shares;
 }
 
 namespace {

@@ -62,6 +62,15 @@ struct RankLaunch {
 [[nodiscard]] absl::StatusOr<std::vector<std::string>> PlanDevices(
     std::string_view flag, std::span<const RankLaunch> launches);
 
+// How `istar run` shares this machine's GPUs among `groups` worker groups of `ranks` ranks
+// started beside each other (each an mpirun job, whose local ranks all start at 0): group g gets
+// the CUDA_VISIBLE_DEVICES value at [g], the g-th block of `ranks` of the GPUs `machine` sees
+// (its CUDA_VISIBLE_DEVICES entries, else 0..visible-1). Empty when the groups train on CPUs
+// (`flag` cpu, or auto on a machine without a GPU) or `flag` names one GPU (cuda:N): nothing
+// to share. FailedPrecondition when the machine has fewer GPUs than groups x ranks.
+[[nodiscard]] absl::StatusOr<std::vector<std::string>> ShareGpusAmongGroups(
+    std::string_view flag, const RankLaunch& machine, int groups, int ranks);
+
 // A rank's device and the communicator for the tensors of its steps.
 struct GroupDevice {
   std::string device;  // "cpu" or "cuda:N"

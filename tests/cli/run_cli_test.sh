@@ -19,6 +19,10 @@ expect help 0 'Run a whole sweep on this machine' -- "$istar" run --help
 expect missing_file 2 'nothing\.yaml' -- "$istar" run nothing.yaml
 printf 'name: x\nmodels:\n  m: ./m\ntasks:\n  sst2: ./d\ngrid:\n  bogus: [1]\n' > bad.yaml
 expect invalid_sweep 2 'bad\.yaml:7:[0-9]+: grid\.bogus' -- "$istar" run bad.yaml
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+  expect cuda_without_gpus 2 '2 worker group\(s\) of 1 rank\(s\) need 2 GPUs, one per rank, but this machine.s LibTorch sees no GPU' -- \
+    "$istar" run "$sweep" --workers 2 --ranks 1 --device cuda
+fi
 expect nothing_started_for_bad_input 1 '' -- test -e results.db
 
 "$istar" demo-data demo > /dev/null || exit 2

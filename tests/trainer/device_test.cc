@@ -147,6 +147,37 @@ TEST(ParseRankLaunch, RefusesALocalRankThatIsNotANumber) {
   EXPECT_THAT(status.message(), HasSubstr("LOCAL_RANK=\"two\""));
 }
 
+TEST(ShareGpusAmongGroups, GivesEachGroupABlockOfItsOwn) {
+  // Two groups of two ranks on a machine with four GPUs.
+  absl::StatusOr<std::vector<std::string>> shares =
+      ShareGpusAmongGroups("auto", Rank("node", 4), 2, 2);
+  ASSERT_TRUE(shares.ok()) << shares.status();
+  EXPECT_THAT(*shares, ElementsAre("0,1", "2,3"));
+  // Within what the machine was given.
+  shares = ShareGpusAmongGroups("cuda", Rank("node", 3, -1, "7,5,GPU-ab"), 3, 1);
+  ASSERT_TRUE(shares.ok()) << shares.status();
+  EXPECT_THAT(*shares, ElementsAre("7", "5", "GPU-ab"));
+}
+
+TEST(ShareGpusAmongGroups, SharesNothingOnCpusOrForOneNamedGpu) {
+  for (const auto& [flag, gpus] : std::vector<std::pair<std::string, int>>{
+           {"cpu", 8}, {"auto", 0}, {"cuda:1", 8}}) {
+    absl::StatusOr<std::vector<std::string>> shares =
+        ShareGpusAmongGroups(flag, Rank("node", gpus), 2, 2);
+    ASSERT_TRUE(shares.ok()) << flag << ": " << shares.status();
+    EXPECT_TRUE(shares->empty()) << flag;
+  }
+}
+
+TEST(ShareGpusAmongGroups, RefusesMoreRanksThanGpus) {
+  const absl::Status status = ShareGpusAmongGroups("auto", Rank("node", 4), 3, 2).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("need 6 GPUs"), HasSubstr("4 GPU(s)"),
+                                      HasSubstr("at most 2 group(s)")));
+  // cuda on a machine without GPUs: the same refusal, before anything starts.
+  EXPECT_TRUE(absl::IsFailedPrecondition(ShareGpusAmongGroups("cuda", Rank("node", 0), 1, 1).status()));
+}
+
 TEST(SetUpGroupDevice, OneProcessOnThisMachine) {
   comm::LocalCommunicator alone;
   absl::StatusOr<GroupDevice> cpu = SetUpGroupDevice(alone, "cpu");
