@@ -50,6 +50,22 @@ TEST(LocalCommunicator, BroadcastFromOtherRootIsInvalidArgument) {
   EXPECT_THAT(std::string(status.message()), HasSubstr("root 1"));
 }
 
+TEST(LocalCommunicator, StartedCollectivesAreDoneAtOnce) {
+  LocalCommunicator local;
+  std::vector<double> data = {1.0, 2.0};
+  absl::StatusOr<std::unique_ptr<Communicator::Pending>> pending =
+      local.StartAllReduceSum(std::span<double>(data), nullptr);
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE((*pending)->Finish(nullptr).ok());
+  EXPECT_EQ(data, (std::vector<double>{1.0, 2.0}));
+  std::vector<std::byte> bytes(3, std::byte{7});
+  EXPECT_TRUE(local.BroadcastOnStream(bytes, 0, nullptr).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(local.BroadcastOnStream(bytes, 1, nullptr)));
+  absl::StatusOr<std::vector<std::byte>> all = AllGatherBytes(local, bytes);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, bytes);
+}
+
 TEST(LocalCommunicator, BarrierReturnsAtOnce) {
   LocalCommunicator comm;
   EXPECT_TRUE(comm.Barrier().ok());

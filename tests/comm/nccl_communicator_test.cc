@@ -74,6 +74,40 @@ TEST(NcclCommunicator, OneRankCollectivesOnDeviceBuffers) {
   EXPECT_TRUE(comm.Barrier().ok());
 }
 
+// The stream-ordered collectives: started behind a copy queued on a stream of the caller's own,
+// finished by making that stream wait, then read back on it.
+TEST(NcclCommunicator, CollectivesInFlightAreOrderedOnTheCallersStream) {
+  if (!HaveGpu()) GTEST_SKIP() << "no CUDA device: the NCCL communicator needs a GPU";
+  LocalCommunicator bootstrap;
+  absl::StatusOr<std::unique_ptr<Communicator>> nccl = CreateNcclCommunicator(bootstrap, 0);
+  ASSERT_TRUE(nccl.ok()) << nccl.status();
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  const std::vector<float> values(1 << 20, 0.5f);
+  DeviceBuffer<float> buffer(std::vector<float>(values.size(), 0.0f));
+  // The data is produced on `stream`; the collective must not start before it is there.
+  ASSERT_EQ(cudaMemcpyAsync(buffer.span().data(), values.data(), values.size() * sizeof(float),
+                            cudaMemcpyHostToDevice, stream),
+            cudaSuccess);
+  absl::StatusOr<std::unique_ptr<Communicator::Pending>> pending =
+      (*nccl)->StartAllReduceSum(buffer.span(), stream);
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_TRUE((*pending)->Finish(stream).ok());
+  std::vector<float> back(values.size());
+  ASSERT_EQ(cudaMemcpyAsync(back.data(), buffer.span().data(), back.size() * sizeof(float),
+                            cudaMemcpyDeviceToHost, stream),
+            cudaSuccess);
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_EQ(back, values);
+  const std::vector<std::byte> bytes = {std::byte{9}, std::byte{8}};
+  DeviceBuffer<std::byte> b(bytes);
+  EXPECT_TRUE((*nccl)->BroadcastOnStream(b.span(), 0, stream).ok());
+  EXPECT_TRUE(absl::IsInvalidArgument((*nccl)->BroadcastOnStream(b.span(), 1, stream)));
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_EQ(b.ToHost(), bytes);
+  cudaStreamDestroy(stream);
+}
+
 }  // namespace
 }  // namespace istar::comm
 #endif  // ISTAR_HAVE_NCCL
