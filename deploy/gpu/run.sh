@@ -51,6 +51,19 @@ for precision in fp32 bf16; do
   fi
 done
 
+# The same with 2 micro-batches per step (issue 12: the regularizer over the whole step, the
+# generators replayed between the passes) and the default --device auto, which must pick the GPU.
+if (cd "$demo" && "$root/build-gpu/cli/istar" train "$root/examples/train-demo.yaml" \
+      --set training.gradient_accumulation_steps=2 --db demo-acc.db --no-progress \
+      --checkpoints ckpt-acc) > "$results/train-accumulated.log" 2>&1 &&
+   grep -q 'peak_gpu_memory_bytes' <(cd "$demo" && "$root/build-gpu/cli/istar" sql --db demo-acc.db \
+      "SELECT name FROM metrics WHERE name = 'peak_gpu_memory_bytes'"); then
+  echo "istar train (auto, 2 micro-batches): $(tail -1 "$results/train-accumulated.log")"
+else
+  echo "istar train (auto, 2 micro-batches): FAILED or no peak_gpu_memory_bytes row (train-accumulated.log)"
+  status=1
+fi
+
 # The BERT-base step: istar (Google Benchmark, CSV) and transformers (Python), one after the other.
 ISTAR_BENCH_MODEL=bert-base ISTAR_BENCH_DEVICE=cuda ISTAR_BENCH_PRECISION=bf16 \
   build-gpu/bench/istar_train_bench --benchmark_min_time=5 --benchmark_format=csv \
