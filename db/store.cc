@@ -1,5 +1,7 @@
 #include "db/store.h"
 
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -27,12 +29,27 @@ absl::Status WithPath(const absl::Status& status, const std::string& path) {
   return absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
 }
 
+// Switches the file to WAL and returns the journal mode SQLite reports. Note [Switching to WAL]:
+// the switch needs the file to itself, and SQLite answers SQLITE_BUSY at once, without its busy
+// handler, when another connection is opening the same new file; so it is retried until
+// `busy_timeout` has passed, as the handler would have waited.
+absl::StatusOr<std::string> SwitchToWal(Database& db, std::chrono::milliseconds busy_timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+  while (true) {
+    absl::StatusOr<internal::Statement> wal = db.Prepare("PRAGMA journal_mode = WAL");
+    absl::StatusOr<bool> row = wal.ok() ? wal->Step() : absl::StatusOr<bool>(wal.status());
+    if (row.ok()) return *row ? wal->ColumnText(0) : std::string();
+    if (!absl::IsUnavailable(row.status()) || std::chrono::steady_clock::now() >= deadline) {
+      return row.status();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 // The per-connection settings of a writer (docs/database.md, "Connections").
-absl::Status ConfigureWriter(Database& db) {
+absl::Status ConfigureWriter(Database& db, std::chrono::milliseconds busy_timeout) {
   ISTAR_RETURN_IF_ERROR(db.Execute("PRAGMA foreign_keys = ON"));
-  ISTAR_ASSIGN_OR_RETURN(internal::Statement wal, db.Prepare("PRAGMA journal_mode = WAL"));
-  ISTAR_ASSIGN_OR_RETURN(const bool row, wal.Step());
-  const std::string mode = row ? wal.ColumnText(0) : "";
+  ISTAR_ASSIGN_OR_RETURN(const std::string mode, SwitchToWal(db, busy_timeout));
   if (mode != "wal") {
     return absl::FailedPreconditionError(absl::StrCat(
         "SQLite could not switch the file to WAL mode (journal_mode is '", mode,
@@ -57,7 +74,7 @@ absl::StatusOr<Database> OpenDatabase(const std::string& path, const StoreOption
   if (read_only) {
     ISTAR_RETURN_IF_ERROR(WithPath(internal::CheckReadable(db), path));
   } else {
-    ISTAR_RETURN_IF_ERROR(WithPath(ConfigureWriter(db), path));
+    ISTAR_RETURN_IF_ERROR(WithPath(ConfigureWriter(db, options.busy_timeout), path));
     ISTAR_RETURN_IF_ERROR(WithPath(internal::Migrate(db, target_version), path));
   }
   return db;

@@ -2,7 +2,7 @@
 // on machines without a GPU; LibTorch is asked only how many GPUs it sees.
 #include "trainer/device.h"
 
-#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/cuda.h>
 #include <unistd.h>
 
 #include <array>
@@ -135,7 +135,7 @@ absl::StatusOr<RankLaunch> ReadRankLaunch() {
   std::array<char, 256> host{};
   gethostname(host.data(), host.size() - 1);
   return ParseRankLaunch([](const char* name) { return std::getenv(name); }, host.data(),
-                         at::detail::getCUDAHooks().getNumGPUs());
+                         static_cast<int>(torch::cuda::device_count()));
 }
 
 absl::StatusOr<std::vector<std::string>> PlanDevices(std::string_view flag_text,

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "base/status_macros.h"
 
 namespace istar::db::internal {
@@ -178,12 +179,19 @@ struct FileIdentity {
   int64_t objects = 0;  // tables, indices, views and triggers
 };
 
+// One statement, so one snapshot: read one at a time, the three could straddle another
+// process's first migration (application_id still 0, user_version already 3) and a healthy new
+// file would look like another program's.
 absl::StatusOr<FileIdentity> ReadIdentity(Database& db) {
-  FileIdentity identity;
-  ISTAR_ASSIGN_OR_RETURN(identity.application_id, db.QueryInt("PRAGMA application_id"));
-  ISTAR_ASSIGN_OR_RETURN(identity.version, db.QueryInt("PRAGMA user_version"));
-  ISTAR_ASSIGN_OR_RETURN(identity.objects, db.QueryInt("SELECT count(*) FROM sqlite_master"));
-  return identity;
+  ISTAR_ASSIGN_OR_RETURN(Statement query,
+                         db.Prepare("SELECT (SELECT application_id FROM pragma_application_id), "
+                                    "(SELECT user_version FROM pragma_user_version), "
+                                    "(SELECT count(*) FROM sqlite_master)"));
+  ISTAR_ASSIGN_OR_RETURN(const bool row, query.Step());
+  ISTAR_CHECK(row) << "a SELECT without FROM returns one row";
+  return FileIdentity{.application_id = query.ColumnInt(0),
+                      .version = query.ColumnInt(1),
+                      .objects = query.ColumnInt(2)};
 }
 
 absl::Status NotIstar(const Database& db, const FileIdentity& identity) {
