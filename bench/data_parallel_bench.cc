@@ -32,6 +32,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "comm/communicator.h"
+#include "comm/counting_communicator.h"
 #include "models/config.h"
 #include "models/model.h"
 #include "regularizers/isotropy.h"
@@ -130,56 +131,10 @@ std::string CheckFlags(const Flags& f) {
   return "";
 }
 
-// Forwards every call to the real communicator and counts the bytes all-reduced, so that the
-// regularizer's collectives (through MakeCrossRankSum) and the gradient buckets (through
-// GradientAverager) are measured where they happen rather than computed from formulas.
-class CountingCommunicator final : public istar::comm::Communicator {
- public:
-  explicit CountingCommunicator(istar::comm::Communicator& inner) : inner_(inner) {}
-
-  int rank() const override { return inner_.rank(); }
-  int size() const override { return inner_.size(); }
-  absl::Status AllReduceSum(std::span<float> data) override { return Count(data); }
-  absl::Status AllReduceSum(std::span<double> data) override { return Count(data); }
-  absl::Status Broadcast(std::span<std::byte> data, int root) override {
-    return inner_.Broadcast(data, root);
-  }
-  absl::Status Barrier() override { return inner_.Barrier(); }
-  Memory memory() const override { return inner_.memory(); }
-  absl::StatusOr<std::unique_ptr<Pending>> StartAllReduceSum(std::span<float> data,
-                                                             Stream stream) override {
-    return CountStart(data, stream);
-  }
-  absl::StatusOr<std::unique_ptr<Pending>> StartAllReduceSum(std::span<double> data,
-                                                             Stream stream) override {
-    return CountStart(data, stream);
-  }
-  absl::Status BroadcastOnStream(std::span<std::byte> data, int root, Stream stream) override {
-    return inner_.BroadcastOnStream(data, root, stream);
-  }
-
-  int64_t bytes() const { return bytes_; }
-  int64_t calls() const { return calls_; }
-
- private:
-  template <typename T>
-  absl::Status Count(std::span<T> data) {
-    bytes_ += static_cast<int64_t>(data.size() * sizeof(T));
-    ++calls_;
-    return inner_.AllReduceSum(data);
-  }
-
-  template <typename T>
-  absl::StatusOr<std::unique_ptr<Pending>> CountStart(std::span<T> data, Stream stream) {
-    bytes_ += static_cast<int64_t>(data.size() * sizeof(T));
-    ++calls_;
-    return inner_.StartAllReduceSum(data, stream);
-  }
-
-  istar::comm::Communicator& inner_;
-  int64_t bytes_ = 0;
-  int64_t calls_ = 0;
-};
+// The regularizer's collectives (through MakeCrossRankSum) and the gradient buckets (through
+// GradientAverager) each go through a counting decorator of their own over the same
+// communicator, so that their bytes are measured where they happen rather than computed.
+using istar::comm::CountingCommunicator;
 
 istar::models::ModelConfig BenchConfig(const Flags& f) {
   istar::models::ModelConfig config =
@@ -301,8 +256,8 @@ absl::StatusOr<StepSample> Step(Trainer& t, Groups& groups, const at::Device& de
   Synchronize(device);
   ISTAR_RETURN_IF_ERROR(groups.host.Barrier());
   const auto start = Clock::now();
-  const int64_t loss0 = groups.loss.bytes();
-  const int64_t gradients0 = groups.gradients.bytes();
+  const int64_t loss0 = groups.loss.allreduce_bytes();
+  const int64_t gradients0 = groups.gradients.allreduce_bytes();
   const int64_t calls0 = groups.loss.calls() + groups.gradients.calls();
   t.optimizer->zero_grad();
   const istar::models::ModelOutput out = t.model->Forward(t.shard);
@@ -327,8 +282,8 @@ absl::StatusOr<StepSample> Step(Trainer& t, Groups& groups, const at::Device& de
   using Ms = std::chrono::duration<double, std::milli>;
   return StepSample{.ms = Ms(end - start).count(),
                     .average_ms = Ms(averaged - backward_done).count(),
-                    .loss_bytes = groups.loss.bytes() - loss0,
-                    .gradient_bytes = groups.gradients.bytes() - gradients0,
+                    .loss_bytes = groups.loss.allreduce_bytes() - loss0,
+                    .gradient_bytes = groups.gradients.allreduce_bytes() - gradients0,
                     .calls = groups.loss.calls() + groups.gradients.calls() - calls0};
 }
 

@@ -10,9 +10,12 @@
 namespace istar::testing {
 namespace {
 comm::Communicator* g_group = nullptr;
+const comm::MpiSession* g_session = nullptr;
 }  // namespace
 
 comm::Communicator& TestGroup() { return *g_group; }
+
+const comm::MpiSession& TestSession() { return *g_session; }
 
 }  // namespace istar::testing
 
@@ -30,8 +33,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   istar::testing::g_group = group->get();
+  istar::testing::g_session = session->get();
   const int result = RUN_ALL_TESTS();
   istar::testing::g_group = nullptr;
+  istar::testing::g_session = nullptr;
   group->reset();
   session->reset();
   return result;

@@ -12,6 +12,10 @@ namespace istar::testing {
 // The communicator over every rank of the test job, alive while the tests run.
 comm::Communicator& TestGroup();
 
+// The job's MPI session, for tests that make communicators of their own (destroyed before the
+// tests end).
+const comm::MpiSession& TestSession();
+
 // The message of GTEST_SKIP for tests that need more ranks than the job has.
 inline constexpr char kNeedsTwoRanks[] = "needs two ranks: run under mpirun -np 2 (ctest does)";
 

@@ -26,6 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "comm/communicator.h"
+#include "comm/counting_communicator.h"
 #include "db/store.h"
 #include "models/config.h"
 #include "models/model.h"
@@ -525,6 +526,38 @@ TEST_F(GroupTrialTest, StopOnOneRankStopsTheGroupAndResumeMatchesOneProcess) {
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   EXPECT_EQ(resumed->status, "done");
   EXPECT_EQ(resumed->steps, 10);
+  if (TestGroup().rank() == 0) ExpectSameRows(alone, group_db, trial.id);
+  ASSERT_TRUE(TestGroup().Barrier().ok());
+}
+
+// A GPU group's split of the traffic (docs/training.md, "Devices"), on CPUs with a second MPI
+// communicator standing in for NCCL: every tensor collective (weights, gradient buckets, the
+// regularizer's statistics, S0, evaluation) goes over RunOptions::tensor_group, and the host
+// group carries only the group's small decisions (flags, resume points, generator states). The
+// rows stay those of one process.
+TEST_F(GroupTrialTest, TensorsGoOverTheTensorGroupAndDecisionsOverTheHostGroup) {
+  const sweeps::TrialSpec trial = Trial("sst2", "istar: {lambda: [-0.5], zeta: [0.3]}");
+  const std::string alone = RunAlone(trial, "split");
+  absl::StatusOr<std::unique_ptr<comm::Communicator>> second =
+      comm::CreateMpiCommunicator(::istar::testing::TestSession());
+  ASSERT_TRUE(second.ok()) << second.status();
+  comm::CountingCommunicator host(TestGroup());
+  comm::CountingCommunicator tensors(**second);
+  const std::string group_db = Path("split_group.db");
+  absl::StatusOr<TrialResult> result =
+      RunTrial(trial, {.db_path = group_db,
+                       .checkpoint_dir = Path("split_checkpoints"),
+                       .progress = false,
+                       .float64 = true,
+                       .group = &host,
+                       .tensor_group = &tensors});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status, "done") << result->error;
+  // The model's float64 gradients alone are more than the host group's largest buffer (the
+  // CPU generator's state: 5,056 bytes) many times over.
+  EXPECT_GT(tensors.allreduce_bytes(), 100 * host.largest_bytes());
+  EXPECT_LE(host.largest_bytes(), 8 << 10);
+  EXPECT_GT(tensors.largest_bytes(), 64 << 10);
   if (TestGroup().rank() == 0) ExpectSameRows(alone, group_db, trial.id);
   ASSERT_TRUE(TestGroup().Barrier().ok());
 }
