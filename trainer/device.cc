@@ -253,6 +253,14 @@ absl::StatusOr<GroupDevice> SetUpGroupDevice(comm::Communicator& group, std::str
   absl::StatusOr<std::vector<std::string>> plan = PlanDevices(flag, launches);
   ISTAR_RETURN_IF_ERROR(comm::AgreeOnStatus(group, plan.status()));
   GroupDevice device{.device = (*plan)[static_cast<size_t>(group.rank())]};
+  if (device.device != "cpu" && group.rank() == 0) {
+    std::string where;
+    for (size_t r = 0; r < plan->size(); ++r) {
+      absl::StrAppend(&where, r == 0 ? "" : ", ", "rank ", r, " ", launches[r].host, ":",
+                      (*plan)[r]);
+    }
+    std::cerr << "istar: " << plan->size() << " rank(s) on GPUs: " << where << "\n";
+  }
   if (device.device == "cpu" || group.size() == 1) return device;
   const int index = *ParseIndex(std::string_view(device.device).substr(5));
   absl::StatusOr<std::unique_ptr<comm::Communicator>> nccl =
