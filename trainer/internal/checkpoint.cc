@@ -215,7 +215,7 @@ absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState&
   rng_archive.save_to((temp_dir / "rng.pt").string());
   if (shrinkage != nullptr && shrinkage->defined()) {
     torch::serialize::OutputArchive shrinkage_archive;
-    shrinkage_archive.write("shrinkage", *shrinkage);
+    shrinkage_archive.write("shrinkage", shrinkage->to(at::kCPU));
     shrinkage_archive.save_to((temp_dir / "shrinkage.pt").string());
   }
   // state.json last: a folder without it is incomplete, whatever else it holds.
@@ -229,6 +229,13 @@ absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState&
   return absl::OkStatus();
 }
 
+// Note [Checkpoints across devices]
+// Rank 0 writes a GPU group's checkpoint from its own GPU, and LibTorch archives remember each
+// tensor's device: read back as they are, the AdamW moments would land on cuda:0 on every rank
+// (the optimizer's next step then fails on rank 1's cuda:1), and a GPU checkpoint could not be
+// resumed on a CPU at all. So the optimizer's and S0's archives are mapped onto the restoring
+// rank's device on load, and S0 is written from the host. The weights are copied into the
+// module's own parameters (LoadSafetensors) and the generator states are host tensors.
 absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
     const std::string& trial_dir, models::TaskModel& model, torch::optim::Optimizer& optimizer,
     at::Tensor* shrinkage, int rank, at::Device device) {
@@ -245,7 +252,8 @@ absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
         absl::StrCat(dir->string(), ": checkpoint does not fit the model: ", report.ToString()));
   }
   torch::serialize::InputArchive optimizer_archive;
-  optimizer_archive.load_from((*dir / "optimizer.pt").string());
+  // See Note [Checkpoints across devices].
+  optimizer_archive.load_from((*dir / "optimizer.pt").string(), device);
   optimizer.load(optimizer_archive);
   torch::serialize::InputArchive rng_archive;
   rng_archive.load_from((*dir / "rng.pt").string());
@@ -261,7 +269,7 @@ absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
   }
   if (shrinkage != nullptr && fs::exists(*dir / "shrinkage.pt")) {
     torch::serialize::InputArchive shrinkage_archive;
-    shrinkage_archive.load_from((*dir / "shrinkage.pt").string());
+    shrinkage_archive.load_from((*dir / "shrinkage.pt").string(), device);
     shrinkage_archive.read("shrinkage", *shrinkage);
   }
   return std::optional<CheckpointState>(state);
