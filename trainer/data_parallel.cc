@@ -69,14 +69,19 @@ GradientAverager::GradientAverager(comm::Communicator& group, std::vector<at::Te
     if (staged_) bucket.host = regularizers::HostBufferLike(bucket.flat);
   }
   if (options_.schedule != Schedule::kOverlapped) return;
+  hooks_.assign(parameters_.size(), kNoHook);
   for (size_t k = 0; k < parameters_.size(); ++k) {
-    hooks_.push_back(parameters_[k].register_hook(
-        [this, k](const at::Tensor& grad) { OnGradient(k, grad); }));
+    // A frozen parameter never gets a gradient: no hook, and its flag stays 0 on every rank.
+    if (!parameters_[k].requires_grad()) continue;
+    hooks_[k] = parameters_[k].register_hook(
+        [this, k](const at::Tensor& grad) { OnGradient(k, grad); });
   }
 }
 
 GradientAverager::~GradientAverager() {
-  for (size_t k = 0; k < hooks_.size(); ++k) parameters_[k].remove_hook(hooks_[k]);
+  for (size_t k = 0; k < hooks_.size(); ++k) {
+    if (hooks_[k] != kNoHook) parameters_[k].remove_hook(hooks_[k]);
+  }
 }
 
 int64_t GradientAverager::bytes_per_average() const {

@@ -97,8 +97,9 @@ class GradientAverager {
     bool stage_through_host = false;
   };
 
-  // `parameters` all of one floating dtype and device, requiring grad; `group` must outlive the
-  // averager. In a group of one nothing is registered and Average() does nothing.
+  // `parameters` all of one floating dtype and device (frozen ones, not requiring grad, count as
+  // never having a gradient); `group` must outlive the averager. In a group of one nothing is
+  // registered and Average() does nothing.
   GradientAverager(comm::Communicator& group, std::vector<at::Tensor> parameters,
                    Options options);
   GradientAverager(comm::Communicator& group, std::vector<at::Tensor> parameters)
@@ -143,7 +144,8 @@ class GradientAverager {
   const Options options_;
   std::vector<Bucket> buckets_;
   std::vector<std::pair<size_t, size_t>> slot_;  // parameter -> (bucket, place in bucket)
-  std::vector<unsigned> hooks_;                  // hook handle per parameter
+  static constexpr unsigned kNoHook = ~0u;
+  std::vector<unsigned> hooks_;  // hook handle per parameter; kNoHook for a frozen one
   bool staged_ = false;
   bool step_open_ = false;
   bool last_backward_ = true;

@@ -259,6 +259,19 @@ TEST(GradientAverager, OverlappedBucketsStartInTheSameOrderOnEveryRank) {
   }
 }
 
+// A frozen parameter (requires_grad false) keeps no gradient and does not hold its bucket back.
+TEST(GradientAverager, FrozenParametersKeepNoGradient) {
+  if (TestGroup().size() != 2) GTEST_SKIP() << ::istar::testing::kNeedsTwoRanks;
+  at::Tensor trained = at::zeros({3}, at::kDouble).requires_grad_();
+  at::Tensor frozen = at::zeros({2}, at::kDouble);
+  GradientAverager averager(TestGroup(), {trained, frozen}, {.bucket_bytes = 1 << 10});
+  ASSERT_EQ(averager.buckets(), 1);
+  (trained * (TestGroup().rank() + 1.0)).sum().backward();
+  ASSERT_TRUE(averager.Average().ok());
+  EXPECT_TRUE(at::allclose(trained.grad(), at::full({3}, 1.5, at::kDouble)));
+  EXPECT_FALSE(frozen.grad().defined());
+}
+
 // Gradient accumulation: the hooks of earlier backward passes only add; the step's mean is that
 // of the summed micro-batch gradients.
 TEST(GradientAverager, AccumulatesEarlierBackwardPassesBeforeAveraging) {
