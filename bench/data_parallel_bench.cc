@@ -48,9 +48,9 @@ using istar::sweeps::Regularizer;
 
 constexpr int64_t kVocab = 1000;
 constexpr char kUsage[] =
-    "usage: istar_data_parallel_bench [--regularizer baseline|cosreg|istar] [--batch 32] [--seq 64]\n"
-    "         [--hidden 256] [--layers 4] [--heads 4] [--intermediate 1024] [--steps 10]\n"
-    "         [--warmup 2] [--threads N] [--schedule overlapped|after-backward]\n"
+    "usage: istar_data_parallel_bench [--regularizer baseline|cosreg|istar] [--batch 32]\n"
+    "         [--seq 64] [--hidden 256] [--layers 4] [--heads 4] [--intermediate 1024]\n"
+    "         [--steps 10] [--warmup 2] [--threads N] [--schedule overlapped|after-backward]\n"
     "         [--device auto|cpu|cuda] [--bucket-kib 25600]\n"
     "Times optimizer steps of a small BERT on one fixed global batch of --batch rows, split\n"
     "over the ranks of the mpirun job (one process without mpirun). --threads sets LibTorch's\n"
@@ -78,11 +78,11 @@ struct Flags {
 std::optional<Flags> ParseFlags(int argc, char** argv, bool& help) {
   Flags flags;
   const std::vector<std::pair<std::string, int64_t*>> numbers = {
-      {"--batch", &flags.batch},    {"--seq", &flags.seq},
-      {"--hidden", &flags.hidden},  {"--layers", &flags.layers},
-      {"--heads", &flags.heads},    {"--intermediate", &flags.intermediate},
-      {"--steps", &flags.steps},    {"--warmup", &flags.warmup},
-      {"--threads", &flags.threads},  {"--bucket-kib", &flags.bucket_kib}};
+      {"--batch", &flags.batch},     {"--seq", &flags.seq},
+      {"--hidden", &flags.hidden},   {"--layers", &flags.layers},
+      {"--heads", &flags.heads},     {"--intermediate", &flags.intermediate},
+      {"--steps", &flags.steps},     {"--warmup", &flags.warmup},
+      {"--threads", &flags.threads}, {"--bucket-kib", &flags.bucket_kib}};
   for (int i = 1; i < argc; ++i) {
     const std::string name = argv[i];
     if (name == "--help" || name == "-h") {
@@ -95,8 +95,10 @@ std::optional<Flags> ParseFlags(int argc, char** argv, bool& help) {
     }
     const std::string value = argv[++i];
     if (name == "--regularizer" || name == "--schedule" || name == "--device") {
-      (name == "--regularizer" ? flags.regularizer
-                               : name == "--schedule" ? flags.schedule : flags.device) = value;
+      std::string& text = name == "--regularizer" ? flags.regularizer
+                          : name == "--schedule"  ? flags.schedule
+                                                  : flags.device;
+      text = value;
       continue;
     }
     auto it = std::find_if(numbers.begin(), numbers.end(),
@@ -220,7 +222,8 @@ absl::StatusOr<Trainer> MakeTrainer(const Flags& f, Groups& groups, const at::De
                                                                   module.parameters(), options);
   if (groups.loss.size() > 1) t.cross_rank_sum = istar::regularizers::MakeCrossRankSum(groups.loss);
   t.regularizer = MakeRegularizer(f);
-  if (t.regularizer.shrinkage.defined()) t.regularizer.shrinkage = t.regularizer.shrinkage.to(device);
+  if (t.regularizer.shrinkage.defined())
+    t.regularizer.shrinkage = t.regularizer.shrinkage.to(device);
   const GlobalBatch batch = MakeGlobalBatch(f);
   const istar::trainer::Shard rows =
       istar::trainer::ShardOf(f.batch, groups.host.rank(), groups.host.size());
@@ -319,19 +322,18 @@ absl::StatusOr<std::string> Run(const Flags& f, istar::comm::Communicator& host)
     }
   }
   const StepSample& s = samples[0];
-  return absl::StrCat("ranks=", host.size(), " regularizer=", f.regularizer, " batch=", f.batch,
-                      " schedule=", f.schedule, " device=", device.device,
-                      " nccl=", device.tensors ? 1 : 0, " bucket_kib=", f.bucket_kib,
-                      " seq=", f.seq, " hidden=", f.hidden, " layers=", f.layers,
-                      " steps=", f.steps, " threads=", at::get_num_threads(),
-                      " step_ms_median=", Median(ms),
-                      " step_ms_mean=", std::accumulate(ms.begin(), ms.end(), 0.0) / ms.size(),
-                      " step_ms_min=", *std::min_element(ms.begin(), ms.end()),
-                      " average_ms_median=", Median(average_ms),
-                      " allreduce_bytes_per_step=", s.loss_bytes + s.gradient_bytes,
-                      " gradient_bytes=", s.gradient_bytes, " regularizer_bytes=", s.loss_bytes,
-                      " allreduce_calls_per_step=", s.calls, " buckets=", t.averager->buckets(),
-                      " averager_bytes=", t.averager->bytes_per_average());
+  return absl::StrCat(
+      "ranks=", host.size(), " regularizer=", f.regularizer, " batch=", f.batch,
+      " schedule=", f.schedule, " device=", device.device, " nccl=", device.tensors ? 1 : 0,
+      " bucket_kib=", f.bucket_kib, " seq=", f.seq, " hidden=", f.hidden, " layers=", f.layers,
+      " steps=", f.steps, " threads=", at::get_num_threads(), " step_ms_median=", Median(ms),
+      " step_ms_mean=", std::accumulate(ms.begin(), ms.end(), 0.0) / ms.size(),
+      " step_ms_min=", *std::min_element(ms.begin(), ms.end()),
+      " average_ms_median=", Median(average_ms),
+      " allreduce_bytes_per_step=", s.loss_bytes + s.gradient_bytes,
+      " gradient_bytes=", s.gradient_bytes, " regularizer_bytes=", s.loss_bytes,
+      " allreduce_calls_per_step=", s.calls, " buckets=", t.averager->buckets(),
+      " averager_bytes=", t.averager->bytes_per_average());
 }
 
 // Runs on every rank of an mpirun job; a rank that fails alone ends the job rather than leave

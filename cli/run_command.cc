@@ -153,9 +153,9 @@ absl::StatusOr<int> Run(const RunFlags& flags) {
 
   // See trainer::ShareGpusAmongGroups: each group gets GPUs of its own (empty on CPUs).
   ISTAR_ASSIGN_OR_RETURN(const trainer::RankLaunch machine, trainer::ReadRankLaunch());
-  ISTAR_ASSIGN_OR_RETURN(const std::vector<std::string> gpu_shares,
-                         trainer::ShareGpusAmongGroups(flags.device, machine, flags.workers,
-                                                       static_cast<int>(ranks)));
+  ISTAR_ASSIGN_OR_RETURN(
+      const std::vector<std::string> gpu_shares,
+      trainer::ShareGpusAmongGroups(flags.device, machine, flags.workers, static_cast<int>(ranks)));
 
   std::error_code error;
   fs::create_directories(flags.log_dir, error);

@@ -124,8 +124,8 @@ template <typename T>
 // Every rank's `mine` (the same length on every rank), rank r's at [r * mine.size(), (r + 1) *
 // mine.size()) of the result, on every rank: size() broadcasts. `group` must use host memory.
 // A collective.
-[[nodiscard]] absl::StatusOr<std::vector<std::byte>> AllGatherBytes(Communicator& group,
-                                                                    std::span<const std::byte> mine);
+[[nodiscard]] absl::StatusOr<std::vector<std::byte>> AllGatherBytes(
+    Communicator& group, std::span<const std::byte> mine);
 
 // Turns each rank's own outcome into one decision of the whole group (the ordering rule above):
 // every rank passes its `local` status; if every rank's is OK, every rank gets OK; otherwise

@@ -129,15 +129,15 @@ class MpiCommunicator final : public Communicator {
   }
 
   template <typename T>
-  absl::StatusOr<std::unique_ptr<Pending>> StartAllReduce(T* data, size_t size,
-                                                          MPI_Datatype type) {
+  absl::StatusOr<std::unique_ptr<Pending>> StartAllReduce(T* data, size_t size, MPI_Datatype type) {
     auto pending = std::make_unique<MpiPending>(size);
     for (size_t offset = 0; offset < size; offset += kMaxChunk) {
       const size_t count = std::min(size - offset, kMaxChunk);
       MPI_Request request = MPI_REQUEST_NULL;
-      ISTAR_MPI_RETURN_IF_ERROR(MPI_Iallreduce(MPI_IN_PLACE, data + offset, static_cast<int>(count),
-                                               type, MPI_SUM, comm_, &request),
-                                absl::StrCat("starting the all-reduce (sum) of ", size, " elements"));
+      ISTAR_MPI_RETURN_IF_ERROR(
+          MPI_Iallreduce(MPI_IN_PLACE, data + offset, static_cast<int>(count), type, MPI_SUM, comm_,
+                         &request),
+          absl::StrCat("starting the all-reduce (sum) of ", size, " elements"));
       pending->Add(request);
     }
     return std::unique_ptr<Pending>(std::move(pending));

@@ -227,8 +227,10 @@ absl::StatusOr<cudaEvent_t> NcclCommunicator::Enqueue(Stream stream, const char*
   return done;
 }
 
-absl::StatusOr<std::unique_ptr<Communicator::Pending>> NcclCommunicator::Start(
-    void* data, size_t count, ncclDataType_t type, Stream stream) {
+absl::StatusOr<std::unique_ptr<Communicator::Pending>> NcclCommunicator::Start(void* data,
+                                                                               size_t count,
+                                                                               ncclDataType_t type,
+                                                                               Stream stream) {
   ISTAR_ASSIGN_OR_RETURN(cudaEvent_t done, Enqueue(stream, "all-reduce", [&]() -> absl::Status {
                            ISTAR_NCCL_RETURN_IF_ERROR(
                                ncclAllReduce(data, data, count, type, ncclSum, comm_, stream_),
@@ -244,14 +246,13 @@ absl::Status NcclCommunicator::BroadcastOnStream(std::span<std::byte> data, int 
     return absl::InvalidArgumentError(
         absl::StrCat("broadcast root ", root, " is not a rank of a group of ", size_));
   }
-  ISTAR_ASSIGN_OR_RETURN(cudaEvent_t done, Enqueue(stream, "broadcast", [&]() -> absl::Status {
-                           ISTAR_NCCL_RETURN_IF_ERROR(
-                               ncclBroadcast(data.data(), data.data(), data.size(), ncclUint8,
-                                             root, comm_, stream_),
-                               absl::StrCat("broadcast of ", data.size(), " bytes from root ",
-                                            root));
-                           return absl::OkStatus();
-                         }));
+  ISTAR_ASSIGN_OR_RETURN(
+      cudaEvent_t done, Enqueue(stream, "broadcast", [&]() -> absl::Status {
+        ISTAR_NCCL_RETURN_IF_ERROR(
+            ncclBroadcast(data.data(), data.data(), data.size(), ncclUint8, root, comm_, stream_),
+            absl::StrCat("broadcast of ", data.size(), " bytes from root ", root));
+        return absl::OkStatus();
+      }));
   NcclPending pending(*this, done);
   return pending.Finish(stream);
 }

@@ -107,11 +107,11 @@ absl::Status AllReduceSum(comm::Communicator& group, at::Tensor& tensor) {
   }
   return OnMemoryOf(group, tensor, "all-reduce", [&](at::Tensor& t, void* stream) {
     if (t.scalar_type() == at::kFloat) {
-      return comm::AllReduceSumOnStream(
-          group, std::span<float>(t.data_ptr<float>(), t.numel()), stream);
+      return comm::AllReduceSumOnStream(group, std::span<float>(t.data_ptr<float>(), t.numel()),
+                                        stream);
     }
-    return comm::AllReduceSumOnStream(
-        group, std::span<double>(t.data_ptr<double>(), t.numel()), stream);
+    return comm::AllReduceSumOnStream(group, std::span<double>(t.data_ptr<double>(), t.numel()),
+                                      stream);
   });
 }
 
@@ -127,7 +127,8 @@ bool NeedsHostStaging(const comm::Communicator& group, const at::Tensor& tensor)
 }
 
 at::Tensor HostBufferLike(const at::Tensor& tensor) {
-  return at::empty(tensor.sizes(), tensor.options().device(at::kCPU).pinned_memory(tensor.is_cuda()));
+  return at::empty(tensor.sizes(),
+                   tensor.options().device(at::kCPU).pinned_memory(tensor.is_cuda()));
 }
 
 void CopyToHost(const at::Tensor& from, at::Tensor& host) {

@@ -73,8 +73,8 @@ GradientAverager::GradientAverager(comm::Communicator& group, std::vector<at::Te
   for (size_t k = 0; k < parameters_.size(); ++k) {
     // A frozen parameter never gets a gradient: no hook, and its flag stays 0 on every rank.
     if (!parameters_[k].requires_grad()) continue;
-    hooks_[k] = parameters_[k].register_hook(
-        [this, k](const at::Tensor& grad) { OnGradient(k, grad); });
+    hooks_[k] =
+        parameters_[k].register_hook([this, k](const at::Tensor& grad) { OnGradient(k, grad); });
   }
 }
 
@@ -124,14 +124,18 @@ void GradientAverager::OnGradient(size_t parameter, const at::Tensor& grad) {
   const at::Tensor& p = parameters_[parameter];
   at::NoGradGuard no_grad;
   bucket.flat.slice(0, bucket.offsets[i], bucket.offsets[i] + p.numel()).add_(grad.reshape({-1}));
-  bucket.flat.slice(0, bucket.elements + static_cast<int64_t>(i), bucket.elements + static_cast<int64_t>(i) + 1).fill_(1.0);
+  bucket.flat
+      .slice(0, bucket.elements + static_cast<int64_t>(i),
+             bucket.elements + static_cast<int64_t>(i) + 1)
+      .fill_(1.0);
   if (!last_backward_) return;
   if (++bucket.arrived == static_cast<int64_t>(bucket.parameters.size())) StartReadyBuckets();
 }
 
 void GradientAverager::StartReadyBuckets() {
   while (error_.ok() && next_start_ < buckets_.size() &&
-         buckets_[next_start_].arrived == static_cast<int64_t>(buckets_[next_start_].parameters.size())) {
+         buckets_[next_start_].arrived ==
+             static_cast<int64_t>(buckets_[next_start_].parameters.size())) {
     error_ = Start(buckets_[next_start_++]);
   }
 }
@@ -146,11 +150,11 @@ absl::Status GradientAverager::Start(Bucket& bucket) {
   }
   absl::StatusOr<std::unique_ptr<comm::Communicator::Pending>> pending;
   if (data.scalar_type() == at::kDouble) {
-    pending = group_.StartAllReduceSum(std::span<double>(data.data_ptr<double>(), data.numel()),
-                                       stream);
+    pending =
+        group_.StartAllReduceSum(std::span<double>(data.data_ptr<double>(), data.numel()), stream);
   } else {
-    pending = group_.StartAllReduceSum(std::span<float>(data.data_ptr<float>(), data.numel()),
-                                       stream);
+    pending =
+        group_.StartAllReduceSum(std::span<float>(data.data_ptr<float>(), data.numel()), stream);
   }
   ISTAR_RETURN_IF_ERROR(pending.status());
   bucket.pending = *std::move(pending);
@@ -158,8 +162,8 @@ absl::Status GradientAverager::Start(Bucket& bucket) {
 }
 
 absl::Status GradientAverager::Finish(Bucket& bucket) {
-  const absl::Status done = bucket.pending->Finish(
-      staged_ ? nullptr : regularizers::CurrentStream(bucket.flat.device()));
+  const absl::Status done =
+      bucket.pending->Finish(staged_ ? nullptr : regularizers::CurrentStream(bucket.flat.device()));
   bucket.pending.reset();
   ISTAR_RETURN_IF_ERROR(done);
   if (staged_) regularizers::CopyFromHost(bucket.host, bucket.flat);
@@ -176,7 +180,16 @@ absl::Status GradientAverager::Average() {
   if (group_.size() == 1 || parameters_.empty()) return absl::OkStatus();
   at::NoGradGuard no_grad;
   OpenStep();
+  const absl::Status status = AverageOpenStep();
+  // The next step starts from empty buckets, whatever happened to this one.
   step_open_ = false;
+  last_backward_ = true;
+  error_ = absl::OkStatus();
+  for (Bucket& bucket : buckets_) bucket.pending.reset();
+  return status;
+}
+
+absl::Status GradientAverager::AverageOpenStep() {
   last_backward_ = true;
   if (options_.schedule == Schedule::kAfterBackward) {
     for (size_t k = 0; k < parameters_.size(); ++k) {

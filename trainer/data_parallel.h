@@ -100,8 +100,7 @@ class GradientAverager {
   // `parameters` all of one floating dtype and device (frozen ones, not requiring grad, count as
   // never having a gradient); `group` must outlive the averager. In a group of one nothing is
   // registered and Average() does nothing.
-  GradientAverager(comm::Communicator& group, std::vector<at::Tensor> parameters,
-                   Options options);
+  GradientAverager(comm::Communicator& group, std::vector<at::Tensor> parameters, Options options);
   GradientAverager(comm::Communicator& group, std::vector<at::Tensor> parameters)
       : GradientAverager(group, std::move(parameters), Options()) {}
   GradientAverager(const GradientAverager&) = delete;
@@ -134,6 +133,8 @@ class GradientAverager {
   };
 
   void OpenStep();
+  // Average()'s work on the open step; Average() then closes it.
+  absl::Status AverageOpenStep();
   void OnGradient(size_t parameter, const at::Tensor& grad);
   void StartReadyBuckets();
   absl::Status Start(Bucket& bucket);

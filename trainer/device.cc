@@ -56,7 +56,8 @@ std::string Where(size_t rank, const RankLaunch& launch) {
 }
 
 std::string Visible(const RankLaunch& launch) {
-  std::string text = launch.visible_gpus == 0 ? "no GPU" : absl::StrCat(launch.visible_gpus, " GPU(s)");
+  std::string text =
+      launch.visible_gpus == 0 ? "no GPU" : absl::StrCat(launch.visible_gpus, " GPU(s)");
   if (launch.cuda_visible_devices) {
     absl::StrAppend(&text, " (CUDA_VISIBLE_DEVICES=\"", *launch.cuda_visible_devices, "\")");
   }
@@ -68,7 +69,8 @@ std::string PhysicalGpu(const RankLaunch& launch, int index) {
   if (launch.cuda_visible_devices) {
     const std::vector<std::string> entries = absl::StrSplit(*launch.cuda_visible_devices, ',');
     if (static_cast<size_t>(index) < entries.size()) {
-      return absl::StrCat("CUDA_VISIBLE_DEVICES entry \"", entries[static_cast<size_t>(index)], "\"");
+      return absl::StrCat("CUDA_VISIBLE_DEVICES entry \"", entries[static_cast<size_t>(index)],
+                          "\"");
     }
   }
   return absl::StrCat("cuda:", index);
@@ -103,9 +105,9 @@ absl::StatusOr<int> GpuIndex(const DeviceFlag& flag, std::span<const RankLaunch>
     for (size_t s = 0; s < r; ++s) local += launches[s].host == launch.host ? 1 : 0;
   }
   if (local >= launch.visible_gpus) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        Where(r, launch), " has local rank ", local, " (", source, ") but sees ", Visible(launch),
-        ": start at most as many ranks per node as it has GPUs"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(Where(r, launch), " has local rank ", local, " (", source, ") but sees ",
+                     Visible(launch), ": start at most as many ranks per node as it has GPUs"));
   }
   return local;
 }
@@ -120,8 +122,8 @@ absl::StatusOr<RankLaunch> ParseRankLaunch(const std::function<const char*(const
     if (value == nullptr) continue;
     const std::optional<int> local = ParseIndex(value);
     if (!local) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "environment variable ", name, "=\"", value, "\" is not a non-negative integer"));
+      return absl::InvalidArgumentError(absl::StrCat("environment variable ", name, "=\"", value,
+                                                     "\" is not a non-negative integer"));
     }
     launch.local_rank = *local;
     launch.local_rank_source = name;
@@ -148,11 +150,12 @@ absl::StatusOr<std::vector<std::string>> PlanDevices(std::string_view flag_text,
     if (cuda[r] != cuda[0]) {
       const size_t g = cuda[r] ? r : 0;
       const size_t c = cuda[r] ? 0 : r;
-      return absl::FailedPreconditionError(absl::StrCat(
-          "ranks disagree on the device: ", Where(g, launches[g]), " would train on cuda (it sees ",
-          Visible(launches[g]), "), ", Where(c, launches[c]), " on cpu (it sees ",
-          Visible(launches[c]), "); every rank of a worker group trains on the same kind of "
-          "device: give --device cpu or cuda, or start the group on alike nodes"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("ranks disagree on the device: ", Where(g, launches[g]),
+                       " would train on cuda (it sees ", Visible(launches[g]), "), ",
+                       Where(c, launches[c]), " on cpu (it sees ", Visible(launches[c]),
+                       "); every rank of a worker group trains on the same kind of "
+                       "device: give --device cpu or cuda, or start the group on alike nodes"));
     }
   }
   std::vector<std::string> devices(launches.size(), "cpu");
@@ -163,10 +166,11 @@ absl::StatusOr<std::vector<std::string>> PlanDevices(std::string_view flag_text,
     const std::string gpu = PhysicalGpu(launches[r], index);
     const auto [it, added] = owner.emplace(std::make_pair(launches[r].host, gpu), r);
     if (!added) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "ranks ", it->second, " and ", r, " on host ", launches[r].host,
-          " would both train on GPU ", gpu, ": one GPU per rank (with mpirun or srun, give "
-          "--device cuda, not cuda:N, so that each rank takes its local rank's GPU)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("ranks ", it->second, " and ", r, " on host ", launches[r].host,
+                       " would both train on GPU ", gpu,
+                       ": one GPU per rank (with mpirun or srun, give "
+                       "--device cuda, not cuda:N, so that each rank takes its local rank's GPU)"));
     }
     devices[r] = absl::StrCat("cuda:", index);
   }
@@ -174,8 +178,8 @@ absl::StatusOr<std::vector<std::string>> PlanDevices(std::string_view flag_text,
 }
 
 absl::StatusOr<std::vector<std::string>> ShareGpusAmongGroups(std::string_view flag_text,
-                                                              const RankLaunch& machine,
-                                                              int groups, int ranks) {
+                                                              const RankLaunch& machine, int groups,
+                                                              int ranks) {
   ISTAR_ASSIGN_OR_RETURN(const DeviceFlag flag, ParseFlag(flag_text));
   const bool cuda = flag.kind == DeviceFlag::Kind::kCuda ||
                     (flag.kind == DeviceFlag::Kind::kAuto && machine.visible_gpus > 0);
@@ -183,9 +187,11 @@ absl::StatusOr<std::vector<std::string>> ShareGpusAmongGroups(std::string_view f
   const int needed = groups * ranks;
   if (machine.visible_gpus < needed) {
     return absl::FailedPreconditionError(absl::StrCat(
-        groups, " worker group(s) of ", ranks, " rank(s) need ", needed, " GPUs, one per rank, "
-        "but this machine's LibTorch sees ", Visible(machine), ": start at most ",
-        machine.visible_gpus / std::max(ranks, 1), " group(s) (--workers), or --device cpu"));
+        groups, " worker group(s) of ", ranks, " rank(s) need ", needed,
+        " GPUs, one per rank, "
+        "but this machine's LibTorch sees ",
+        Visible(machine), ": start at most ", machine.visible_gpus / std::max(ranks, 1),
+        " group(s) (--workers), or --device cpu"));
   }
   std::vector<std::string> gpus;
   if (machine.cuda_visible_devices) gpus = absl::StrSplit(*machine.cuda_visible_devices, ',');

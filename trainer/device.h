@@ -34,10 +34,10 @@ namespace istar::trainer {
 
 // What one rank knows of its own launch: the facts PlanDevices decides from.
 struct RankLaunch {
-  std::string host;                // gethostname()
-  std::optional<int> local_rank;   // from the first of the launcher variables that is set
-  std::string local_rank_source;   // that variable's name, e.g. "SLURM_LOCALID"; "" if none
-  int visible_gpus = 0;            // CUDA devices this process's LibTorch sees
+  std::string host;               // gethostname()
+  std::optional<int> local_rank;  // from the first of the launcher variables that is set
+  std::string local_rank_source;  // that variable's name, e.g. "SLURM_LOCALID"; "" if none
+  int visible_gpus = 0;           // CUDA devices this process's LibTorch sees
   std::optional<std::string> cuda_visible_devices;  // CUDA_VISIBLE_DEVICES, when set
 };
 

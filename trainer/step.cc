@@ -109,8 +109,8 @@ absl::StatusOr<StepResult> AccumulatedPasses(const MicroBatchForward& forward,
   const bool regularized = regularizer.kind != sweeps::Regularizer::kBaseline;
   std::vector<Shard> parts;
   for (int64_t m = 0; m < options.micro_batches; ++m) {
-    const Shard rows = ShardOf(options.local_rows, static_cast<int>(m),
-                               static_cast<int>(options.micro_batches));
+    const Shard rows =
+        ShardOf(options.local_rows, static_cast<int>(m), static_cast<int>(options.micro_batches));
     if (rows.rows() > 0) parts.push_back(rows);
   }
   StepResult result;
@@ -132,8 +132,8 @@ absl::StatusOr<StepResult> AccumulatedPasses(const MicroBatchForward& forward,
       before += cloud.tokens;
     }
     joined.points = joined.points.detach().requires_grad_();
-    absl::StatusOr<StepLoss> loss = ComputeStepLoss(at::zeros({}, options.options),
-                                                    options.global_rows, joined, regularizer, ranks);
+    absl::StatusOr<StepLoss> loss = ComputeStepLoss(
+        at::zeros({}, options.options), options.global_rows, joined, regularizer, ranks);
     result.cloud = Detached(joined);
     if (!loss.ok()) {
       result.rejected = loss.status();
@@ -153,13 +153,14 @@ absl::StatusOr<StepResult> AccumulatedPasses(const MicroBatchForward& forward,
     at::Tensor objective = world * out.task_loss_sum / static_cast<double>(options.global_rows);
     if (regularized) {
       const PointCloud& cloud = out.cloud;
-      ISTAR_CHECK(cloud.tokens == 0 || cloud.points.size(0) == cloud.tokens * static_cast<int64_t>(cloud.layers.size()));
+      ISTAR_CHECK(cloud.tokens == 0 ||
+                  cloud.points.size(0) == cloud.tokens * static_cast<int64_t>(cloud.layers.size()));
       for (size_t k = 0; k < cloud.layers.size(); ++k) {
         const auto layer = static_cast<int64_t>(k);
-        objective = objective + (PartOf(cloud.points, cloud.tokens, layer, 0, cloud.tokens) *
-                                 PartOf(gradient, result.cloud.tokens, layer, tokens_before[p],
-                                        cloud.tokens))
-                                    .sum();
+        objective = objective +
+                    (PartOf(cloud.points, cloud.tokens, layer, 0, cloud.tokens) *
+                     PartOf(gradient, result.cloud.tokens, layer, tokens_before[p], cloud.tokens))
+                        .sum();
       }
     } else if (options.log) {
       logged.push_back(Detached(out.cloud));

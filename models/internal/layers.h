@@ -51,9 +51,9 @@ inline at::Tensor AdditiveMask(const at::Tensor& attention_mask, at::ScalarType 
 // On a GPU, with a LibTorch that has it (2.0 and later), attention goes through
 // at::scaled_dot_product_attention, which picks a fused kernel (memory-efficient or flash
 // attention) and never materializes the [B, heads, T, T] probabilities for the backward pass: the
-// speed and memory BERT-base fine-tuning expects. The mask is passed as booleans (true: a real key),
-// which is the additive mask's meaning and works whatever dtype autocast gives the scores. Its
-// dropout draws other masks than the exact path's (the same distribution). On the CPU, and with
+// speed and memory BERT-base fine-tuning expects. The mask is passed as booleans (true: a real
+// key), which is the additive mask's meaning and works whatever dtype autocast gives the scores.
+// Its dropout draws other masks than the exact path's (the same distribution). On the CPU, and with
 // LibTorch 1.13, the exact path below runs: the one the CPU tests compare against transformers'
 // formulas and one process against a worker group.
 // Scaled dot-product attention of projected queries, keys and values [B, T, H] split into

@@ -12,11 +12,11 @@ namespace istar::sweeps::internal {
 namespace {
 
 constexpr std::string_view kTopKeys[] = {"name", "models", "tasks", "training", "grid", "sample"};
-constexpr std::string_view kTrainingKeys[] = {
-    "max_seq_length",     "warmup_ratio",     "weight_decay",
-    "precision",          "eval_every_steps", "isotropy_every_steps",
-    "regularizer_layers", "shrinkage_points", "ranks_per_trial",
-    "gradient_accumulation_steps"};
+constexpr std::string_view kTrainingKeys[] = {"max_seq_length",     "warmup_ratio",
+                                              "weight_decay",       "precision",
+                                              "eval_every_steps",   "isotropy_every_steps",
+                                              "regularizer_layers", "shrinkage_points",
+                                              "ranks_per_trial",    "gradient_accumulation_steps"};
 constexpr std::string_view kPrecisions[] = {"fp32", "bf16", "fp16"};
 constexpr std::string_view kSampleKeys[] = {"count", "seed"};
 

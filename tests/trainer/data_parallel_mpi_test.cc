@@ -222,9 +222,9 @@ TEST(GradientAverager, AveragesDefinedGradientsAndKeepsMissingOnesMissing) {
   everywhere.mutable_grad() = at::full({3}, r + 1.0, at::kDouble);
   if (r == 1) half.mutable_grad() = at::full({2, 2}, 8.0, at::kDouble);
   // Reverse order: nowhere and half fill the first bucket (64 bytes), everywhere the second.
-  GradientAverager averager(TestGroup(), {everywhere, half, nowhere},
-                            {.bucket_bytes = 64,
-                             .schedule = GradientAverager::Schedule::kAfterBackward});
+  GradientAverager averager(
+      TestGroup(), {everywhere, half, nowhere},
+      {.bucket_bytes = 64, .schedule = GradientAverager::Schedule::kAfterBackward});
   EXPECT_EQ(averager.buckets(), 2);
   ASSERT_TRUE(averager.Average().ok());
   EXPECT_TRUE(at::equal(everywhere.grad(), at::full({3}, 1.5, at::kDouble)));
@@ -337,7 +337,8 @@ TEST(GpuGroup, TwoGpusGiveTheOneGpuGradientInFloat32) {
                         Case{"istar_shrinkage", sweeps::Regularizer::kIStar, 2.0, 0.3, false}}) {
     SCOPED_TRACE(c.name);
     const auto model_on_gpu = [&](uint64_t seed) {
-      std::unique_ptr<models::TaskModel> model = TinyModel(models::Head::kSequenceClassification, seed);
+      std::unique_ptr<models::TaskModel> model =
+          TinyModel(models::Head::kSequenceClassification, seed);
       model->module().to(at::kFloat);
       model->module().to(gpu);
       return model;
@@ -345,7 +346,8 @@ TEST(GpuGroup, TwoGpusGiveTheOneGpuGradientInFloat32) {
     const std::unique_ptr<models::TaskModel> alone = model_on_gpu(1);
     Step(*alone, batch, batch.rows(), c, regularizers::LocalSum(), s0);
     const std::vector<at::Tensor> expected = Gradients(alone->module());
-    const std::unique_ptr<models::TaskModel> member = model_on_gpu(TestGroup().rank() == 0 ? 1 : 77);
+    const std::unique_ptr<models::TaskModel> member =
+        model_on_gpu(TestGroup().rank() == 0 ? 1 : 77);
     ASSERT_TRUE(BroadcastModule(nccl, member->module()).ok());
     const std::unique_ptr<regularizers::CrossRankSum> ranks = regularizers::MakeCrossRankSum(nccl);
     GradientAverager averager(nccl, member->module().parameters(), {.bucket_bytes = 16 << 10});
@@ -557,13 +559,12 @@ TEST_F(GroupTrialTest, TensorsGoOverTheTensorGroupAndDecisionsOverTheHostGroup) 
   comm::CountingCommunicator host(TestGroup());
   comm::CountingCommunicator tensors(**second);
   const std::string group_db = Path("split_group.db");
-  absl::StatusOr<TrialResult> result =
-      RunTrial(trial, {.db_path = group_db,
-                       .checkpoint_dir = Path("split_checkpoints"),
-                       .progress = false,
-                       .float64 = true,
-                       .group = &host,
-                       .tensor_group = &tensors});
+  absl::StatusOr<TrialResult> result = RunTrial(trial, {.db_path = group_db,
+                                                        .checkpoint_dir = Path("split_checkpoints"),
+                                                        .progress = false,
+                                                        .float64 = true,
+                                                        .group = &host,
+                                                        .tensor_group = &tensors});
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->status, "done") << result->error;
   // The model's float64 gradients alone are more than the host group's largest buffer (the

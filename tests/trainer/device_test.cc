@@ -22,8 +22,8 @@ using ::testing::HasSubstr;
 // variable) and CUDA_VISIBLE_DEVICES `visible` when given.
 RankLaunch Rank(std::string host, int gpus, int local = -1,
                 std::optional<std::string> visible = std::nullopt) {
-  RankLaunch launch{.host = std::move(host), .visible_gpus = gpus,
-                    .cuda_visible_devices = std::move(visible)};
+  RankLaunch launch{
+      .host = std::move(host), .visible_gpus = gpus, .cuda_visible_devices = std::move(visible)};
   if (local >= 0) {
     launch.local_rank = local;
     launch.local_rank_source = "OMPI_COMM_WORLD_LOCAL_RANK";
@@ -72,7 +72,8 @@ TEST(PlanDevices, ARankBoundToOneGpuTakesItWhateverItsLocalRank) {
 }
 
 TEST(PlanDevices, RefusesTwoRanksOnOneGpu) {
-  const absl::Status explicit_index = PlanError("cuda:0", {Rank("node7", 2, 0), Rank("node7", 2, 1)});
+  const absl::Status explicit_index =
+      PlanError("cuda:0", {Rank("node7", 2, 0), Rank("node7", 2, 1)});
   EXPECT_TRUE(absl::IsFailedPrecondition(explicit_index)) << explicit_index;
   EXPECT_THAT(explicit_index.message(),
               AllOf(HasSubstr("ranks 0 and 1 on host node7"), HasSubstr("GPU cuda:0")));
@@ -83,11 +84,12 @@ TEST(PlanDevices, RefusesTwoRanksOnOneGpu) {
 }
 
 TEST(PlanDevices, RefusesALocalRankBeyondTheVisibleGpus) {
-  const absl::Status status = PlanError("cuda", {Rank("a", 2, 0), Rank("a", 2, 1), Rank("a", 2, 2)});
+  const absl::Status status =
+      PlanError("cuda", {Rank("a", 2, 0), Rank("a", 2, 1), Rank("a", 2, 2)});
   EXPECT_TRUE(absl::IsFailedPrecondition(status)) << status;
-  EXPECT_THAT(status.message(), AllOf(HasSubstr("rank 2 on host a has local rank 2"),
-                                      HasSubstr("OMPI_COMM_WORLD_LOCAL_RANK"),
-                                      HasSubstr("2 GPU(s)")));
+  EXPECT_THAT(status.message(),
+              AllOf(HasSubstr("rank 2 on host a has local rank 2"),
+                    HasSubstr("OMPI_COMM_WORLD_LOCAL_RANK"), HasSubstr("2 GPU(s)")));
   const absl::Status index = PlanError("cuda:2", {Rank("a", 2, 0)});
   EXPECT_THAT(index.message(), AllOf(HasSubstr("rank 0 on host a"), HasSubstr("cuda:2")));
 }
@@ -160,8 +162,8 @@ TEST(ShareGpusAmongGroups, GivesEachGroupABlockOfItsOwn) {
 }
 
 TEST(ShareGpusAmongGroups, SharesNothingOnCpusOrForOneNamedGpu) {
-  for (const auto& [flag, gpus] : std::vector<std::pair<std::string, int>>{
-           {"cpu", 8}, {"auto", 0}, {"cuda:1", 8}}) {
+  for (const auto& [flag, gpus] :
+       std::vector<std::pair<std::string, int>>{{"cpu", 8}, {"auto", 0}, {"cuda:1", 8}}) {
     absl::StatusOr<std::vector<std::string>> shares =
         ShareGpusAmongGroups(flag, Rank("node", gpus), 2, 2);
     ASSERT_TRUE(shares.ok()) << flag << ": " << shares.status();
@@ -175,7 +177,8 @@ TEST(ShareGpusAmongGroups, RefusesMoreRanksThanGpus) {
   EXPECT_THAT(status.message(), AllOf(HasSubstr("need 6 GPUs"), HasSubstr("4 GPU(s)"),
                                       HasSubstr("at most 2 group(s)")));
   // cuda on a machine without GPUs: the same refusal, before anything starts.
-  EXPECT_TRUE(absl::IsFailedPrecondition(ShareGpusAmongGroups("cuda", Rank("node", 0), 1, 1).status()));
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(ShareGpusAmongGroups("cuda", Rank("node", 0), 1, 1).status()));
 }
 
 TEST(SetUpGroupDevice, OneProcessOnThisMachine) {

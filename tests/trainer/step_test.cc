@@ -106,21 +106,22 @@ RegularizerSettings Regularizer(const std::string& name) {
   if (name == "istar_shrinkage") {
     at::Generator gen = at::detail::createCPUGenerator(4);
     const at::Tensor sample = at::randn({200, kHidden}, gen, at::kDouble);
-    return {.kind = sweeps::Regularizer::kIStar, .lambda = 2.0, .zeta = 0.3,
+    return {.kind = sweeps::Regularizer::kIStar,
+            .lambda = 2.0,
+            .zeta = 0.3,
             .shrinkage = at::cov(sample.t())};
   }
   return {};
 }
 
 // Runs one step with fresh gradients; returns its result and the parameters' gradients.
-std::pair<StepResult, std::vector<at::Tensor>> RunStep(models::TaskModel& model,
-                                                       const Batch& batch,
+std::pair<StepResult, std::vector<at::Tensor>> RunStep(models::TaskModel& model, const Batch& batch,
                                                        const RegularizerSettings& regularizer,
                                                        int64_t micro_batches) {
   for (const at::Tensor& p : model.module().parameters()) p.mutable_grad() = at::Tensor();
   absl::StatusOr<StepResult> result =
-      RunStepPasses(ForwardOn(model, batch), Options(batch.ids.size(0), micro_batches),
-                    regularizer, regularizers::LocalSum(), nullptr);
+      RunStepPasses(ForwardOn(model, batch), Options(batch.ids.size(0), micro_batches), regularizer,
+                    regularizers::LocalSum(), nullptr);
   EXPECT_TRUE(result.ok()) << result.status();
   EXPECT_TRUE(result->rejected.ok()) << result->rejected;
   return {*result, Gradients(model.module())};
@@ -169,8 +170,8 @@ TEST(Accumulation, WithDropoutBothPassesDrawTheSameMasks) {
   ASSERT_TRUE(first.ok() && second.ok());
   const PointCloud joined =
       JoinClouds({first->cloud, second->cloud}, kLayers, kHidden, at::TensorOptions(at::kDouble));
-  absl::StatusOr<StepLoss> reference = ComputeStepLoss(
-      first->task_loss_sum + second->task_loss_sum, 6, joined, regularizer);
+  absl::StatusOr<StepLoss> reference =
+      ComputeStepLoss(first->task_loss_sum + second->task_loss_sum, 6, joined, regularizer);
   ASSERT_TRUE(reference.ok()) << reference.status();
   reference->objective.backward();
   const std::vector<at::Tensor> want = Gradients(model->module());
@@ -187,9 +188,10 @@ TEST(Accumulation, WithDropoutBothPassesDrawTheSameMasks) {
 TEST(JoinClouds, PutsEachLayersRowsOfEveryPartTogether) {
   // Two parts of 2 and 1 tokens, 2 layers: part rows are [layer 1 tokens..., layer 2 tokens...].
   const PointCloud a{.points = at::tensor({1.0, 2.0, 10.0, 20.0}, at::kDouble).view({4, 1}),
-                     .tokens = 2, .layers = {1, 2}};
-  const PointCloud b{.points = at::tensor({3.0, 30.0}, at::kDouble).view({2, 1}), .tokens = 1,
+                     .tokens = 2,
                      .layers = {1, 2}};
+  const PointCloud b{
+      .points = at::tensor({3.0, 30.0}, at::kDouble).view({2, 1}), .tokens = 1, .layers = {1, 2}};
   const PointCloud joined = JoinClouds({a, b}, {1, 2}, 1, at::TensorOptions(at::kDouble));
   EXPECT_EQ(joined.tokens, 3);
   EXPECT_TRUE(at::equal(joined.points.view({-1}),

@@ -245,7 +245,9 @@ TEST_F(TrainerTest, GpuRunPreemptedMidEpochResumesWithTheSameWeights) {
   const sweeps::TrialSpec trial = Trial("istar: {lambda: [-1], zeta: [0.2]}", 2e-3, 2);
   const auto run = [&](const std::string& db, const std::string& ckpt, int stop_after) {
     int calls = 0;
-    return RunTrial(trial, {.db_path = db, .checkpoint_dir = ckpt, .progress = false,
+    return RunTrial(trial, {.db_path = db,
+                            .checkpoint_dir = ckpt,
+                            .progress = false,
                             .should_stop = [&] { return stop_after > 0 && ++calls > stop_after; },
                             .checkpoint_on_stop = [] { return true; },
                             .device = "cuda:0"});

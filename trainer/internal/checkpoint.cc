@@ -257,7 +257,8 @@ absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
   optimizer.load(optimizer_archive);
   torch::serialize::InputArchive rng_archive;
   rng_archive.load_from((*dir / "rng.pt").string());
-  const std::optional<at::Tensor> cpu_state = ReadRngState(rng_archive, "cpu_generator_state", rank);
+  const std::optional<at::Tensor> cpu_state =
+      ReadRngState(rng_archive, "cpu_generator_state", rank);
   if (!cpu_state) {
     return absl::DataLossError(absl::StrCat(dir->string(), "/rng.pt: no cpu_generator_state"));
   }

@@ -42,9 +42,11 @@ absl::StatusOr<tasks::Scores> EvaluateDev(models::TaskModel& model, const tasks:
   model.module().eval();
   const at::Device device = model.module().parameters().front().device();
   const bool squad = dev.task == tasks::Task::kSquad;
-  const auto on_device = [&](at::ScalarType dtype) { return at::TensorOptions(dtype).device(device); };
-  at::Tensor predictions = at::zeros({static_cast<int64_t>(dev.classification.size())},
-                                     on_device(at::kDouble));
+  const auto on_device = [&](at::ScalarType dtype) {
+    return at::TensorOptions(dtype).device(device);
+  };
+  at::Tensor predictions =
+      at::zeros({static_cast<int64_t>(dev.classification.size())}, on_device(at::kDouble));
   // Where each feature's logits start in the flat start/end buffers (SQuAD).
   std::vector<int64_t> offsets(features.size() + 1, 0);
   for (size_t f = 0; f < features.size(); ++f) {
@@ -78,10 +80,9 @@ absl::StatusOr<tasks::Scores> EvaluateDev(models::TaskModel& model, const tasks:
   }
   ISTAR_RETURN_IF_ERROR(regularizers::AllReduceSum(tensors, start_logits));
   ISTAR_RETURN_IF_ERROR(regularizers::AllReduceSum(tensors, end_logits));
-  ISTAR_ASSIGN_OR_RETURN(
-      std::vector<tasks::SquadPrediction> answers,
-      tasks::PostprocessSquad(dev, features, ToVector<float>(start_logits),
-                              ToVector<float>(end_logits)));
+  ISTAR_ASSIGN_OR_RETURN(std::vector<tasks::SquadPrediction> answers,
+                         tasks::PostprocessSquad(dev, features, ToVector<float>(start_logits),
+                                                 ToVector<float>(end_logits)));
   return tasks::ScoreSquad(dev, answers);
 }
 

@@ -20,8 +20,8 @@ int IndexOf(const at::Device& device) {
 
 std::optional<int64_t> PeakGpuMemory(const at::Device& device) {
   if (!device.is_cuda()) return std::nullopt;
-  const auto stats =
-      c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(IndexOf(device)));
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(
+      static_cast<c10::DeviceIndex>(IndexOf(device)));
   // Entry 0 of each statistic is StatType::AGGREGATE (every pool), in LibTorch 1.13 and 2.x.
   return stats.allocated_bytes[0].peak;
 }

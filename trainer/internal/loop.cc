@@ -231,10 +231,9 @@ absl::Status Loop::Init() {
       MakeOptimizer(model_.model->module(), trial_.learning_rate, trial_.training.weight_decay);
   if (options_.checkpoint_dir.empty()) return absl::OkStatus();
   trial_dir_ = (std::filesystem::path(options_.checkpoint_dir) / trial_.id).string();
-  ISTAR_ASSIGN_OR_RETURN(
-      std::optional<CheckpointState> restored,
-      RestoreLatestCheckpoint(trial_dir_, *model_.model, *optimizer_, &resumed_shrinkage_,
-                              group_.rank(), device_));
+  ISTAR_ASSIGN_OR_RETURN(std::optional<CheckpointState> restored,
+                         RestoreLatestCheckpoint(trial_dir_, *model_.model, *optimizer_,
+                                                 &resumed_shrinkage_, group_.rank(), device_));
   if (restored.has_value()) {
     const int64_t done_in_epoch = restored->step - restored->epoch * steps_per_epoch_;
     if (restored->epoch > trial_.epochs || done_in_epoch < 0 || done_in_epoch > steps_per_epoch_ ||
@@ -319,8 +318,7 @@ absl::Status Loop::EstimateShrinkage() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<MicroBatchOutput> Loop::Forward(std::span<const int64_t> indices,
-                                               bool with_cloud) {
+absl::StatusOr<MicroBatchOutput> Loop::Forward(std::span<const int64_t> indices, bool with_cloud) {
   const at::ScalarType dtype = options_.float64 ? at::kDouble : at::kFloat;
   const HostBatch host = Collate(train_features_, indices, pad_id_);
   const models::Batch batch = ToModelBatch(host, device_);
@@ -361,18 +359,18 @@ absl::StatusOr<Loop::StepOutcome> Loop::Step(std::span<const int64_t> indices, b
                          .layers = layers_,
                          .options = at::TensorOptions(dtype).device(device_),
                          .device = device_};
-  ISTAR_ASSIGN_OR_RETURN(
-      const StepResult result,
-      RunStepPasses(
-          [&](const Shard& rows, bool with_cloud) {
-            return Forward(mine.subspan(rows.begin, rows.rows()), with_cloud);
-          },
-          step, regularizer_, *ranks_, averager_.get()));
+  ISTAR_ASSIGN_OR_RETURN(const StepResult result,
+                         RunStepPasses(
+                             [&](const Shard& rows, bool with_cloud) {
+                               return Forward(mine.subspan(rows.begin, rows.rows()), with_cloud);
+                             },
+                             step, regularizer_, *ranks_, averager_.get()));
   if (!result.rejected.ok()) {
     // The regularizers validate the reduced statistics, so every rank is here; tell a divergence
     // (hidden states no longer finite on some rank) from other errors together.
     const at::Tensor& points = result.cloud.points;
-    const bool broken = points.defined() && points.numel() > 0 && !at::isfinite(points).all().item<bool>();
+    const bool broken =
+        points.defined() && points.numel() > 0 && !at::isfinite(points).all().item<bool>();
     ISTAR_ASSIGN_OR_RETURN(const double broken_ranks, SumOverRanks(broken ? 1.0 : 0.0));
     if (broken_ranks > 0) {
       return StepOutcome(absl::StrCat("diverged: hidden states are not finite at step ", step_));
@@ -441,9 +439,8 @@ absl::Status Loop::LogStep(const PointCloud& cloud, const StepLoss& loss, double
 }
 
 absl::StatusOr<tasks::Scores> Loop::Evaluate(ResultSink* sink) {
-  ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores,
-                         EvaluateDev(*model_.model, dev_data_, dev_features_, pad_id_, group_,
-                                     tensors_));
+  ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, EvaluateDev(*model_.model, dev_data_, dev_features_,
+                                                           pad_id_, group_, tensors_));
   std::vector<db::MetricRow> rows;
   for (const auto& [name, value] : scores.values) {
     rows.push_back({.trial_id = trial_.id,
@@ -486,9 +483,9 @@ absl::StatusOr<at::Tensor> Loop::GatherRngState(const at::Device& device) {
   const at::Tensor mine = RngState(device).contiguous();
   ISTAR_ASSIGN_OR_RETURN(
       const std::vector<std::byte> all,
-      comm::AllGatherBytes(group_, std::span<const std::byte>(
-                                       static_cast<const std::byte*>(mine.data_ptr()),
-                                       static_cast<size_t>(mine.nbytes()))));
+      comm::AllGatherBytes(
+          group_, std::span<const std::byte>(static_cast<const std::byte*>(mine.data_ptr()),
+                                             static_cast<size_t>(mine.nbytes()))));
   return at::from_blob(const_cast<std::byte*>(all.data()), {group_.size(), mine.numel()}, at::kByte)
       .clone();
 }
