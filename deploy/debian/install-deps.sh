@@ -23,6 +23,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev openssl procps
   # clang checks the lock annotations (tests/thread_safety_test.sh)
   clang-14
+  # a one-node Slurm for the tests of worker groups under srun --mpi=pmix (deploy/slurm/)
+  slurmctld slurmd slurm-client munge
 )
 
 if [ "${1:-}" = "--list" ]; then
