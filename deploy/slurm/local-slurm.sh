@@ -3,7 +3,8 @@
 # munge; bash deploy/debian/install-deps.sh installs them), for tests of istar's worker groups
 # under srun --mpi=pmix. Runs as root: slurmctld and slurmd as root (SlurmUser=root), munged as
 # the munge user. Everything Slurm writes stays in DIR; the node claims 8 CPUs whatever the machine
-# has (SlurmdParameters=config_overrides), so 2 groups of 2 ranks fit on a 2-core machine.
+# has (SlurmdParameters=config_overrides), so 2 groups of 2 ranks fit on a 2-core machine; the
+# daemons talk over 127.0.0.1, so the host name need not resolve.
 #
 #   bash deploy/slurm/local-slurm.sh start DIR   # writes DIR/slurm.conf, starts the daemons,
 #                                                # waits until the node is idle (30 s at most)
@@ -69,7 +70,7 @@ host=$(hostname -s)
 cat > "$dir/slurm.conf" <<EOF
 # Written by deploy/slurm/local-slurm.sh: a one-node Slurm for istar's tests.
 ClusterName=istar-local
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 SlurmUser=root
@@ -89,7 +90,7 @@ MpiDefault=pmix
 ReturnToService=2
 SlurmdParameters=config_overrides
 JobAcctGatherType=jobacct_gather/none
-NodeName=$host CPUs=8 RealMemory=8000 State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=8 RealMemory=8000 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
 

@@ -36,7 +36,7 @@ settings=(--set models.tiny-bert=./model0 --set grid.epochs=2 --no-progress --fl
 expect one_process 0 'done after 126 steps, accuracy' -- \
   "$istar" train "$config" "${settings[@]}" --db one.db --checkpoints one-checkpoints
 expect srun_step 0 'done after 126 steps on 2 ranks, accuracy' -- \
-  srun --mpi=pmix -n 2 "$istar" train "$config" "${settings[@]}" --db srun.db \
+  timeout 180 srun --mpi=pmix -n 2 "$istar" train "$config" "${settings[@]}" --db srun.db \
   --checkpoints srun-checkpoints
 expect srun_same_rows 0 '^same [0-9]{3,} rows$' -- same_rows one.db "" srun.db ""
 
@@ -46,7 +46,8 @@ cat > group.sbatch <<SBATCH
 #SBATCH --output=$work/group-%j.out
 srun --mpi=pmix "$istar" train "$config" ${settings[*]} --db sbatch.db --checkpoints sbatch-checkpoints
 SBATCH
-expect sbatch_job 0 'Submitted batch job [0-9]+' -- sbatch --wait --chdir "$work" group.sbatch
+expect sbatch_job 0 'Submitted batch job [0-9]+' -- \
+  timeout 180 sbatch --wait --chdir "$work" group.sbatch
 expect sbatch_output 0 'done after 126 steps on 2 ranks' -- bash -c "cat $work/group-*.out"
 expect sbatch_same_rows 0 '^same [0-9]{3,} rows$' -- same_rows one.db "" sbatch.db ""
 expect no_job_left 0 '^$' -- squeue -h
