@@ -62,7 +62,7 @@ GradientAverager::GradientAverager(comm::Communicator& group, std::vector<at::Te
   if (group_.size() == 1 || parameters_.empty()) return;
   const at::TensorOptions flat_options = parameters_.front().options().requires_grad(false);
   staged_ = options_.stage_through_host ||
-            regularizers::NeedsHostStaging(group_, at::empty({0}, flat_options));
+            regularizers::NeedsHostStaging(group_, parameters_.front());
   for (Bucket& bucket : buckets_) {
     const auto flags = static_cast<int64_t>(bucket.parameters.size());
     bucket.flat = at::zeros({bucket.elements + flags}, flat_options);

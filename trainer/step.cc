@@ -80,7 +80,6 @@ absl::StatusOr<StepResult> OnePass(const MicroBatchForward& forward, const StepO
   }
   // Under the baseline a rank without rows has nothing to differentiate (and no collective in
   // its backward pass, as on every rank for the baseline).
-  if (averager != nullptr) averager->BeginBackward(/*last=*/true);
   if (loss->objective.requires_grad()) loss->objective.backward();
   if (averager != nullptr) ISTAR_RETURN_IF_ERROR(averager->Average());
   result.loss = Values(*loss);

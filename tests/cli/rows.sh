@@ -1,11 +1,14 @@
 # Sourced by the command-line test scripts that compare the rows two runs stored (tests/cli/
-# train_mpi_cli_test.sh, worker_cli_test.sh). Needs $istar.
+# train_mpi_cli_test.sh, slurm_train_test.sh, worker_cli_test.sh). Needs $istar.
 #
 #   dump_rows DB [TRIAL]           # every metric, isotropy and final-result row (of TRIAL, or of
 #                                  # all trials), keyed and sorted: kind, step, name, value (CSV)
 #   same_rows DB_A TRIAL_A DB_B TRIAL_B [keys]
 #                                  # prints "same N rows" and succeeds when both have the same
 #                                  # keys and (unless "keys") values equal to 1e-10 relative
+#   dropout_free_demo              # in the current folder: the demo data, and model0/, the demo
+#                                  # model without dropout (runs on other ranks draw other masks);
+#                                  # sets `settings` to train it for 2 epochs in float64
 
 dump_rows() {
   local where=""
@@ -31,4 +34,13 @@ same_rows() {
       if (d > 1e-10 * (a > 1 ? a : 1)) { print "different values: " $0; bad = 1 } }
     { n++ }
     END { if (!bad) print "same " n " rows"; exit bad }'
+}
+
+dropout_free_demo() {
+  "$istar" demo-data demo > /dev/null || exit 2
+  cp -r demo/model model0
+  sed -i -E \
+    's/"(hidden_dropout_prob|attention_probs_dropout_prob|classifier_dropout)": [0-9.]+/"\1": 0.0/' \
+    model0/config.json
+  settings=(--set models.tiny-bert=./model0 --set grid.epochs=2 --no-progress --float64)
 }

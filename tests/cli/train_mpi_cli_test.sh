@@ -18,11 +18,7 @@ source "$(dirname "$0")/rows.sh"
 cd "$work" || exit 2
 config="$root/examples/train-demo.yaml"
 
-"$istar" demo-data demo > /dev/null || exit 2
-cp -r demo/model model0
-sed -i -E 's/"(hidden_dropout_prob|attention_probs_dropout_prob|classifier_dropout)": [0-9.]+/"\1": 0.0/' \
-  model0/config.json
-settings=(--set models.tiny-bert=./model0 --set grid.epochs=2 --no-progress --float64)
+dropout_free_demo
 
 expect one_process 0 'done after 126 steps, accuracy' -- \
   "$istar" train "$config" "${settings[@]}" --db one.db --checkpoints one-checkpoints
