@@ -45,6 +45,19 @@ class ChildProcess {
   std::optional<int> exit_code_;
 };
 
+// What a short command printed, and how it ended.
+struct CommandOutput {
+  int exit_code = 0;  // 128 + signal for a signal
+  std::string out;    // its stdout
+  std::string err;    // its stderr
+};
+
+// Runs `argv` (argv[0] looked up in PATH) to its end with stdin from /dev/null, capturing its
+// stdout and stderr: for the cluster's commands (sbatch, squeue, scancel). NotFound when argv[0]
+// cannot be started, DeadlineExceeded (after SIGKILL) when it runs longer than `timeout`.
+[[nodiscard]] absl::StatusOr<CommandOutput> RunCommand(const std::vector<std::string>& argv,
+                                                       std::chrono::milliseconds timeout);
+
 }  // namespace istar::cli
 
 #endif  // ISTAR_CLI_CHILD_PROCESS_H_

@@ -1,6 +1,7 @@
 // `istar coordinator`: serves the coordinator's API over one results database until SIGTERM or
 // SIGINT, then drains in-flight calls and exits 0 (docs/coordinator.md).
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -35,13 +36,16 @@ struct CoordinatorFlags {
   double drain_seconds = 10;
 };
 
-// Writes `address` to `path` through a temporary file renamed into place, so a reader polling
-// for the file never sees it half written.
+// Writes `address` to `path` (mode 0600: on a shared filesystem only this user's jobs need it)
+// through a temporary file renamed into place, so a reader polling for the file never sees it
+// half written.
 absl::Status WriteAddressFile(const std::string& path, const std::string& address) {
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
     out << address << "\n";
+    out.close();
+    chmod(temporary.c_str(), 0600);
     if (!out) return absl::InternalError(absl::StrCat("--address-file: cannot write ", temporary));
   }
   std::error_code error;

@@ -14,6 +14,10 @@ void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags) {
   command.add_option("--coordinator", flags.address,
                      absl::StrCat("Coordinator address host:port (default: $",
                                   kCoordinatorVariable, ")"));
+  command.add_option("--coordinator-file", flags.address_file,
+                     "File whose first line is the coordinator's address, as `istar coordinator "
+                     "--address-file` writes it (a batch job's way to find it)")
+      ->excludes(command.get_option("--coordinator"));
   command.add_option("--token-file", flags.token_file,
                      absl::StrCat("File holding the coordinator's bearer token (default: the "
                                   "token in $",
@@ -52,6 +56,16 @@ absl::StatusOr<std::string> ReadToken(const std::string& token_file) {
 absl::StatusOr<std::unique_ptr<coordinator::CoordinatorClient>> ConnectFromFlags(
     const ConnectionFlags& flags) {
   std::string address = flags.address;
+  if (address.empty() && !flags.address_file.empty()) {
+    std::ifstream in(flags.address_file);
+    const bool readable = static_cast<bool>(in);
+    std::getline(in, address);
+    address = std::string(absl::StripAsciiWhitespace(address));
+    if (address.empty()) {
+      return absl::NotFoundError(absl::StrCat("--coordinator-file: ", flags.address_file,
+                                              readable ? " is empty" : " cannot be read"));
+    }
+  }
   if (address.empty()) {
     const char* from_environment = std::getenv(kCoordinatorVariable);
     if (from_environment != nullptr) address = from_environment;

@@ -20,7 +20,8 @@ inline constexpr char kTokenVariable[] = "ISTAR_TOKEN";
 inline constexpr char kCoordinatorVariable[] = "ISTAR_COORDINATOR";
 
 struct ConnectionFlags {
-  std::string address;     // --coordinator, else $ISTAR_COORDINATOR
+  std::string address;       // --coordinator, else --coordinator-file, else $ISTAR_COORDINATOR
+  std::string address_file;  // --coordinator-file: its first line is the address
   std::string token_file;  // --token-file, else $ISTAR_TOKEN holds the token itself
   std::string tls_ca;
   std::string tls_cert;
@@ -29,7 +30,7 @@ struct ConnectionFlags {
   int64_t timeout_seconds = 10;
 };
 
-// Adds --coordinator, --token-file, --tls-ca, --tls-cert, --tls-key, --tls-server-name and
+// Adds --coordinator, --coordinator-file, --token-file, --tls-ca, --tls-cert, --tls-key, --tls-server-name and
 // --timeout to `command`.
 void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags);
 
@@ -37,7 +38,8 @@ void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags);
 // InvalidArgument if neither is given or the token is empty; NotFound for an unreadable file.
 [[nodiscard]] absl::StatusOr<std::string> ReadToken(const std::string& token_file);
 
-// A connected client from the flags. InvalidArgument when no address is given.
+// A connected client from the flags. InvalidArgument when no address is given; NotFound when
+// --coordinator-file cannot be read or is empty.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<coordinator::CoordinatorClient>> ConnectFromFlags(
     const ConnectionFlags& flags);
 

@@ -1,6 +1,8 @@
-// `istar run FILE --workers W --ranks R`: a whole sweep on this machine, one command: a
-// coordinator on a free loopback port over a SQLite file, W worker groups of R MPI ranks each,
-// a progress line until every trial has finished, then the comparison table (docs/cli.md).
+// `istar run FILE --workers W --ranks R`: a whole sweep, one command: a coordinator over a SQLite
+// file, W worker groups of R MPI ranks each (on this machine under mpirun, or with
+// --launcher slurm as a Slurm job array), a progress line until every trial has finished, then
+// the comparison table (docs/cli.md, docs/deploy.md).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,16 +15,19 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
-#include "cli/child_process.h"
 #include "cli/commands.h"
 #include "cli/compare.h"
+#include "cli/launchers.h"
+#include "cli/slurm.h"
 #include "coordinator/client.h"
 #include "db/records.h"
 #include "sweeps/sweep.h"
@@ -44,6 +49,16 @@ struct RunFlags {
   double lease_ttl_seconds = 30;
   bool float64 = false;
   std::string device = "auto";
+  std::string launcher = "local";
+  std::string listen;  // default: 127.0.0.1:0 (local), 0.0.0.0:0 (slurm)
+  std::string tls_cert, tls_key, tls_ca;
+  // --launcher slurm
+  std::string shared_dir = "istar-slurm";
+  bool coordinator_job = false;
+  bool dry_run = false;
+  int max_restarts = 10;
+  double restart_delay_seconds = 5;
+  std::string partition, account, time;
 };
 
 std::atomic<bool> g_interrupted{false};
@@ -53,6 +68,12 @@ std::string SelfPath() {
   std::error_code error;
   const fs::path self = fs::read_symlink("/proc/self/exe", error);
   return error ? std::string("istar") : self.string();
+}
+
+std::string Absolute(const std::string& path) {
+  std::error_code error;
+  const fs::path absolute = fs::absolute(path, error);
+  return (error ? fs::path(path) : absolute).lexically_normal().string();
 }
 
 // A fresh token: 32 random bytes as hex, in a file only this user can read.
@@ -65,30 +86,34 @@ absl::StatusOr<std::string> WriteToken(const fs::path& dir) {
   std::string token;
   for (unsigned char b : bytes) absl::StrAppend(&token, absl::Hex(b, absl::kZeroPad2));
   const fs::path path = dir / "token";
-  {
-    std::ofstream out(path, std::ios::trunc);
-    out << token << "\n";
-    if (!out) return absl::InternalError(absl::StrCat("cannot write ", path.string()));
-  }
-  chmod(path.c_str(), 0600);
+  std::error_code ignored;
+  fs::remove(path, ignored);
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  const std::string line = token + "\n";
+  const bool written = fd >= 0 && write(fd, line.data(), line.size()) ==
+                                      static_cast<ssize_t>(line.size());
+  if (fd >= 0) close(fd);
+  if (!written) return absl::InternalError(absl::StrCat("cannot write ", path.string()));
   return path.string();
 }
 
-// Waits for the coordinator to write its address file (or to die).
-absl::StatusOr<std::string> AwaitAddress(const fs::path& address_file, ChildProcess& coordinator,
-                                         const std::string& log) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < give_up) {
+// Waits for the coordinator to write its address file (or to end).
+absl::StatusOr<std::string> AwaitAddress(const fs::path& address_file,
+                                         CoordinatorProcess& coordinator,
+                                         std::chrono::seconds timeout) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < give_up && !g_interrupted.load()) {
     std::ifstream in(address_file);
     std::string address;
     if (in && std::getline(in, address) && !address.empty()) return address;
-    if (coordinator.Poll().has_value()) {
-      return absl::InternalError(
-          absl::StrCat("the coordinator exited with code ", *coordinator.Poll(), "; see ", log));
+    if (const std::optional<std::string> ended = coordinator.Ended()) {
+      return absl::InternalError(absl::StrCat("the coordinator ", *ended));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return absl::DeadlineExceededError(absl::StrCat("the coordinator did not start; see ", log));
+  return absl::DeadlineExceededError(
+      absl::StrCat("the coordinator did not write ", address_file.string(), " in ",
+                   timeout.count(), " s"));
 }
 
 std::string Count(const db::SweepProgress& progress, db::TrialStatus status) {
@@ -96,12 +121,13 @@ std::string Count(const db::SweepProgress& progress, db::TrialStatus status) {
   return absl::StrCat(it == progress.by_status.end() ? 0 : it->second);
 }
 
-void ShowProgress(const db::SweepProgress& p, bool terminal, std::string& last) {
+void ShowProgress(const db::SweepProgress& p, const std::string& groups, bool terminal,
+                  std::string& last) {
   const std::string line =
       absl::StrCat(db::FinishedTrials(p), "/", p.trial_count, " trials finished (",
                    Count(p, db::TrialStatus::kDone), " done, ", Count(p, db::TrialStatus::kFailed),
                    " failed), ", Count(p, db::TrialStatus::kLeased), " running, ",
-                   Count(p, db::TrialStatus::kPending), " pending");
+                   Count(p, db::TrialStatus::kPending), " pending; ", groups);
   if (line == last) return;
   last = line;
   if (terminal) {
@@ -111,71 +137,229 @@ void ShowProgress(const db::SweepProgress& p, bool terminal, std::string& last) 
   }
 }
 
-// Note [istar run's shutdown order]
-// Worker groups first, then the coordinator (SIGTERM: it drains in-flight calls), so that no
-// report is cut off. A group's ranks get SIGTERM themselves, as a batch scheduler preempting the
-// job sends it: an idle group exits at its next turn, one mid-trial checkpoints and hands the
-// trial back (docs/worker.md), and mpirun ends when its ranks have. Signalling mpirun instead
-// would not do: Open MPI's mpirun passes SIGTERM on but SIGKILLs the ranks 1 s later (its
-// odls_base_sigkill_timeout), too soon for a checkpoint, and with a longer timeout it waits that
-// long even for ranks that have exited (measured: 58 s for 30). Only a group still running after
-// its grace period gets mpirun signalled, then SIGKILL (ChildProcess's destructor).
-// The ranks are signalled every second: a group still starting may not have forked them yet.
-void StopAll(std::vector<ChildProcess>& workers, ChildProcess& coordinator) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < give_up) {
-    bool running = false;
-    for (ChildProcess& w : workers) {
-      if (w.Poll().has_value()) continue;
-      running = true;
-      w.SignalChildren(SIGTERM);
-    }
-    if (!running) break;
-    for (ChildProcess& w : workers) w.Wait(std::chrono::milliseconds(1000 / workers.size()));
+// Where the run's files go and what each process is told. For Slurm every path is absolute
+// and the private folder (token, address) is on the shared filesystem.
+struct RunPlan {
+  sweeps::SweepSpec sweep;
+  std::string yaml;
+  int64_t ranks = 1;
+  bool slurm = false;
+  std::string istar;
+  std::string private_dir;  // token and address, mode 0700 / 0600
+  std::string listen;
+  std::string db_path, checkpoint_dir, log_dir;
+  std::vector<std::string> gpu_shares;  // local GPUs per group
+};
+
+std::string TokenFile(const RunPlan& plan) { return plan.private_dir + "/token"; }
+std::string AddressFile(const RunPlan& plan) { return plan.private_dir + "/address"; }
+
+absl::StatusOr<RunPlan> Plan(const RunFlags& flags) {
+  if (flags.launcher != "local" && flags.launcher != "slurm") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--launcher: expected local or slurm, got '", flags.launcher, "'"));
   }
-  for (ChildProcess& w : workers) {
-    if (!w.Poll().has_value()) {
-      w.Signal(SIGTERM);
-      w.Wait(std::chrono::seconds(5));
+  RunPlan plan;
+  plan.slurm = flags.launcher == "slurm";
+  if (!plan.slurm && (flags.coordinator_job || flags.dry_run)) {
+    return absl::InvalidArgumentError("--coordinator-job and --dry-run need --launcher slurm");
+  }
+  // The sweep, with --set, --ranks and the Slurm flags applied, checked before anything starts.
+  std::vector<std::string> sets = flags.sets;
+  if (flags.ranks > 0) sets.push_back(absl::StrCat("training.ranks_per_trial=", flags.ranks));
+  for (const auto& [key, value] : {std::pair{"partition", flags.partition},
+                                   std::pair{"account", flags.account},
+                                   std::pair{"time", flags.time}}) {
+    if (!value.empty()) sets.push_back(absl::StrCat("launch.slurm.", key, "=", value));
+  }
+  ISTAR_ASSIGN_OR_RETURN(plan.yaml, sweeps::LoadSweepText(flags.file, sets));
+  ISTAR_ASSIGN_OR_RETURN(plan.sweep, sweeps::ParseSweep(plan.yaml, flags.file));
+  plan.ranks = plan.sweep.training.ranks_per_trial;
+  plan.istar = SelfPath();
+  plan.listen = !flags.listen.empty() ? flags.listen : plan.slurm ? "0.0.0.0:0" : "127.0.0.1:0";
+  if (!plan.slurm) {
+    // See trainer::ShareGpusAmongGroups: each group gets GPUs of its own (empty on CPUs).
+    ISTAR_ASSIGN_OR_RETURN(const trainer::RankLaunch machine, trainer::ReadRankLaunch());
+    ISTAR_ASSIGN_OR_RETURN(plan.gpu_shares,
+                           trainer::ShareGpusAmongGroups(flags.device, machine, flags.workers,
+                                                         static_cast<int>(plan.ranks)));
+    plan.db_path = flags.db_path;
+    plan.checkpoint_dir = flags.checkpoint_dir;
+    plan.log_dir = flags.log_dir;
+    return plan;
+  }
+  plan.db_path = Absolute(flags.db_path);
+  plan.checkpoint_dir = Absolute(flags.checkpoint_dir);
+  plan.log_dir = Absolute(flags.log_dir);
+  plan.private_dir = Absolute(flags.shared_dir);
+  for (const auto& [flag, path] :
+       {std::pair{"--db", plan.db_path}, std::pair{"--checkpoints", plan.checkpoint_dir},
+        std::pair{"--logs", plan.log_dir}, std::pair{"--shared-dir", plan.private_dir},
+        std::pair{"the istar binary", plan.istar}}) {
+    ISTAR_RETURN_IF_ERROR(CheckScriptPath(flag, path));
+  }
+  return plan;
+}
+
+WorkerGroupJob GroupJob(const RunPlan& plan, const RunFlags& flags) {
+  return {.slurm = plan.sweep.launch.slurm.value_or(sweeps::SlurmSettings{}),
+          .job_name = JobName(plan.sweep.name, "workers"),
+          .ranks = plan.ranks,
+          .istar = plan.istar,
+          .address_file = AddressFile(plan),
+          .token_file = TokenFile(plan),
+          .checkpoint_dir = plan.checkpoint_dir,
+          .log_dir = plan.log_dir,
+          .device = flags.device,
+          .float64 = flags.float64,
+          .tls_ca = flags.tls_ca.empty() ? "" : Absolute(flags.tls_ca)};
+}
+
+CoordinatorJob CoordinatorJobOf(const RunPlan& plan, const RunFlags& flags) {
+  return {.slurm = plan.sweep.launch.slurm.value_or(sweeps::SlurmSettings{}),
+          .job_name = JobName(plan.sweep.name, "coordinator"),
+          .istar = plan.istar,
+          .db_path = plan.db_path,
+          .listen = plan.listen,
+          .token_file = TokenFile(plan),
+          .address_file = AddressFile(plan),
+          .log_dir = plan.log_dir,
+          .lease_ttl_seconds = flags.lease_ttl_seconds,
+          .tls_cert = flags.tls_cert.empty() ? "" : Absolute(flags.tls_cert),
+          .tls_key = flags.tls_key.empty() ? "" : Absolute(flags.tls_key)};
+}
+
+// --dry-run: what would be submitted, and nothing else.
+int PrintDryRun(const RunPlan& plan, const RunFlags& flags) {
+  if (flags.coordinator_job) {
+    std::cout << "# sbatch " << plan.private_dir << "/coordinator.sbatch\n"
+              << CoordinatorScript(CoordinatorJobOf(plan, flags)) << "\n";
+  }
+  std::cout << "# sbatch --array=0-" << flags.workers - 1 << " " << plan.private_dir
+            << "/worker-group.sbatch\n"
+            << WorkerGroupScript(GroupJob(plan, flags));
+  return 0;
+}
+
+absl::Status MakeFolders(const RunPlan& plan) {
+  std::error_code error;
+  for (const auto& [flag, dir] :
+       {std::pair{"--logs", plan.log_dir}, std::pair{"--shared-dir", plan.private_dir}}) {
+    if (dir.empty()) continue;
+    fs::create_directories(dir, error);
+    if (error) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": cannot create ", dir, ": ", error.message()));
     }
   }
-  coordinator.Signal(SIGTERM);
-  coordinator.Wait(std::chrono::seconds(15));
+  if (!plan.private_dir.empty()) chmod(plan.private_dir.c_str(), 0700);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<CoordinatorProcess>> StartCoordinator(const RunPlan& plan,
+                                                                      const RunFlags& flags) {
+  if (flags.coordinator_job) {
+    return SubmitCoordinatorJob(CoordinatorJobOf(plan, flags),
+                                plan.private_dir + "/coordinator.sbatch");
+  }
+  std::vector<std::string> argv = {plan.istar,      "coordinator",    "--db",
+                                   plan.db_path,    "--token-file",   TokenFile(plan),
+                                   "--address-file", AddressFile(plan), "--lease-ttl",
+                                   absl::StrCat(flags.lease_ttl_seconds), "--listen",
+                                   plan.listen};
+  if (plan.listen.rfind("127.", 0) != 0 && plan.listen.rfind("localhost:", 0) != 0) {
+    argv.push_back("--allow-remote");
+    if (flags.tls_cert.empty()) {
+      std::cerr << "istar run: warning: the coordinator listens on " << plan.listen
+                << " without TLS; give --tls-cert and --tls-key (docs/deploy.md)" << std::endl;
+    }
+  }
+  if (!flags.tls_cert.empty()) {
+    argv.insert(argv.end(), {"--tls-cert", flags.tls_cert, "--tls-key", flags.tls_key});
+  }
+  return StartLocalCoordinator(argv, plan.log_dir + "/coordinator.log");
+}
+
+absl::StatusOr<std::unique_ptr<WorkerGroups>> StartGroups(const RunPlan& plan,
+                                                          const RunFlags& flags,
+                                                          const std::string& address) {
+  if (plan.slurm) {
+    return SubmitSlurmGroups(
+        {.groups = flags.workers,
+         .job = GroupJob(plan, flags),
+         .script_path = plan.private_dir + "/worker-group.sbatch",
+         .max_restarts = flags.max_restarts,
+         .restart_delay = std::chrono::milliseconds(
+             static_cast<int64_t>(flags.restart_delay_seconds * 1000))});
+  }
+  std::vector<std::string> worker = {plan.istar,      "worker",
+                                     "--coordinator", address,
+                                     "--token-file",  TokenFile(plan),
+                                     "--checkpoints", plan.checkpoint_dir,
+                                     "--no-progress", "--device",
+                                     flags.device};
+  if (flags.float64) worker.push_back("--float64");
+  if (!flags.tls_ca.empty()) worker.insert(worker.end(), {"--tls-ca", flags.tls_ca});
+  return StartLocalGroups({.groups = flags.workers,
+                           .ranks = plan.ranks,
+                           .worker_argv = worker,
+                           .gpu_shares = plan.gpu_shares,
+                           .log_dir = plan.log_dir});
+}
+
+// Until every trial has finished: the progress line, the groups supervised. Stops everything
+// on an interrupt or a failure.
+absl::StatusOr<db::SweepProgress> Supervise(coordinator::CoordinatorClient& client,
+                                            const std::string& sweep_id,
+                                            CoordinatorProcess& coordinator,
+                                            WorkerGroups* groups) {
+  const bool terminal = isatty(STDERR_FILENO);
+  std::string last;
+  db::SweepProgress progress;
+  while (true) {
+    if (g_interrupted.load()) {
+      return absl::CancelledError("interrupted; run again to resume the sweep where it stopped");
+    }
+    const absl::StatusOr<db::SweepProgress> now = client.GetSweep(sweep_id);
+    if (now.ok()) {
+      progress = *now;
+      ShowProgress(progress, groups != nullptr ? groups->Summary() : "no groups needed",
+                   terminal, last);
+      if (db::FinishedTrials(progress) == progress.trial_count) break;
+    }
+    if (const std::optional<std::string> ended = coordinator.Ended()) {
+      return absl::InternalError(absl::StrCat("the coordinator ", *ended));
+    }
+    if (groups != nullptr) ISTAR_RETURN_IF_ERROR(groups->Supervise());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (terminal) std::cerr << "\n";
+  return progress;
 }
 
 absl::StatusOr<int> Run(const RunFlags& flags) {
-  // The sweep, with --set and --ranks applied, checked here before anything starts.
-  std::vector<std::string> sets = flags.sets;
-  if (flags.ranks > 0) sets.push_back(absl::StrCat("training.ranks_per_trial=", flags.ranks));
-  ISTAR_ASSIGN_OR_RETURN(const std::string yaml, sweeps::LoadSweepText(flags.file, sets));
-  ISTAR_ASSIGN_OR_RETURN(const sweeps::SweepSpec sweep, sweeps::ParseSweep(yaml, flags.file));
-  const int64_t ranks = sweep.training.ranks_per_trial;
-
-  // See trainer::ShareGpusAmongGroups: each group gets GPUs of its own (empty on CPUs).
-  ISTAR_ASSIGN_OR_RETURN(const trainer::RankLaunch machine, trainer::ReadRankLaunch());
-  ISTAR_ASSIGN_OR_RETURN(
-      const std::vector<std::string> gpu_shares,
-      trainer::ShareGpusAmongGroups(flags.device, machine, flags.workers, static_cast<int>(ranks)));
-
-  std::error_code error;
-  fs::create_directories(flags.log_dir, error);
-  if (error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--logs: cannot create ", flags.log_dir, ": ", error.message()));
-  }
-  char private_template[] = "/tmp/istar-run-XXXXXX";
-  if (mkdtemp(private_template) == nullptr) return absl::InternalError("cannot make a temp dir");
-  const fs::path private_dir(private_template);
+  ISTAR_ASSIGN_OR_RETURN(RunPlan plan, Plan(flags));
+  if (flags.dry_run) return PrintDryRun(plan, flags);
+  // Locally the token lives in a private temporary folder; for Slurm in --shared-dir, which the
+  // nodes see. Either way the token and address files are removed at the end.
   struct Cleanup {
-    fs::path dir;
+    std::vector<std::string> paths;
     ~Cleanup() {
       std::error_code ignored;
-      fs::remove_all(dir, ignored);
+      for (const std::string& p : paths) fs::remove_all(p, ignored);
     }
-  } cleanup{private_dir};
-  ISTAR_ASSIGN_OR_RETURN(const std::string token_file, WriteToken(private_dir));
-  const fs::path address_file = private_dir / "address";
-  const std::string self = SelfPath();
+  } cleanup;
+  if (!plan.slurm) {
+    char private_template[] = "/tmp/istar-run-XXXXXX";
+    if (mkdtemp(private_template) == nullptr) return absl::InternalError("cannot make a temp dir");
+    plan.private_dir = private_template;
+    cleanup.paths.push_back(plan.private_dir);
+  }
+  ISTAR_RETURN_IF_ERROR(MakeFolders(plan));
+  ISTAR_RETURN_IF_ERROR(WriteToken(plan.private_dir).status());
+  std::error_code ignored;
+  fs::remove(AddressFile(plan), ignored);
+  if (plan.slurm) cleanup.paths = {TokenFile(plan), AddressFile(plan)};
 
   struct sigaction action = {};
   action.sa_handler = Interrupt;
@@ -183,96 +367,60 @@ absl::StatusOr<int> Run(const RunFlags& flags) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
-  const std::string coordinator_log = (fs::path(flags.log_dir) / "coordinator.log").string();
-  ISTAR_ASSIGN_OR_RETURN(
-      ChildProcess coordinator,
-      ChildProcess::Start({self, "coordinator", "--db", flags.db_path, "--token-file", token_file,
-                           "--address-file", address_file.string(), "--lease-ttl",
-                           absl::StrCat(flags.lease_ttl_seconds)},
-                          coordinator_log));
-  ISTAR_ASSIGN_OR_RETURN(const std::string address,
-                         AwaitAddress(address_file, coordinator, coordinator_log));
+  ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorProcess> coordinator,
+                         StartCoordinator(plan, flags));
+  // A coordinator job may wait in the queue: give it as long as a user would.
+  const absl::StatusOr<std::string> address =
+      AwaitAddress(AddressFile(plan), *coordinator,
+                   std::chrono::seconds(flags.coordinator_job ? 3600 : 60));
+  if (!address.ok()) {
+    coordinator->Stop();
+    return address.status();
+  }
   std::string token;
-  std::getline(std::ifstream(token_file), token);
+  std::getline(std::ifstream(TokenFile(plan)), token);
   ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<coordinator::CoordinatorClient> client,
                          coordinator::CoordinatorClient::Connect(
-                             {.address = address, .token = token}));
+                             {.address = *address, .token = token, .tls = {.ca_file = flags.tls_ca}}));
   ISTAR_ASSIGN_OR_RETURN(const coordinator::SubmittedSweep submitted,
-                         client->SubmitSweep(yaml, flags.file));
-  std::cerr << "istar run: sweep " << sweep.name << " (" << submitted.sweep_id.substr(0, 12)
+                         client->SubmitSweep(plan.yaml, flags.file));
+  std::cerr << "istar run: sweep " << plan.sweep.name << " (" << submitted.sweep_id.substr(0, 12)
             << "): " << submitted.trial_count << " trials, " << submitted.new_trials
-            << " new; coordinator on " << address << "; " << flags.workers
-            << " worker group(s) of " << ranks << " rank(s); logs in " << flags.log_dir << "/"
+            << " new; coordinator on " << *address << "; " << flags.workers
+            << " worker group(s) of " << plan.ranks << " rank(s)"
+            << (plan.slurm ? " as Slurm jobs" : "") << "; logs in " << plan.log_dir << "/"
             << std::endl;
 
-  std::vector<std::string> mpirun = {"mpirun", "-np", absl::StrCat(ranks), "--oversubscribe"};
-  if (geteuid() == 0) mpirun.push_back("--allow-run-as-root");
   // A sweep already finished (run again on the same database) needs no worker groups.
   const absl::StatusOr<db::SweepProgress> before = client->GetSweep(submitted.sweep_id);
   const bool finished = before.ok() && db::FinishedTrials(*before) == before->trial_count;
-  std::vector<ChildProcess> workers;
-  for (int k = 0; k < (finished ? 0 : flags.workers); ++k) {
-    std::vector<std::string> argv = mpirun;
-    if (!gpu_shares.empty()) {
-      argv.push_back("-x");
-      argv.push_back(absl::StrCat("CUDA_VISIBLE_DEVICES=", gpu_shares[static_cast<size_t>(k)]));
+  std::unique_ptr<WorkerGroups> groups;
+  if (!finished) {
+    absl::StatusOr<std::unique_ptr<WorkerGroups>> started = StartGroups(plan, flags, *address);
+    if (!started.ok()) {
+      coordinator->Stop();
+      return started.status();
     }
-    for (const std::string& a :
-         {self, std::string("worker"), std::string("--coordinator"), address,
-          std::string("--token-file"), token_file, std::string("--checkpoints"),
-          flags.checkpoint_dir, std::string("--worker-id"), absl::StrCat("run-", getpid(), "-", k),
-          std::string("--no-progress")}) {
-      argv.push_back(a);
-    }
-    if (flags.float64) argv.push_back("--float64");
-    argv.push_back("--device");
-    argv.push_back(flags.device);
-    ISTAR_ASSIGN_OR_RETURN(
-        ChildProcess worker,
-        ChildProcess::Start(argv, (fs::path(flags.log_dir) / absl::StrCat("worker-", k, ".log"))
-                                      .string()));
-    workers.push_back(std::move(worker));
+    groups = *std::move(started);
   }
-
-  const bool terminal = isatty(STDERR_FILENO);
-  std::string last;
-  db::SweepProgress progress;
-  while (true) {
-    if (g_interrupted.load()) {
-      std::cerr << "\nistar run: interrupted; stopping the worker groups and the coordinator"
-                << std::endl;
-      StopAll(workers, coordinator);
-      return absl::CancelledError("interrupted; run again to resume the sweep where it stopped");
-    }
-    const absl::StatusOr<db::SweepProgress> now = client->GetSweep(submitted.sweep_id);
-    if (now.ok()) {
-      progress = *now;
-      ShowProgress(progress, terminal, last);
-      if (db::FinishedTrials(progress) == progress.trial_count) break;
-    }
-    bool any_alive = false;
-    for (ChildProcess& w : workers) any_alive |= !w.Poll().has_value();
-    if (coordinator.Poll().has_value()) {
-      StopAll(workers, coordinator);
-      return absl::InternalError(absl::StrCat("the coordinator exited with code ",
-                                              *coordinator.Poll(), "; see ", coordinator_log));
-    }
-    if (!any_alive) {
-      StopAll(workers, coordinator);
-      return absl::InternalError(absl::StrCat("every worker group exited before the sweep "
-                                              "finished; see the logs in ",
-                                              flags.log_dir));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const absl::StatusOr<db::SweepProgress> progress =
+      Supervise(*client, submitted.sweep_id, *coordinator, groups.get());
+  if (!progress.ok()) {
+    std::cerr << "\nistar run: " << (g_interrupted.load() ? "interrupted" : "stopping")
+              << "; stopping the worker groups and the coordinator" << std::endl;
   }
-  if (terminal) std::cerr << "\n";
-  StopAll(workers, coordinator);
-  ISTAR_RETURN_IF_ERROR(PrintComparison({.db = flags.db_path, .sweeps = {submitted.sweep_id}}));
-  const auto failed = progress.by_status.find(db::TrialStatus::kFailed);
-  if (failed != progress.by_status.end() && failed->second > 0) {
-    std::cerr << "istar run: " << failed->second
-              << " trial(s) failed: istar trials --db " << flags.db_path
-              << " --status failed says why" << std::endl;
+  if (groups != nullptr) groups->StopAll();  // Note [istar run's shutdown order]
+  coordinator->Stop();
+  if (!progress.ok()) {
+    return absl::Status(progress.status().code(),
+                        absl::StrCat(progress.status().message(), "; see the logs in ",
+                                     plan.log_dir));
+  }
+  ISTAR_RETURN_IF_ERROR(PrintComparison({.db = plan.db_path, .sweeps = {submitted.sweep_id}}));
+  const auto failed = progress->by_status.find(db::TrialStatus::kFailed);
+  if (failed != progress->by_status.end() && failed->second > 0) {
+    std::cerr << "istar run: " << failed->second << " trial(s) failed: istar trials --db "
+              << plan.db_path << " --status failed says why" << std::endl;
     return 1;
   }
   return 0;
@@ -284,13 +432,14 @@ CommandRunner AddRunCommand(CLI::App& app) {
   auto flags = std::make_shared<RunFlags>();
   CLI::App* cmd = app.add_subcommand(
       "run",
-      "Run a whole sweep on this machine: a coordinator on a free loopback port over the "
-      "database, W worker groups of R MPI ranks, progress until every trial has finished, then "
-      "the comparison table. Runs again resume: finished trials are not run twice.");
+      "Run a whole sweep: a coordinator over the database, W worker groups of R MPI ranks (on "
+      "this machine, or as Slurm jobs with --launcher slurm), progress until every trial has "
+      "finished, then the comparison table. Runs again resume: finished trials are not run "
+      "twice.");
   cmd->add_option("FILE", flags->file, "Sweep file (YAML, docs/sweep-format.md)")->required();
   cmd->add_option("--set", flags->sets,
                   "Override a setting of the file: key.path=value (repeatable)");
-  cmd->add_option("--workers", flags->workers, "Worker groups to start")
+  cmd->add_option("--workers", flags->workers, "Worker groups to keep running")
       ->default_val(2)
       ->check(CLI::Range(1, 256));
   cmd->add_option("--ranks", flags->ranks,
@@ -309,9 +458,48 @@ CommandRunner AddRunCommand(CLI::App& app) {
   cmd->add_flag("--float64", flags->float64, "Train in float64 (tests)");
   cmd->add_option("--device", flags->device,
                   "cpu, cuda, cuda:N or auto (cuda where LibTorch sees a GPU): where the groups "
-                  "train; on GPUs each group gets its own --ranks GPUs of this machine "
-                  "(CUDA_VISIBLE_DEVICES), one per rank")
+                  "train; locally on GPUs each group gets its own --ranks GPUs of this machine "
+                  "(CUDA_VISIBLE_DEVICES), one per rank; under Slurm each rank its task's GPU")
       ->default_val("auto");
+  cmd->add_option("--launcher", flags->launcher,
+                  "local: worker groups under mpirun on this machine; slurm: a job array of "
+                  "worker groups, each started by srun --mpi=pmix (docs/deploy.md)")
+      ->default_val("local")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  cmd->add_option("--listen", flags->listen,
+                  "host:port the coordinator listens on (default 127.0.0.1:0; with --launcher "
+                  "slurm 0.0.0.0:0, announced by this machine's name: use TLS then)");
+  cmd->add_option("--tls-cert", flags->tls_cert, "The coordinator's certificate chain (PEM)");
+  cmd->add_option("--tls-key", flags->tls_key, "The coordinator's private key (PEM)");
+  cmd->add_option("--tls-ca", flags->tls_ca, "CA (PEM) the groups verify the coordinator with");
+  auto* slurm = "Slurm (--launcher slurm)";
+  cmd->add_option("--shared-dir", flags->shared_dir,
+                  "Folder on the filesystem the nodes share: the token and address files "
+                  "(mode 0600) and the batch scripts")
+      ->default_val("istar-slurm")
+      ->group(slurm);
+  cmd->add_flag("--coordinator-job", flags->coordinator_job,
+                "Run the coordinator as a Slurm job of its own instead of here")
+      ->group(slurm);
+  cmd->add_flag("--dry-run", flags->dry_run,
+                "Print the batch script(s) it would submit, and submit nothing")
+      ->group(slurm);
+  cmd->add_option("--max-restarts", flags->max_restarts,
+                  "Worker groups resubmitted after ending before the sweep did, all groups "
+                  "together, before the run gives up")
+      ->default_val(10)
+      ->check(CLI::Range(0, 100000))
+      ->group(slurm);
+  cmd->add_option("--restart-delay", flags->restart_delay_seconds,
+                  "Seconds before a group's first resubmission; doubled for each next one, at "
+                  "most 60")
+      ->default_val(5)
+      ->check(CLI::Range(0.0, 3600.0))
+      ->group(slurm);
+  cmd->add_option("--partition", flags->partition, "Sets launch.slurm.partition")->group(slurm);
+  cmd->add_option("--account", flags->account, "Sets launch.slurm.account")->group(slurm);
+  cmd->add_option("--time", flags->time, "Sets launch.slurm.time (e.g. 1-00:00:00)")
+      ->group(slurm);
   return [flags]() -> int {
     const absl::StatusOr<int> code = Run(*flags);
     return code.ok() ? *code : ReportError("run", code.status());

@@ -78,7 +78,7 @@ class CoordinatorServer {
 
   // The port it listens on (the chosen one when the address asked for port 0).
   virtual int port() const = 0;
-  // host:port to give clients.
+  // host:port to give clients; a wildcard host (0.0.0.0, [::]) is given as this machine's name.
   virtual std::string address() const = 0;
 
   // Stops accepting calls, lets in-flight ones finish for up to `grace` (then cancels them),

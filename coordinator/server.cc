@@ -1,5 +1,6 @@
 // CoordinatorServer: the gRPC server, its store and its expiry thread (coordinator/coordinator.h).
 #include <grpcpp/server.h>
+#include <unistd.h>
 #include <grpcpp/server_builder.h>
 
 #include <atomic>
@@ -29,6 +30,15 @@ std::string HostOf(const std::string& address) {
   }
   const size_t colon = address.rfind(':');
   return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+// What clients elsewhere dial for a host: a wildcard (every interface) becomes this machine's
+// name, since "0.0.0.0:port" in an address file means nothing on another node.
+std::string AdvertisedHost(const std::string& host) {
+  if (host != "0.0.0.0" && host != "::" && !host.empty()) return host;
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return host;
+  return name;
 }
 
 bool IsLoopback(const std::string& host) {
@@ -93,7 +103,7 @@ class Server final : public CoordinatorServer {
 
   int port() const override { return port_; }
   std::string address() const override {
-    const std::string host = HostOf(options_.listen_address);
+    const std::string host = AdvertisedHost(HostOf(options_.listen_address));
     return absl::StrCat(host.find(':') != std::string::npos ? "[" + host + "]" : host, ":",
                         port_);
   }

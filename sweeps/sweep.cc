@@ -104,6 +104,7 @@ absl::StatusOr<SweepSpec> ParseSweep(const std::string& yaml, const std::string&
   sweep.models.insert(doc.models.begin(), doc.models.end());
   sweep.tasks.insert(doc.tasks.begin(), doc.tasks.end());
   sweep.training = doc.training;
+  sweep.launch = doc.launch;
   sweep.trials = std::move(trials);
   return sweep;
 }

@@ -67,6 +67,27 @@ struct TrainingSettings {
                                             // still sees the whole step's points)
 };
 
+// How `istar run --launcher slurm` submits the sweep's worker groups: the file's `launch: slurm:`
+// section (docs/sweep-format.md, docs/deploy.md). Nothing here enters a trial's identity. An empty
+// string leaves the setting to the cluster's defaults.
+struct SlurmSettings {
+  std::string partition;             // --partition
+  std::string account;               // --account
+  std::string time;                  // --time, Slurm's format: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
+  int64_t nodes_per_group = 1;       // --nodes of each group, in [1, ranks_per_trial]
+  int64_t gpus_per_rank = 0;         // --gpus-per-task; 0: the groups train on CPUs
+  int64_t cpus_per_rank = 1;         // --cpus-per-task
+  std::string mem;                   // --mem per node: an integer with an optional K, M, G or T
+  int64_t signal_seconds = 120;      // --signal=B:TERM@N: time to checkpoint before the limit
+  std::vector<std::string> extra_args;  // more sbatch options, each "--name" or "--name=value"
+  std::vector<std::string> setup;       // shell lines the job runs before srun (module load ...)
+};
+
+// The `launch:` section: how worker groups are started on a cluster.
+struct LaunchSettings {
+  std::optional<SlurmSettings> slurm;  // absent: the defaults of SlurmSettings when asked for
+};
+
 // One trial: a point of the sweep. `id` and `canonical_json` are filled by the expansion.
 struct TrialSpec {
   std::string id;              // SHA-256 of canonical_json, 64 lower-case hex digits
@@ -93,6 +114,7 @@ struct SweepSpec {
   std::map<std::string, std::string> models;   // model name -> checkpoint folder
   std::map<std::string, std::string> tasks;    // task name -> data folder
   TrainingSettings training;
+  LaunchSettings launch;                       // the `launch:` section; not part of any trial
   std::vector<TrialSpec> trials;               // in the deterministic expansion order
 };
 

@@ -11,7 +11,8 @@
 namespace istar::sweeps::internal {
 namespace {
 
-constexpr std::string_view kTopKeys[] = {"name", "models", "tasks", "training", "grid", "sample"};
+constexpr std::string_view kTopKeys[] = {"name", "models", "tasks",  "training",
+                                         "grid", "sample", "launch"};
 constexpr std::string_view kTrainingKeys[] = {"max_seq_length",     "warmup_ratio",
                                               "weight_decay",       "precision",
                                               "eval_every_steps",   "isotropy_every_steps",
@@ -134,6 +135,9 @@ absl::StatusOr<SweepDocument> ReadDocument(const Reader& reader, const YAML::Nod
   ISTAR_ASSIGN_OR_RETURN(doc.tasks, ReadFolders(reader, tasks, /*tasks=*/true));
   if (const Field* training = top.Find("training")) {
     ISTAR_ASSIGN_OR_RETURN(doc.training, ReadTraining(reader, *training));
+  }
+  if (const Field* launch = top.Find("launch")) {
+    ISTAR_ASSIGN_OR_RETURN(doc.launch, ReadLaunch(reader, *launch, doc.training));
   }
   // The sample section is read before the grid, whose distributions it permits.
   if (const Field* sample = top.Find("sample")) {

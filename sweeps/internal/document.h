@@ -51,11 +51,17 @@ struct SweepDocument {
   Axis<int64_t> epochs;
   Axis<int64_t> seed;
   std::optional<SampleSettings> sample;  // absent: the full grid
+  LaunchSettings launch;
 };
 
 // Reads and validates the whole document `root`. InvalidArgument at the first invalid value.
 [[nodiscard]] absl::StatusOr<SweepDocument> ReadDocument(const Reader& reader,
                                                          const YAML::Node& root);
+
+// Reads the `launch:` map (after `training:`, whose ranks_per_trial bounds nodes_per_group).
+// Defined in launch.cc.
+[[nodiscard]] absl::StatusOr<LaunchSettings> ReadLaunch(const Reader& reader, const Field& launch,
+                                                        const TrainingSettings& training);
 
 // Reads the `grid:` map into `doc`, whose models, tasks and sample are already read (the grid
 // refers to them). Defined in grid.cc.

@@ -121,6 +121,12 @@ TEST(TrialId, IgnoresTheSweepNameRanksPerTrialAndGradientAccumulation) {
             kIStarId);
 }
 
+TEST(TrialId, IgnoresTheLaunchSection) {
+  EXPECT_EQ(OnlyId(std::string(kBase) +
+                   "launch:\n  slurm: {partition: gpu, time: '1-00:00:00', gpus_per_rank: 1}\n"),
+            kIStarId);
+}
+
 TEST(TrialId, ChangesWithEveryResultAffectingSetting) {
   const std::vector<std::pair<std::string, std::string>> changes = {
       {"bert: /ckpt/bert", "bert: /ckpt/bert-v2"},

@@ -42,13 +42,13 @@ TEST(SweepValidation, MalformedYamlReportsYamlCppPositionOneBased) {
 TEST(SweepValidation, DocumentMustBeAMapWithTheKnownKeys) {
   const std::string expected =
       "expected a map with the keys name, models, tasks, training, grid, "
-      "sample, got ";
+      "sample, launch, got ";
   EXPECT_EQ(ErrorOf(""), "sweep.yaml:1:1: " + expected + "nothing");
   EXPECT_EQ(ErrorOf("# only a comment\n"), "sweep.yaml:1:1: " + expected + "nothing");
   EXPECT_EQ(ErrorOf("- name: t\n"), "sweep.yaml:1:1: " + expected + "a list");
   EXPECT_EQ(ErrorOf(std::string(kHead) + "grid: {regularizers: [baseline]}\nsampel: {count: 2}\n"),
             "sweep.yaml:5:1: sampel: unknown key 'sampel'; allowed keys are name, models, tasks, "
-            "training, grid, sample");
+            "training, grid, sample, launch");
 }
 
 TEST(SweepValidation, MissingRequiredKeyPointsAtTheMapThatLacksIt) {
