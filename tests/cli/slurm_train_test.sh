@@ -11,17 +11,8 @@ set -u
 istar=${1:?usage: slurm_train_test.sh ISTAR REPO_ROOT}
 root=${2:?usage: slurm_train_test.sh ISTAR REPO_ROOT}
 work=$(mktemp -d)
-slurm="$work/slurm"
-bash "$root/deploy/slurm/local-slurm.sh" start "$slurm" > "$work/slurm-start.log" 2>&1
-started=$?
-if [ "$started" -ne 0 ]; then
-  echo "SKIP: Slurm cannot run here: $(tail -3 "$work/slurm-start.log" | tr '\n' ' ')"
-  bash "$root/deploy/slurm/local-slurm.sh" stop "$slurm" > /dev/null 2>&1
-  rm -rf "$work"
-  exit 77
-fi
-trap 'bash "$root/deploy/slurm/local-slurm.sh" stop "$slurm"; rm -rf "$work"' EXIT
-export SLURM_CONF="$slurm/slurm.conf"
+source "$(dirname "$0")/slurm.sh"
+start_local_slurm
 source "$(dirname "$0")/expect.sh"
 source "$(dirname "$0")/rows.sh"
 cd "$work" || exit 2
