@@ -75,7 +75,9 @@ absl::Status CheckScriptPath(const std::string& flag, const std::string& path) {
 //   - a preemption (and `scancel --signal=TERM`) signals the job's steps, so the ranks;
 //   - `--signal=B:TERM@N` signals only this script, N seconds before the time limit. Bash runs
 //     a trap only between commands, so srun runs in the background and the script waits for
-//     it; the trap passes TERM on to srun, which forwards it to every rank.
+//     it; the trap signals the job's steps as a preemption does (`scancel --signal=TERM` of
+//     the job itself). Signalling srun instead would not do: srun takes SIGTERM as "end the
+//     step" and its ranks were killed before they could hand anything back (measured here).
 // `--requeue` lets Slurm put a preempted group back in the queue under the same job id (its log
 // is appended to); `istar run` resubmits a group that ended for any other reason.
 std::string WorkerGroupScript(const WorkerGroupJob& job) {
@@ -121,13 +123,13 @@ std::string WorkerGroupScript(const WorkerGroupJob& job) {
       ".${SLURM_RESTART_COUNT:-0}\"\n"
       "echo \"istar worker group $group on $SLURM_JOB_NODELIST\"\n"
       "# The ranks run as one job step. Slurm's --signal=B:TERM reaches only this script, so\n"
-      "# srun runs in the background and TERM is passed on to it: it forwards TERM to every\n"
-      "# rank, which checkpoints and hands its trial back (docs/deploy.md).\n"
+      "# srun runs in the background and TERM is passed on to the job's steps, as a\n"
+      "# preemption sends it: every rank checkpoints and hands its trial back (docs/deploy.md).\n"
       "srun --mpi=pmix --kill-on-bad-exit=1 ",
       Words(worker),
       " --worker-id \"$group\" &\n"
       "step=$!\n"
-      "trap 'kill -TERM \"$step\" 2> /dev/null' TERM\n"
+      "trap 'scancel --signal=TERM \"$SLURM_JOB_ID\"' TERM\n"
       "wait \"$step\"\n"
       "code=$?\n"
       "while kill -0 \"$step\" 2> /dev/null; do wait \"$step\"; code=$?; done\n"

@@ -15,7 +15,7 @@ cd "$work" || exit 2
 sweep="$root/examples/run-demo.yaml"
 sql() { "$istar" sql --db "$1" --format csv "$2" | tail -n +2 | tr '\n' ' '; }
 
-expect help 0 'Run a whole sweep on this machine' -- "$istar" run --help
+expect help 0 'Run a whole sweep: a coordinator over the database' -- "$istar" run --help
 expect missing_file 2 'nothing\.yaml' -- "$istar" run nothing.yaml
 printf 'name: x\nmodels:\n  m: ./m\ntasks:\n  sst2: ./d\ngrid:\n  bogus: [1]\n' > bad.yaml
 expect invalid_sweep 2 'bad\.yaml:7:[0-9]+: grid\.bogus' -- "$istar" run bad.yaml
@@ -49,7 +49,7 @@ start_interrupted() {
   run_pid=$!
 }
 start_interrupted
-expect trials_running 0 '' -- wait_for 120 grep -q ' 2 running' interrupted.log
+expect trials_running 0 '' -- wait_for 120 grep -q ' 2 running,' interrupted.log
 kill -INT "$run_pid"
 expect interrupted_exits_1 0 '' -- wait_for 120 bash -c "! kill -0 $run_pid"
 wait "$run_pid"

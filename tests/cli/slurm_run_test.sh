@@ -10,7 +10,9 @@
 #      group (a preemption) hands its trial back and a resubmitted group resumes it from the
 #      preemption checkpoint; the other group's ranks SIGKILLed (as by a node's death: `scancel`
 #      itself sends SIGTERM first, a preemption again) leave its lease to expire
-#      and another group finishes the trial. At the end no job is left in squeue.
+#      and another group finishes the trial; the time limit's warning (--signal=B:TERM, to the
+#      batch script alone) makes the resuming group hand the trial back once more. At the end
+#      no job is left in squeue.
 #
 # Exit 77 (ctest: skipped) with the reason where Slurm cannot run here.
 #
@@ -105,14 +107,23 @@ expect preempted_group_hands_back 0 '' -- \
 # hand their trial back as in a preemption.)
 pkill -KILL -f -- "--worker-id slurm-$killed\."
 stopped_at=$(grep -oE 'stopped after [0-9]+ steps' "faults-logs/worker-$preempted.log" | grep -oE '[0-9]+')
+resumed_log() { grep -lE "from its checkpoint at step $stopped_at \(epoch [0-9]+, inside it\)" faults-logs/worker-*.log; }
+expect resumed_from_the_preemption_checkpoint 0 '' -- wait_for 120 resumed_log
+# The time limit's warning, --signal=B:TERM@N, reaches the batch script alone: it passes TERM on
+# to srun and so to the ranks, which hand the trial back again.
+resumer=$(resumed_log | head -1 | sed -E 's/.*worker-([0-9_]+)\.log/\1/')
+scancel --batch --signal=TERM "$resumer"
+expect batch_signal_hands_back 0 '' -- \
+  wait_for 60 grep -q 'stopped after [0-9]* steps' "faults-logs/worker-$resumer.log"
+stopped_again=$(grep -oE 'stopped after [0-9]+ steps' "faults-logs/worker-$resumer.log" | grep -oE '[0-9]+')
 expect run_finishes 0 '' -- wait_for 300 bash -c "! kill -0 $run_pid"
 wait "$run_pid"
 expect run_exit_code 0 '^0$' -- echo "$?"
 expect groups_resubmitted 0 'worker group [01] \(job [0-9_]+\) ended; resubmitting' -- cat faults.out
-expect resumed_from_the_preemption_checkpoint 0 '' -- \
-  grep -qE "from its checkpoint at step $stopped_at \(epoch [0-9]+, inside it\)" faults-logs/worker-*.log
-expect preempted_abandoned_killed_expired 0 "^slurm-$preempted.0,abandoned slurm-$killed.0,expired $" -- \
-  sql faults.db "SELECT worker_id, outcome FROM attempts WHERE outcome != 'done' ORDER BY worker_id"
+expect resumed_again 0 '' -- \
+  grep -qE "from its checkpoint at step $stopped_again \(epoch [0-9]+, inside it\)" faults-logs/worker-*.log
+expect preempted_killed_signalled 0 "^slurm-$preempted.0,abandoned slurm-$killed.0,expired slurm-$resumer.0,abandoned $" -- \
+  sql faults.db "SELECT worker_id, outcome FROM attempts WHERE outcome != 'done' ORDER BY started_at"
 expect both_trials_done 0 '^done,2 $' -- sql faults.db "SELECT status, count(*) FROM trials GROUP BY status"
 expect integrity_ok 0 '^ok $' -- sql faults.db "PRAGMA integrity_check"
 expect no_job_left 0 '^$' -- squeue -h
