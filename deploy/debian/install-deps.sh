@@ -3,11 +3,15 @@
 # registry. Idempotent: packages already installed are skipped, and apt is not called at all when
 # nothing is missing. Works as root, or as a user with sudo.
 #
-#   bash deploy/debian/install-deps.sh          # install what is missing
-#   bash deploy/debian/install-deps.sh --list   # print the package list and exit
+#   bash deploy/debian/install-deps.sh              # install what is missing
+#   bash deploy/debian/install-deps.sh --list       # print the package list and exit
+#   bash deploy/debian/install-deps.sh --build      # only what building `istar` needs (the
+#                                                   # container's build stage)
+#   bash deploy/debian/install-deps.sh --container  # also podman and debootstrap, for
+#                                                   # deploy/container/test.sh
 set -euo pipefail
 
-packages=(
+build_packages=(
   # toolchain
   g++ cmake ninja-build ccache pkg-config git
   # LibTorch (CPU) and an optimized BLAS: without OpenBLAS, Debian's LibTorch runs its matrix
@@ -18,6 +22,8 @@ packages=(
   libutf8proc-dev libsentencepiece-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libopenmpi-dev openmpi-bin
+)
+packages=("${build_packages[@]}"
   # tests and benchmarks (openssl makes tokens and certificates, procps's pgrep/pkill signal the
   # worker groups of tests/cli/worker_cli_test.sh)
   libgtest-dev libgmock-dev libbenchmark-dev openssl procps
@@ -25,12 +31,18 @@ packages=(
   clang-14
   # a one-node Slurm for the tests of worker groups under srun --mpi=pmix (deploy/slurm/)
   slurmctld slurmd slurm-client munge
+  # Python's YAML, for the offline check of the Kubernetes manifests (deploy/kubernetes/)
+  python3 python3-yaml
 )
 
-if [ "${1:-}" = "--list" ]; then
-  printf '%s\n' "${packages[@]}"
-  exit 0
-fi
+case "${1:-}" in
+  --list) printf '%s\n' "${packages[@]}"; exit 0 ;;
+  --build) packages=("${build_packages[@]}") ;;
+  # podman builds the images of deploy/container from a base that debootstrap makes locally
+  --container) packages+=(podman debootstrap) ;;
+  "") ;;
+  *) echo "install-deps: unknown option '$1' (expected --list, --build or --container)" >&2; exit 2 ;;
+esac
 
 missing=()
 for package in "${packages[@]}"; do

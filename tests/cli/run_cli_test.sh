@@ -24,6 +24,13 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
     "$istar" run "$sweep" --workers 2 --ranks 1 --device cuda
 fi
 expect nothing_started_for_bad_input 1 '' -- test -e results.db
+# deploy/slurm/worker-group.sbatch is what a dry run of examples/paper.yaml prints, in a user's
+# folder /shared/me/paper with istar in /shared/me/istar/bin (docs/deploy.md).
+mkdir -p "$work/tpl/shared/me/paper"
+expect slurm_template_is_current 0 '^$' -- bash -c "cd '$work/tpl/shared/me/paper' &&
+  '$istar' run '$root/examples/paper.yaml' --launcher slurm --dry-run --workers 16 | tail -n +2 |
+  sed 's#$work/tpl##g; s#$(readlink -f "$istar")#/shared/me/istar/bin/istar#g' |
+  diff - '$root/deploy/slurm/worker-group.sbatch'"
 
 "$istar" demo-data demo > /dev/null || exit 2
 expect run_completes 0 'istar  *[+-]0\.001' -- \
