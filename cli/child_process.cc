@@ -165,8 +165,8 @@ absl::StatusOr<CommandOutput> RunCommand(const std::vector<std::string>& argv,
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (timed_out) {
-    return absl::DeadlineExceededError(absl::StrCat(argv[0], " did not finish in ",
-                                                    timeout.count() / 1000.0, " s"));
+    return absl::DeadlineExceededError(
+        absl::StrCat(argv[0], " did not finish in ", timeout.count() / 1000.0, " s"));
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;

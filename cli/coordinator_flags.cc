@@ -14,9 +14,10 @@ void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags) {
   command.add_option("--coordinator", flags.address,
                      absl::StrCat("Coordinator address host:port (default: $",
                                   kCoordinatorVariable, ")"));
-  command.add_option("--coordinator-file", flags.address_file,
-                     "File whose first line is the coordinator's address, as `istar coordinator "
-                     "--address-file` writes it (a batch job's way to find it)")
+  command
+      .add_option("--coordinator-file", flags.address_file,
+                  "File whose first line is the coordinator's address, as `istar coordinator "
+                  "--address-file` writes it (a batch job's way to find it)")
       ->excludes(command.get_option("--coordinator"));
   command.add_option("--token-file", flags.token_file,
                      absl::StrCat("File holding the coordinator's bearer token (default: the "

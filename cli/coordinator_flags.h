@@ -30,8 +30,8 @@ struct ConnectionFlags {
   int64_t timeout_seconds = 10;
 };
 
-// Adds --coordinator, --coordinator-file, --token-file, --tls-ca, --tls-cert, --tls-key, --tls-server-name and
-// --timeout to `command`.
+// Adds --coordinator, --coordinator-file, --token-file, --tls-ca, --tls-cert, --tls-key,
+// --tls-server-name and --timeout to `command`.
 void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags);
 
 // The token: the first line of `token_file` (surrounding whitespace removed), or $ISTAR_TOKEN.

@@ -102,8 +102,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorProcess>> StartLocalCoordinator(
   return std::make_unique<LocalCoordinator>(std::move(child), log);
 }
 
-absl::StatusOr<std::unique_ptr<WorkerGroups>> StartLocalGroups(
-    const LocalGroupsOptions& options) {
+absl::StatusOr<std::unique_ptr<WorkerGroups>> StartLocalGroups(const LocalGroupsOptions& options) {
   std::vector<std::string> mpirun = {"mpirun", "-np", absl::StrCat(options.ranks),
                                      "--oversubscribe"};
   if (geteuid() == 0) mpirun.push_back("--allow-run-as-root");

@@ -102,9 +102,9 @@ struct SlurmGroupsOptions {
   WorkerGroupJob job;
   std::string script_path;  // WorkerGroupScript(job) is written here and submitted
   int max_restarts = 10;
-  std::chrono::milliseconds restart_delay{1000};   // the first restart's; doubled after
+  std::chrono::milliseconds restart_delay{1000};  // the first restart's; doubled after
   std::chrono::milliseconds max_restart_delay{60'000};
-  std::chrono::milliseconds poll_interval{2000};   // squeue at most this often
+  std::chrono::milliseconds poll_interval{2000};  // squeue at most this often
 };
 [[nodiscard]] absl::StatusOr<std::unique_ptr<WorkerGroups>> SubmitSlurmGroups(
     const SlurmGroupsOptions& options);

@@ -27,54 +27,19 @@
 #include "cli/commands.h"
 #include "cli/compare.h"
 #include "cli/launchers.h"
+#include "cli/run_plan.h"
 #include "cli/slurm.h"
 #include "coordinator/client.h"
 #include "db/records.h"
 #include "sweeps/sweep.h"
-#include "trainer/device.h"
 
 namespace istar::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct RunFlags {
-  std::string file;
-  std::vector<std::string> sets;
-  int workers = 2;
-  int ranks = 0;  // 0: the file's training.ranks_per_trial
-  std::string db_path = "results.db";
-  std::string checkpoint_dir = "checkpoints";
-  std::string log_dir = "istar-logs";
-  double lease_ttl_seconds = 30;
-  bool float64 = false;
-  std::string device = "auto";
-  std::string launcher = "local";
-  std::string listen;  // default: 127.0.0.1:0 (local), 0.0.0.0:0 (slurm)
-  std::string tls_cert, tls_key, tls_ca;
-  // --launcher slurm
-  std::string shared_dir = "istar-slurm";
-  bool coordinator_job = false;
-  bool dry_run = false;
-  int max_restarts = 10;
-  double restart_delay_seconds = 5;
-  std::string partition, account, time;
-};
-
 std::atomic<bool> g_interrupted{false};
 extern "C" void Interrupt(int) { g_interrupted.store(true); }
-
-std::string SelfPath() {
-  std::error_code error;
-  const fs::path self = fs::read_symlink("/proc/self/exe", error);
-  return error ? std::string("istar") : self.string();
-}
-
-std::string Absolute(const std::string& path) {
-  std::error_code error;
-  const fs::path absolute = fs::absolute(path, error);
-  return (error ? fs::path(path) : absolute).lexically_normal().string();
-}
 
 // A fresh token: 32 random bytes as hex, in a file only this user can read.
 absl::StatusOr<std::string> WriteToken(const fs::path& dir) {
@@ -90,8 +55,8 @@ absl::StatusOr<std::string> WriteToken(const fs::path& dir) {
   fs::remove(path, ignored);
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   const std::string line = token + "\n";
-  const bool written = fd >= 0 && write(fd, line.data(), line.size()) ==
-                                      static_cast<ssize_t>(line.size());
+  const bool written =
+      fd >= 0 && write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   if (fd >= 0) close(fd);
   if (!written) return absl::InternalError(absl::StrCat("cannot write ", path.string()));
   return path.string();
@@ -111,9 +76,8 @@ absl::StatusOr<std::string> AwaitAddress(const fs::path& address_file,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("the coordinator did not write ", address_file.string(), " in ",
-                   timeout.count(), " s"));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "the coordinator did not write ", address_file.string(), " in ", timeout.count(), " s"));
 }
 
 std::string Count(const db::SweepProgress& progress, db::TrialStatus status) {
@@ -137,110 +101,6 @@ void ShowProgress(const db::SweepProgress& p, const std::string& groups, bool te
   }
 }
 
-// Where the run's files go and what each process is told. For Slurm every path is absolute
-// and the private folder (token, address) is on the shared filesystem.
-struct RunPlan {
-  sweeps::SweepSpec sweep;
-  std::string yaml;
-  int64_t ranks = 1;
-  bool slurm = false;
-  std::string istar;
-  std::string private_dir;  // token and address, mode 0700 / 0600
-  std::string listen;
-  std::string db_path, checkpoint_dir, log_dir;
-  std::vector<std::string> gpu_shares;  // local GPUs per group
-};
-
-std::string TokenFile(const RunPlan& plan) { return plan.private_dir + "/token"; }
-std::string AddressFile(const RunPlan& plan) { return plan.private_dir + "/address"; }
-
-absl::StatusOr<RunPlan> Plan(const RunFlags& flags) {
-  if (flags.launcher != "local" && flags.launcher != "slurm") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--launcher: expected local or slurm, got '", flags.launcher, "'"));
-  }
-  RunPlan plan;
-  plan.slurm = flags.launcher == "slurm";
-  if (!plan.slurm && (flags.coordinator_job || flags.dry_run)) {
-    return absl::InvalidArgumentError("--coordinator-job and --dry-run need --launcher slurm");
-  }
-  // The sweep, with --set, --ranks and the Slurm flags applied, checked before anything starts.
-  std::vector<std::string> sets = flags.sets;
-  if (flags.ranks > 0) sets.push_back(absl::StrCat("training.ranks_per_trial=", flags.ranks));
-  for (const auto& [key, value] : {std::pair{"partition", flags.partition},
-                                   std::pair{"account", flags.account},
-                                   std::pair{"time", flags.time}}) {
-    if (!value.empty()) sets.push_back(absl::StrCat("launch.slurm.", key, "=", value));
-  }
-  ISTAR_ASSIGN_OR_RETURN(plan.yaml, sweeps::LoadSweepText(flags.file, sets));
-  ISTAR_ASSIGN_OR_RETURN(plan.sweep, sweeps::ParseSweep(plan.yaml, flags.file));
-  plan.ranks = plan.sweep.training.ranks_per_trial;
-  plan.istar = SelfPath();
-  plan.listen = !flags.listen.empty() ? flags.listen : plan.slurm ? "0.0.0.0:0" : "127.0.0.1:0";
-  if (!plan.slurm) {
-    // See trainer::ShareGpusAmongGroups: each group gets GPUs of its own (empty on CPUs).
-    ISTAR_ASSIGN_OR_RETURN(const trainer::RankLaunch machine, trainer::ReadRankLaunch());
-    ISTAR_ASSIGN_OR_RETURN(plan.gpu_shares,
-                           trainer::ShareGpusAmongGroups(flags.device, machine, flags.workers,
-                                                         static_cast<int>(plan.ranks)));
-    plan.db_path = flags.db_path;
-    plan.checkpoint_dir = flags.checkpoint_dir;
-    plan.log_dir = flags.log_dir;
-    return plan;
-  }
-  plan.db_path = Absolute(flags.db_path);
-  plan.checkpoint_dir = Absolute(flags.checkpoint_dir);
-  plan.log_dir = Absolute(flags.log_dir);
-  plan.private_dir = Absolute(flags.shared_dir);
-  for (const auto& [flag, path] :
-       {std::pair{"--db", plan.db_path}, std::pair{"--checkpoints", plan.checkpoint_dir},
-        std::pair{"--logs", plan.log_dir}, std::pair{"--shared-dir", plan.private_dir},
-        std::pair{"the istar binary", plan.istar}}) {
-    ISTAR_RETURN_IF_ERROR(CheckScriptPath(flag, path));
-  }
-  return plan;
-}
-
-WorkerGroupJob GroupJob(const RunPlan& plan, const RunFlags& flags) {
-  return {.slurm = plan.sweep.launch.slurm.value_or(sweeps::SlurmSettings{}),
-          .job_name = JobName(plan.sweep.name, "workers"),
-          .ranks = plan.ranks,
-          .istar = plan.istar,
-          .address_file = AddressFile(plan),
-          .token_file = TokenFile(plan),
-          .checkpoint_dir = plan.checkpoint_dir,
-          .log_dir = plan.log_dir,
-          .device = flags.device,
-          .float64 = flags.float64,
-          .tls_ca = flags.tls_ca.empty() ? "" : Absolute(flags.tls_ca)};
-}
-
-CoordinatorJob CoordinatorJobOf(const RunPlan& plan, const RunFlags& flags) {
-  return {.slurm = plan.sweep.launch.slurm.value_or(sweeps::SlurmSettings{}),
-          .job_name = JobName(plan.sweep.name, "coordinator"),
-          .istar = plan.istar,
-          .db_path = plan.db_path,
-          .listen = plan.listen,
-          .token_file = TokenFile(plan),
-          .address_file = AddressFile(plan),
-          .log_dir = plan.log_dir,
-          .lease_ttl_seconds = flags.lease_ttl_seconds,
-          .tls_cert = flags.tls_cert.empty() ? "" : Absolute(flags.tls_cert),
-          .tls_key = flags.tls_key.empty() ? "" : Absolute(flags.tls_key)};
-}
-
-// --dry-run: what would be submitted, and nothing else.
-int PrintDryRun(const RunPlan& plan, const RunFlags& flags) {
-  if (flags.coordinator_job) {
-    std::cout << "# sbatch " << plan.private_dir << "/coordinator.sbatch\n"
-              << CoordinatorScript(CoordinatorJobOf(plan, flags)) << "\n";
-  }
-  std::cout << "# sbatch --array=0-" << flags.workers - 1 << " " << plan.private_dir
-            << "/worker-group.sbatch\n"
-            << WorkerGroupScript(GroupJob(plan, flags));
-  return 0;
-}
-
 absl::Status MakeFolders(const RunPlan& plan) {
   std::error_code error;
   for (const auto& [flag, dir] :
@@ -257,16 +117,17 @@ absl::Status MakeFolders(const RunPlan& plan) {
 }
 
 absl::StatusOr<std::unique_ptr<CoordinatorProcess>> StartCoordinator(const RunPlan& plan,
-                                                                      const RunFlags& flags) {
+                                                                     const RunFlags& flags) {
   if (flags.coordinator_job) {
     return SubmitCoordinatorJob(CoordinatorJobOf(plan, flags),
                                 plan.private_dir + "/coordinator.sbatch");
   }
-  std::vector<std::string> argv = {plan.istar,      "coordinator",    "--db",
-                                   plan.db_path,    "--token-file",   TokenFile(plan),
-                                   "--address-file", AddressFile(plan), "--lease-ttl",
-                                   absl::StrCat(flags.lease_ttl_seconds), "--listen",
-                                   plan.listen};
+  std::vector<std::string> argv = {plan.istar,       "coordinator",
+                                   "--db",           plan.db_path,
+                                   "--token-file",   TokenFile(plan),
+                                   "--address-file", AddressFile(plan),
+                                   "--lease-ttl",    absl::StrCat(flags.lease_ttl_seconds),
+                                   "--listen",       plan.listen};
   if (plan.listen.rfind("127.", 0) != 0 && plan.listen.rfind("localhost:", 0) != 0) {
     argv.push_back("--allow-remote");
     if (flags.tls_cert.empty()) {
@@ -284,20 +145,17 @@ absl::StatusOr<std::unique_ptr<WorkerGroups>> StartGroups(const RunPlan& plan,
                                                           const RunFlags& flags,
                                                           const std::string& address) {
   if (plan.slurm) {
-    return SubmitSlurmGroups(
-        {.groups = flags.workers,
-         .job = GroupJob(plan, flags),
-         .script_path = plan.private_dir + "/worker-group.sbatch",
-         .max_restarts = flags.max_restarts,
-         .restart_delay = std::chrono::milliseconds(
-             static_cast<int64_t>(flags.restart_delay_seconds * 1000))});
+    return SubmitSlurmGroups({.groups = flags.workers,
+                              .job = GroupJob(plan, flags),
+                              .script_path = plan.private_dir + "/worker-group.sbatch",
+                              .max_restarts = flags.max_restarts,
+                              .restart_delay = std::chrono::milliseconds(
+                                  static_cast<int64_t>(flags.restart_delay_seconds * 1000))});
   }
-  std::vector<std::string> worker = {plan.istar,      "worker",
-                                     "--coordinator", address,
-                                     "--token-file",  TokenFile(plan),
-                                     "--checkpoints", plan.checkpoint_dir,
-                                     "--no-progress", "--device",
-                                     flags.device};
+  std::vector<std::string> worker = {
+      plan.istar,      "worker",        "--coordinator", address,
+      "--token-file",  TokenFile(plan), "--checkpoints", plan.checkpoint_dir,
+      "--no-progress", "--device",      flags.device};
   if (flags.float64) worker.push_back("--float64");
   if (!flags.tls_ca.empty()) worker.insert(worker.end(), {"--tls-ca", flags.tls_ca});
   return StartLocalGroups({.groups = flags.workers,
@@ -311,8 +169,7 @@ absl::StatusOr<std::unique_ptr<WorkerGroups>> StartGroups(const RunPlan& plan,
 // on an interrupt or a failure.
 absl::StatusOr<db::SweepProgress> Supervise(coordinator::CoordinatorClient& client,
                                             const std::string& sweep_id,
-                                            CoordinatorProcess& coordinator,
-                                            WorkerGroups* groups) {
+                                            CoordinatorProcess& coordinator, WorkerGroups* groups) {
   const bool terminal = isatty(STDERR_FILENO);
   std::string last;
   db::SweepProgress progress;
@@ -323,8 +180,8 @@ absl::StatusOr<db::SweepProgress> Supervise(coordinator::CoordinatorClient& clie
     const absl::StatusOr<db::SweepProgress> now = client.GetSweep(sweep_id);
     if (now.ok()) {
       progress = *now;
-      ShowProgress(progress, groups != nullptr ? groups->Summary() : "no groups needed",
-                   terminal, last);
+      ShowProgress(progress, groups != nullptr ? groups->Summary() : "no groups needed", terminal,
+                   last);
       if (db::FinishedTrials(progress) == progress.trial_count) break;
     }
     if (const std::optional<std::string> ended = coordinator.Ended()) {
@@ -370,18 +227,18 @@ absl::StatusOr<int> Run(const RunFlags& flags) {
   ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<CoordinatorProcess> coordinator,
                          StartCoordinator(plan, flags));
   // A coordinator job may wait in the queue: give it as long as a user would.
-  const absl::StatusOr<std::string> address =
-      AwaitAddress(AddressFile(plan), *coordinator,
-                   std::chrono::seconds(flags.coordinator_job ? 3600 : 60));
+  const absl::StatusOr<std::string> address = AwaitAddress(
+      AddressFile(plan), *coordinator, std::chrono::seconds(flags.coordinator_job ? 3600 : 60));
   if (!address.ok()) {
     coordinator->Stop();
     return address.status();
   }
   std::string token;
   std::getline(std::ifstream(TokenFile(plan)), token);
-  ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<coordinator::CoordinatorClient> client,
-                         coordinator::CoordinatorClient::Connect(
-                             {.address = *address, .token = token, .tls = {.ca_file = flags.tls_ca}}));
+  ISTAR_ASSIGN_OR_RETURN(
+      std::unique_ptr<coordinator::CoordinatorClient> client,
+      coordinator::CoordinatorClient::Connect(
+          {.address = *address, .token = token, .tls = {.ca_file = flags.tls_ca}}));
   ISTAR_ASSIGN_OR_RETURN(const coordinator::SubmittedSweep submitted,
                          client->SubmitSweep(plan.yaml, flags.file));
   std::cerr << "istar run: sweep " << plan.sweep.name << " (" << submitted.sweep_id.substr(0, 12)
@@ -412,9 +269,8 @@ absl::StatusOr<int> Run(const RunFlags& flags) {
   if (groups != nullptr) groups->StopAll();  // Note [istar run's shutdown order]
   coordinator->Stop();
   if (!progress.ok()) {
-    return absl::Status(progress.status().code(),
-                        absl::StrCat(progress.status().message(), "; see the logs in ",
-                                     plan.log_dir));
+    return absl::Status(progress.status().code(), absl::StrCat(progress.status().message(),
+                                                               "; see the logs in ", plan.log_dir));
   }
   ISTAR_RETURN_IF_ERROR(PrintComparison({.db = plan.db_path, .sweeps = {submitted.sweep_id}}));
   const auto failed = progress->by_status.find(db::TrialStatus::kFailed);
@@ -498,8 +354,7 @@ CommandRunner AddRunCommand(CLI::App& app) {
       ->group(slurm);
   cmd->add_option("--partition", flags->partition, "Sets launch.slurm.partition")->group(slurm);
   cmd->add_option("--account", flags->account, "Sets launch.slurm.account")->group(slurm);
-  cmd->add_option("--time", flags->time, "Sets launch.slurm.time (e.g. 1-00:00:00)")
-      ->group(slurm);
+  cmd->add_option("--time", flags->time, "Sets launch.slurm.time (e.g. 1-00:00:00)")->group(slurm);
   return [flags]() -> int {
     const absl::StatusOr<int> code = Run(*flags);
     return code.ok() ? *code : ReportError("run", code.status());

@@ -50,9 +50,9 @@ struct CoordinatorJob {
   std::string job_name;         // JobName(sweep, "coordinator")
   std::string istar;
   std::string db_path;
-  std::string listen;           // host:port; a wildcard host is advertised by its node's name
+  std::string listen;  // host:port; a wildcard host is advertised by its node's name
   std::string token_file;
-  std::string address_file;     // written by the coordinator once it listens
+  std::string address_file;  // written by the coordinator once it listens
   std::string log_dir;
   double lease_ttl_seconds = 30;
   std::string tls_cert;  // optional, both or neither

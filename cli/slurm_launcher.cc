@@ -84,7 +84,7 @@ class SlurmCoordinator final : public CoordinatorProcess {
 
 // One worker group's place in the array: the job now running it, or when it starts again.
 struct Slot {
-  std::string job;                     // "123_4"; empty while it waits to restart
+  std::string job;                      // "123_4"; empty while it waits to restart
   std::optional<Timestamp> restart_at;  // set while it waits
   bool given_up = false;
 };
@@ -113,8 +113,8 @@ class SlurmGroups final : public WorkerGroups {
       for (size_t k = 0; k < slots_.size(); ++k) NoticeEnd(static_cast<int>(k));
     }
     for (size_t k = 0; k < slots_.size(); ++k) ISTAR_RETURN_IF_ERROR(RestartIfDue(k));
-    const bool any = std::any_of(slots_.begin(), slots_.end(),
-                                 [](const Slot& s) { return !s.given_up; });
+    const bool any =
+        std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return !s.given_up; });
     if (any) return absl::OkStatus();
     return absl::ResourceExhaustedError(absl::StrCat(
         "the worker groups ended ", restarts_.used() + static_cast<int>(slots_.size()),
@@ -145,15 +145,14 @@ class SlurmGroups final : public WorkerGroups {
     for (Slot& s : slots_) {
       s.given_up = true;
       if (s.job.empty()) continue;
-      const bool is_running =
-          !jobs.ok() || (jobs->contains(s.job) && IsRunning(jobs->at(s.job)));
+      const bool is_running = !jobs.ok() || (jobs->contains(s.job) && IsRunning(jobs->at(s.job)));
       (is_running ? running : queued).push_back(s.job);
     }
     // A queued group has no ranks to stop; a running one hands its trial back on SIGTERM.
     Warn(queue_.Cancel(queued));
     Warn(queue_.Cancel(running, "TERM"));
-    std::vector<std::string> left = AwaitGone(queue_, options_.job.job_name, running,
-                                              std::chrono::seconds(60));
+    std::vector<std::string> left =
+        AwaitGone(queue_, options_.job.job_name, running, std::chrono::seconds(60));
     left.insert(left.end(), queued.begin(), queued.end());
     Warn(queue_.Cancel(left));
     left = AwaitGone(queue_, options_.job.job_name, left, std::chrono::seconds(30));
@@ -173,14 +172,15 @@ class SlurmGroups final : public WorkerGroups {
     slot.job.clear();
     slot.restart_at = restarts_.Ended(k);
     slot.given_up = !slot.restart_at.has_value();
-    std::cerr << "\nistar run: worker group " << k << " (job " << ended << ") ended; "
-              << (slot.given_up ? "no restart left (--max-restarts)"
-                                : absl::StrCat("resubmitting it in ",
-                                               std::chrono::duration<double>(
-                                                   *slot.restart_at - SystemClock().Now())
-                                                   .count(),
-                                               " s"))
-              << std::endl;
+    std::cerr
+        << "\nistar run: worker group " << k << " (job " << ended << ") ended; "
+        << (slot.given_up
+                ? "no restart left (--max-restarts)"
+                : absl::StrCat(
+                      "resubmitting it in ",
+                      std::chrono::duration<double>(*slot.restart_at - SystemClock().Now()).count(),
+                      " s"))
+        << std::endl;
   }
 
   absl::Status RestartIfDue(size_t k) {
@@ -213,12 +213,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorProcess>> SubmitCoordinatorJob(
   return std::make_unique<SlurmCoordinator>(job.job_name, id, job.log_dir);
 }
 
-absl::StatusOr<std::unique_ptr<WorkerGroups>> SubmitSlurmGroups(
-    const SlurmGroupsOptions& options) {
+absl::StatusOr<std::unique_ptr<WorkerGroups>> SubmitSlurmGroups(const SlurmGroupsOptions& options) {
   ISTAR_RETURN_IF_ERROR(WriteScript(options.script_path, WorkerGroupScript(options.job)));
-  ISTAR_ASSIGN_OR_RETURN(const std::string id,
-                         SlurmQueue().Submit(options.script_path,
-                                             absl::StrCat("0-", options.groups - 1)));
+  ISTAR_ASSIGN_OR_RETURN(
+      const std::string id,
+      SlurmQueue().Submit(options.script_path, absl::StrCat("0-", options.groups - 1)));
   return std::make_unique<SlurmGroups>(options, id);
 }
 

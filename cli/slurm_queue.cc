@@ -24,8 +24,8 @@ std::string Trimmed(const std::string& text) {
 absl::StatusOr<CommandOutput> Run(const std::vector<std::string>& argv) {
   absl::StatusOr<CommandOutput> output = RunCommand(argv, kCommandTimeout);
   if (absl::IsNotFound(output.status())) {
-    return absl::NotFoundError(absl::StrCat(output.status().message(),
-                                            " (is Slurm's client installed and in PATH?)"));
+    return absl::NotFoundError(
+        absl::StrCat(output.status().message(), " (is Slurm's client installed and in PATH?)"));
   }
   return output;
 }
@@ -39,28 +39,28 @@ absl::StatusOr<std::string> SlurmQueue::Submit(const std::string& script_path,
   argv.push_back(script_path);
   ISTAR_ASSIGN_OR_RETURN(const CommandOutput output, Run(argv));
   if (output.exit_code != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "sbatch refused ", script_path, " (exit code ", output.exit_code, "): ",
-        Trimmed(output.err + output.out)));
+    return absl::FailedPreconditionError(absl::StrCat("sbatch refused ", script_path,
+                                                      " (exit code ", output.exit_code,
+                                                      "): ", Trimmed(output.err + output.out)));
   }
   // --parsable prints "id" or "id;cluster".
   std::string id = Trimmed(output.out);
   id = id.substr(0, id.find(';'));
   if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
-    return absl::InternalError(
-        absl::StrCat("sbatch printed no job id for ", script_path, ": '", Trimmed(output.out), "'"));
+    return absl::InternalError(absl::StrCat("sbatch printed no job id for ", script_path, ": '",
+                                            Trimmed(output.out), "'"));
   }
   return id;
 }
 
 absl::StatusOr<std::map<std::string, std::string>> SlurmQueue::Jobs(
     const std::string& job_name) const {
-  ISTAR_ASSIGN_OR_RETURN(const CommandOutput output,
-                         Run({"squeue", "--noheader", "--array", "--me", "--name", job_name,
-                              "--format", "%i %T"}));
+  ISTAR_ASSIGN_OR_RETURN(
+      const CommandOutput output,
+      Run({"squeue", "--noheader", "--array", "--me", "--name", job_name, "--format", "%i %T"}));
   if (output.exit_code != 0) {
-    return absl::UnavailableError(absl::StrCat("squeue failed (exit code ", output.exit_code,
-                                               "): ", Trimmed(output.err)));
+    return absl::UnavailableError(
+        absl::StrCat("squeue failed (exit code ", output.exit_code, "): ", Trimmed(output.err)));
   }
   std::map<std::string, std::string> jobs;
   std::istringstream lines(output.out);
@@ -78,8 +78,8 @@ absl::Status SlurmQueue::Cancel(const std::vector<std::string>& ids, const std::
   argv.insert(argv.end(), ids.begin(), ids.end());
   ISTAR_ASSIGN_OR_RETURN(const CommandOutput output, Run(argv));
   if (output.exit_code != 0) {
-    return absl::UnavailableError(absl::StrCat("scancel failed (exit code ", output.exit_code,
-                                               "): ", Trimmed(output.err)));
+    return absl::UnavailableError(
+        absl::StrCat("scancel failed (exit code ", output.exit_code, "): ", Trimmed(output.err)));
   }
   return absl::OkStatus();
 }

@@ -14,7 +14,8 @@ namespace {
 
 // The #SBATCH lines every job of the run shares: where it may run and for how long.
 void AppendPlacement(const sweeps::SlurmSettings& slurm, std::string& script) {
-  if (!slurm.partition.empty()) absl::StrAppend(&script, "#SBATCH --partition=", slurm.partition, "\n");
+  if (!slurm.partition.empty())
+    absl::StrAppend(&script, "#SBATCH --partition=", slurm.partition, "\n");
   if (!slurm.account.empty()) absl::StrAppend(&script, "#SBATCH --account=", slurm.account, "\n");
   if (!slurm.time.empty()) absl::StrAppend(&script, "#SBATCH --time=", slurm.time, "\n");
 }
@@ -47,8 +48,8 @@ std::string Words(const std::vector<std::string>& words) {
 std::string JobName(const std::string& sweep, const std::string& role) {
   std::string name = "istar-";
   for (char c : sweep) {
-    const bool keep = std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' ||
-                      c == '.';
+    const bool keep =
+        std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
     name += keep ? c : '_';
   }
   return absl::StrCat(name, "-", role);
@@ -106,11 +107,9 @@ std::string WorkerGroupScript(const WorkerGroupJob& job) {
   absl::StrAppend(&script, "set -u\n");
   for (const std::string& line : slurm.setup) absl::StrAppend(&script, line, "\n");
 
-  std::vector<std::string> worker = {job.istar,      "worker",
-                                     "--coordinator-file", job.address_file,
-                                     "--token-file", job.token_file,
-                                     "--checkpoints", job.checkpoint_dir,
-                                     "--device",     job.device};
+  std::vector<std::string> worker = {
+      job.istar,      "worker",        "--coordinator-file", job.address_file, "--token-file",
+      job.token_file, "--checkpoints", job.checkpoint_dir,   "--device",       job.device};
   if (job.float64) worker.push_back("--float64");
   if (!job.tls_ca.empty()) worker.insert(worker.end(), {"--tls-ca", job.tls_ca});
   if (!job.tls_server_name.empty()) {
@@ -143,15 +142,14 @@ std::string CoordinatorScript(const CoordinatorJob& job) {
       "# The istar coordinator of a sweep, the only writer of its database. Written by\n"
       "# `istar run --launcher slurm --coordinator-job` (docs/deploy.md).\n"
       "#SBATCH --job-name=",
-      job.job_name,
-      "\n#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=2\n");
+      job.job_name, "\n#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=2\n");
   AppendPlacement(job.slurm, script);
   absl::StrAppend(&script, "#SBATCH --output=", job.log_dir,
                   "/coordinator-%j.log\n#SBATCH --open-mode=append\n");
   std::vector<std::string> coordinator = {
-      job.istar,      "coordinator",    "--db",         job.db_path,
-      "--listen",     job.listen,       "--token-file", job.token_file,
-      "--address-file", job.address_file, "--lease-ttl", absl::StrCat(job.lease_ttl_seconds)};
+      job.istar,        "coordinator",    "--db",         job.db_path,
+      "--listen",       job.listen,       "--token-file", job.token_file,
+      "--address-file", job.address_file, "--lease-ttl",  absl::StrCat(job.lease_ttl_seconds)};
   if (job.listen.rfind("127.", 0) != 0 && job.listen.rfind("localhost:", 0) != 0) {
     coordinator.push_back("--allow-remote");
   }

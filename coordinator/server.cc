@@ -1,7 +1,7 @@
 // CoordinatorServer: the gRPC server, its store and its expiry thread (coordinator/coordinator.h).
 #include <grpcpp/server.h>
-#include <unistd.h>
 #include <grpcpp/server_builder.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>

@@ -71,14 +71,14 @@ struct TrainingSettings {
 // section (docs/sweep-format.md, docs/deploy.md). Nothing here enters a trial's identity. An empty
 // string leaves the setting to the cluster's defaults.
 struct SlurmSettings {
-  std::string partition;             // --partition
-  std::string account;               // --account
-  std::string time;                  // --time, Slurm's format: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
-  int64_t nodes_per_group = 1;       // --nodes of each group, in [1, ranks_per_trial]
-  int64_t gpus_per_rank = 0;         // --gpus-per-task; 0: the groups train on CPUs
-  int64_t cpus_per_rank = 1;         // --cpus-per-task
-  std::string mem;                   // --mem per node: an integer with an optional K, M, G or T
-  int64_t signal_seconds = 120;      // --signal=B:TERM@N: time to checkpoint before the limit
+  std::string partition;         // --partition
+  std::string account;           // --account
+  std::string time;              // --time, Slurm's format: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
+  int64_t nodes_per_group = 1;   // --nodes of each group, in [1, ranks_per_trial]
+  int64_t gpus_per_rank = 0;     // --gpus-per-task; 0: the groups train on CPUs
+  int64_t cpus_per_rank = 1;     // --cpus-per-task
+  std::string mem;               // --mem per node: an integer with an optional K, M, G or T
+  int64_t signal_seconds = 120;  // --signal=B:TERM@N: time to checkpoint before the limit
   std::vector<std::string> extra_args;  // more sbatch options, each "--name" or "--name=value"
   std::vector<std::string> setup;       // shell lines the job runs before srun (module load ...)
 };

@@ -11,7 +11,7 @@
 namespace istar::sweeps::internal {
 namespace {
 
-constexpr std::string_view kTopKeys[] = {"name", "models", "tasks",  "training",
+constexpr std::string_view kTopKeys[] = {"name", "models", "tasks", "training",
                                          "grid", "sample", "launch"};
 constexpr std::string_view kTrainingKeys[] = {"max_seq_length",     "warmup_ratio",
                                               "weight_decay",       "precision",

@@ -19,27 +19,35 @@ namespace istar::sweeps::internal {
 namespace {
 
 constexpr std::string_view kLaunchKeys[] = {"slurm"};
-constexpr std::string_view kSlurmKeys[] = {"partition",       "account",       "time",
-                                           "nodes_per_group", "gpus_per_rank", "cpus_per_rank",
-                                           "mem",             "signal_seconds", "extra_args",
-                                           "setup"};
+constexpr std::string_view kSlurmKeys[] = {
+    "partition",     "account", "time",           "nodes_per_group", "gpus_per_rank",
+    "cpus_per_rank", "mem",     "signal_seconds", "extra_args",      "setup"};
 
 // sbatch options istar writes itself, and the setting (if any) that sets them instead.
 struct OwnedOption {
   std::string_view option;
   std::string_view setting;  // empty: istar derives it (ranks, logs, array, preemption)
 };
-constexpr OwnedOption kOwnedOptions[] = {
-    {"--partition", "partition"},  {"--account", "account"},
-    {"--time", "time"},            {"--nodes", "nodes_per_group"},
-    {"--gpus-per-task", "gpus_per_rank"}, {"--cpus-per-task", "cpus_per_rank"},
-    {"--mem", "mem"},              {"--signal", "signal_seconds"},
-    {"--ntasks", ""},              {"--array", ""},
-    {"--output", ""},              {"--error", ""},
-    {"--open-mode", ""},           {"--requeue", ""},
-    {"--no-requeue", ""},          {"--job-name", ""},
-    {"--chdir", ""},               {"--wrap", ""},
-    {"--parsable", ""},            {"--wait", ""}};
+constexpr OwnedOption kOwnedOptions[] = {{"--partition", "partition"},
+                                         {"--account", "account"},
+                                         {"--time", "time"},
+                                         {"--nodes", "nodes_per_group"},
+                                         {"--gpus-per-task", "gpus_per_rank"},
+                                         {"--cpus-per-task", "cpus_per_rank"},
+                                         {"--mem", "mem"},
+                                         {"--signal", "signal_seconds"},
+                                         {"--ntasks", ""},
+                                         {"--array", ""},
+                                         {"--output", ""},
+                                         {"--error", ""},
+                                         {"--open-mode", ""},
+                                         {"--requeue", ""},
+                                         {"--no-requeue", ""},
+                                         {"--job-name", ""},
+                                         {"--chdir", ""},
+                                         {"--wrap", ""},
+                                         {"--parsable", ""},
+                                         {"--wait", ""}};
 
 bool AllOf(std::string_view text, bool (*allowed)(unsigned char)) {
   return !text.empty() && std::all_of(text.begin(), text.end(), [&](char c) {
@@ -126,11 +134,11 @@ absl::StatusOr<std::vector<std::string>> ReadExtraArgs(const Reader& reader, con
     }
     for (const OwnedOption& owned : kOwnedOptions) {
       if (name != owned.option) continue;
-      return reader.Error(
-          element, owned.setting.empty()
-                       ? absl::StrCat(std::string(name), " is set by istar run itself")
-                       : absl::StrCat(std::string(name), " is set by launch.slurm.",
-                                      std::string(owned.setting)));
+      return reader.Error(element,
+                          owned.setting.empty()
+                              ? absl::StrCat(std::string(name), " is set by istar run itself")
+                              : absl::StrCat(std::string(name), " is set by launch.slurm.",
+                                             std::string(owned.setting)));
     }
     args.push_back(std::move(arg));
   }

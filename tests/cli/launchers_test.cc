@@ -1,6 +1,8 @@
 // The pieces of `istar run --launcher slurm` that need no cluster: the batch scripts (checked
 // by bash itself), the restart policy (on a fake clock), and running a command with its output
 // captured. The whole launcher runs against a real Slurm in slurm_run_test.sh.
+#include "cli/launchers.h"
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -10,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "cli/child_process.h"
-#include "cli/launchers.h"
 #include "cli/slurm.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -49,7 +50,8 @@ WorkerGroupJob ExampleJob() {
 int BashSyntaxCheck(const std::string& script) {
   const std::string path = ::testing::TempDir() + "/script.sh";
   std::ofstream(path) << script;
-  const absl::StatusOr<CommandOutput> out = RunCommand({"bash", "-n", path}, std::chrono::seconds(10));
+  const absl::StatusOr<CommandOutput> out =
+      RunCommand({"bash", "-n", path}, std::chrono::seconds(10));
   EXPECT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(out->err, "");
   return out.ok() ? out->exit_code : -1;
@@ -57,24 +59,23 @@ int BashSyntaxCheck(const std::string& script) {
 
 TEST(WorkerGroupScript, HasEveryDirectiveOfTheSettingsInOrder) {
   const std::string script = WorkerGroupScript(ExampleJob());
-  EXPECT_THAT(script,
-              HasSubstr("#SBATCH --job-name=istar-paper_sweep_1-workers\n"
-                        "#SBATCH --ntasks=8\n"
-                        "#SBATCH --nodes=2\n"
-                        "#SBATCH --cpus-per-task=8\n"
-                        "#SBATCH --gpus-per-task=1\n"
-                        "#SBATCH --mem=128G\n"
-                        "#SBATCH --partition=gpu\n"
-                        "#SBATCH --account=proj\n"
-                        "#SBATCH --time=1-00:00:00\n"
-                        "#SBATCH --requeue\n"
-                        "#SBATCH --signal=B:TERM@300\n"
-                        "#SBATCH --output=/shared/me/logs/worker-%A_%a.log\n"
-                        "#SBATCH --open-mode=append\n"
-                        "#SBATCH --qos=high\n"
-                        "#SBATCH --constraint=a100\n"
-                        "set -u\n"
-                        "module load cuda/12.1\n"));
+  EXPECT_THAT(script, HasSubstr("#SBATCH --job-name=istar-paper_sweep_1-workers\n"
+                                "#SBATCH --ntasks=8\n"
+                                "#SBATCH --nodes=2\n"
+                                "#SBATCH --cpus-per-task=8\n"
+                                "#SBATCH --gpus-per-task=1\n"
+                                "#SBATCH --mem=128G\n"
+                                "#SBATCH --partition=gpu\n"
+                                "#SBATCH --account=proj\n"
+                                "#SBATCH --time=1-00:00:00\n"
+                                "#SBATCH --requeue\n"
+                                "#SBATCH --signal=B:TERM@300\n"
+                                "#SBATCH --output=/shared/me/logs/worker-%A_%a.log\n"
+                                "#SBATCH --open-mode=append\n"
+                                "#SBATCH --qos=high\n"
+                                "#SBATCH --constraint=a100\n"
+                                "set -u\n"
+                                "module load cuda/12.1\n"));
   EXPECT_THAT(script, HasSubstr("srun --mpi=pmix --kill-on-bad-exit=1 /home/me/istar/bin/istar "
                                 "worker --coordinator-file /shared/me/run/address --token-file "
                                 "/shared/me/run/token --checkpoints /shared/me/ckpt --device "
@@ -88,8 +89,8 @@ TEST(WorkerGroupScript, LeavesOutWhatTheSettingsLeaveToTheCluster) {
   job.slurm.signal_seconds = 0;
   job.tls_ca.clear();
   const std::string script = WorkerGroupScript(job);
-  for (const char* absent : {"--gpus-per-task", "--mem", "--partition", "--account", "--time",
-                             "--signal"}) {
+  for (const char* absent :
+       {"--gpus-per-task", "--mem", "--partition", "--account", "--time", "--signal"}) {
     EXPECT_THAT(script, Not(HasSubstr(absl::StrCat("#SBATCH ", absent))));
   }
   EXPECT_THAT(script, Not(HasSubstr("--tls-ca")));

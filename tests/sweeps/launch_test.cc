@@ -40,8 +40,8 @@ TEST(SlurmSettings, AreReadWithTheirDefaultsForWhatIsLeftOut) {
   EXPECT_EQ(slurm.time, "2-12:30:00");
   EXPECT_EQ(slurm.nodes_per_group, 2);
   EXPECT_EQ(slurm.gpus_per_rank, 1);
-  EXPECT_EQ(slurm.cpus_per_rank, 1);      // default
-  EXPECT_EQ(slurm.signal_seconds, 120);   // default
+  EXPECT_EQ(slurm.cpus_per_rank, 1);     // default
+  EXPECT_EQ(slurm.signal_seconds, 120);  // default
   EXPECT_EQ(slurm.mem, "64G");
   EXPECT_EQ(slurm.extra_args, (std::vector<std::string>{"--qos=high", "--exclusive"}));
   EXPECT_EQ(slurm.setup, (std::vector<std::string>{"module load cuda/12.1", "source ~/env.sh"}));
