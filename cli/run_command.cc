@@ -197,6 +197,7 @@ absl::StatusOr<db::SweepProgress> Supervise(coordinator::CoordinatorClient& clie
 absl::StatusOr<int> Run(const RunFlags& flags) {
   ISTAR_ASSIGN_OR_RETURN(RunPlan plan, Plan(flags));
   if (flags.dry_run) return PrintDryRun(plan, flags);
+  if (plan.slurm) ISTAR_RETURN_IF_ERROR(SlurmQueue().CheckClient());
   // Locally the token lives in a private temporary folder; for Slurm in --shared-dir, which the
   // nodes see. Either way the token and address files are removed at the end.
   struct Cleanup {

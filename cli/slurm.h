@@ -70,6 +70,9 @@ std::string JobName(const std::string& sweep, const std::string& role);
 // Slurm's client commands, found in PATH (SLURM_CONF chooses the cluster, as for any user).
 class SlurmQueue {
  public:
+  // OK when sbatch runs here and slurmctld answers (`sinfo`); FailedPrecondition saying which
+  // is missing otherwise: checked before anything is started.
+  [[nodiscard]] absl::Status CheckClient() const;
   // `sbatch --parsable [--array=ARRAY] SCRIPT`: the new job's id. FailedPrecondition with sbatch's
   // message when it refuses the job; NotFound without sbatch.
   [[nodiscard]] absl::StatusOr<std::string> Submit(const std::string& script_path,

@@ -32,6 +32,26 @@ absl::StatusOr<CommandOutput> Run(const std::vector<std::string>& argv) {
 
 }  // namespace
 
+absl::Status SlurmQueue::CheckClient() const {
+  const absl::StatusOr<CommandOutput> version = Run({"sbatch", "--version"});
+  if (!version.ok()) {
+    return absl::FailedPreconditionError(
+        "--launcher slurm: cannot run sbatch: is Slurm's client installed and in PATH?");
+  }
+  if (version->exit_code != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--launcher slurm: sbatch --version failed: ",
+                     Trimmed(version->err + version->out), " (is SLURM_CONF right?)"));
+  }
+  ISTAR_ASSIGN_OR_RETURN(const CommandOutput sinfo, Run({"sinfo", "--noheader", "--summarize"}));
+  if (sinfo.exit_code != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--launcher slurm: Slurm does not answer (sinfo: ", Trimmed(sinfo.err + sinfo.out),
+        "); is SLURM_CONF right, is slurmctld up?"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::string> SlurmQueue::Submit(const std::string& script_path,
                                                const std::string& array) const {
   std::vector<std::string> argv = {"sbatch", "--parsable"};

@@ -23,7 +23,9 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
   expect cuda_without_gpus 2 '2 worker group\(s\) of 1 rank\(s\) need 2 GPUs, one per rank, but this machine.s LibTorch sees no GPU' -- \
     "$istar" run "$sweep" --workers 2 --ranks 1 --device cuda
 fi
-expect nothing_started_for_bad_input 1 '' -- test -e results.db
+expect slurm_without_its_client 2 'cannot run sbatch: is Slurm.s client installed and in PATH' -- \
+  env PATH=/nonexistent "$istar" run "$sweep" --launcher slurm
+expect nothing_started_for_bad_input 1 '' -- test -e results.db -o -e istar-slurm
 # deploy/slurm/worker-group.sbatch is what a dry run of examples/paper.yaml prints, in a user's
 # folder /shared/me/paper with istar in /shared/me/istar/bin (docs/deploy.md).
 mkdir -p "$work/tpl/shared/me/paper"
