@@ -155,7 +155,7 @@ absl::StatusOr<std::unique_ptr<WorkerGroups>> StartGroups(const RunPlan& plan,
   std::vector<std::string> worker = {
       plan.istar,      "worker",        "--coordinator", address,
       "--token-file",  TokenFile(plan), "--checkpoints", plan.checkpoint_dir,
-      "--no-progress", "--device",      flags.device};
+      "--no-progress", "--device",      plan.device};
   if (flags.float64) worker.push_back("--float64");
   if (!flags.tls_ca.empty()) worker.insert(worker.end(), {"--tls-ca", flags.tls_ca});
   return StartLocalGroups({.groups = flags.workers,
@@ -316,7 +316,8 @@ CommandRunner AddRunCommand(CLI::App& app) {
   cmd->add_option("--device", flags->device,
                   "cpu, cuda, cuda:N or auto (cuda where LibTorch sees a GPU): where the groups "
                   "train; locally on GPUs each group gets its own --ranks GPUs of this machine "
-                  "(CUDA_VISIBLE_DEVICES), one per rank; under Slurm each rank its task's GPU")
+                  "(CUDA_VISIBLE_DEVICES), one per rank; under Slurm each rank its task's GPU, and "
+                  "auto is cuda when launch.slurm.gpus_per_rank >= 1, else cpu")
       ->default_val("auto");
   cmd->add_option("--launcher", flags->launcher,
                   "local: worker groups under mpirun on this machine; slurm: a job array of "

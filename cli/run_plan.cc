@@ -37,6 +37,9 @@ absl::StatusOr<RunPlan> Plan(const RunFlags& flags) {
     return absl::InvalidArgumentError(
         absl::StrCat("--launcher: expected local or slurm, got '", flags.launcher, "'"));
   }
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together: give both or neither");
+  }
   RunPlan plan;
   plan.slurm = flags.launcher == "slurm";
   if (!plan.slurm && (flags.coordinator_job || flags.dry_run)) {
@@ -61,6 +64,7 @@ absl::StatusOr<RunPlan> Plan(const RunFlags& flags) {
     ISTAR_ASSIGN_OR_RETURN(plan.gpu_shares,
                            trainer::ShareGpusAmongGroups(flags.device, machine, flags.workers,
                                                          static_cast<int>(plan.ranks)));
+    plan.device = flags.device;
     plan.db_path = flags.db_path;
     plan.checkpoint_dir = flags.checkpoint_dir;
     plan.log_dir = flags.log_dir;
@@ -76,6 +80,16 @@ absl::StatusOr<RunPlan> Plan(const RunFlags& flags) {
         std::pair{"the istar binary", plan.istar}}) {
     ISTAR_RETURN_IF_ERROR(CheckScriptPath(flag, path));
   }
+  // Note [Devices of Slurm groups]: a rank sees the GPUs Slurm binds to its task, none when the
+  // sweep asks for none; and a node's GPUs that no task was given belong to other jobs. So
+  // `auto` follows launch.slurm.gpus_per_rank rather than what the node has.
+  const int64_t gpus = plan.sweep.launch.slurm.value_or(sweeps::SlurmSettings{}).gpus_per_rank;
+  plan.device = flags.device != "auto" ? flags.device : gpus > 0 ? "cuda" : "cpu";
+  if (gpus == 0 && plan.device.starts_with("cuda")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--device ", plan.device, " needs GPUs: set launch.slurm.gpus_per_rank (e.g. --set "
+        "launch.slurm.gpus_per_rank=1)"));
+  }
   return plan;
 }
 
@@ -88,7 +102,7 @@ WorkerGroupJob GroupJob(const RunPlan& plan, const RunFlags& flags) {
           .token_file = TokenFile(plan),
           .checkpoint_dir = plan.checkpoint_dir,
           .log_dir = plan.log_dir,
-          .device = flags.device,
+          .device = plan.device,
           .float64 = flags.float64,
           .tls_ca = flags.tls_ca.empty() ? "" : Absolute(flags.tls_ca)};
 }

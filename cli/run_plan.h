@@ -47,6 +47,7 @@ struct RunPlan {
   std::string istar;
   std::string private_dir;  // token and address, mode 0700 / 0600
   std::string listen;
+  std::string device;  // the groups' --device (Slurm: Note [Devices of Slurm groups])
   std::string db_path, checkpoint_dir, log_dir;
   std::vector<std::string> gpu_shares;  // local GPUs per group
 };

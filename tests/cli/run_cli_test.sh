@@ -23,6 +23,8 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
   expect cuda_without_gpus 2 '2 worker group\(s\) of 1 rank\(s\) need 2 GPUs, one per rank, but this machine.s LibTorch sees no GPU' -- \
     "$istar" run "$sweep" --workers 2 --ranks 1 --device cuda
 fi
+expect slurm_cuda_without_gpus 2 '--device cuda needs GPUs: set launch.slurm.gpus_per_rank' -- \
+  "$istar" run "$sweep" --launcher slurm --dry-run --device cuda
 expect slurm_without_its_client 2 'cannot run sbatch: is Slurm.s client installed and in PATH' -- \
   env PATH=/nonexistent "$istar" run "$sweep" --launcher slurm
 expect nothing_started_for_bad_input 1 '' -- test -e results.db -o -e istar-slurm
