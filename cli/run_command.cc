@@ -76,6 +76,7 @@ absl::StatusOr<std::string> AwaitAddress(const fs::path& address_file,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  if (g_interrupted.load()) return absl::CancelledError("interrupted before the coordinator started");
   return absl::DeadlineExceededError(absl::StrCat(
       "the coordinator did not write ", address_file.string(), " in ", timeout.count(), " s"));
 }

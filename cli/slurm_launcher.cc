@@ -3,6 +3,7 @@
 // sweep resubmitted alone.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -57,6 +58,8 @@ class SlurmCoordinator final : public CoordinatorProcess {
  public:
   SlurmCoordinator(std::string name, std::string id, std::string log_dir)
       : name_(std::move(name)), id_(std::move(id)), log_dir_(std::move(log_dir)) {}
+  // The job is this object's: a run that fails on its way leaves no coordinator in the queue.
+  ~SlurmCoordinator() override { Stop(); }
 
   std::optional<std::string> Ended() override {
     if (std::chrono::steady_clock::now() < next_look_) return std::nullopt;
@@ -67,6 +70,8 @@ class SlurmCoordinator final : public CoordinatorProcess {
                         ".log");
   }
   void Stop() override {
+    if (stopped_) return;
+    stopped_ = true;
     Warn(queue_.Cancel({id_}, "TERM", /*batch=*/true));
     if (!AwaitGone(queue_, name_, {id_}, std::chrono::seconds(20)).empty()) {
       Warn(queue_.Cancel({id_}));
@@ -80,6 +85,7 @@ class SlurmCoordinator final : public CoordinatorProcess {
   std::string id_;
   std::string log_dir_;
   SteadyTime next_look_{};
+  bool stopped_ = false;
 };
 
 // One worker group's place in the array: the job now running it, or when it starts again.
@@ -99,6 +105,8 @@ class SlurmGroups final : public WorkerGroups {
       slots_.push_back({.job = absl::StrCat(array_job, "_", k)});
     }
   }
+  // The jobs are this object's: a run that fails on its way leaves none in the queue.
+  ~SlurmGroups() override { StopAll(); }
 
   absl::Status Supervise() override {
     if (std::chrono::steady_clock::now() >= next_look_) {
@@ -139,6 +147,9 @@ class SlurmGroups final : public WorkerGroups {
   }
 
   void StopAll() override {
+    if (std::all_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.job.empty(); })) {
+      return;  // stopped already, or nothing left to stop
+    }
     std::vector<std::string> running, queued;
     const absl::StatusOr<std::map<std::string, std::string>> jobs =
         queue_.Jobs(options_.job.job_name);

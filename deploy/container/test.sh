@@ -76,7 +76,7 @@ in_image() {
     cp "$root/examples/train-demo.yaml" "$work/checks/"
     printf 'FROM %s\nCOPY train-demo.yaml /tmp/train-demo.yaml\nRUN %s\n' "$image" \
       "$(tr '\n' ' ' <<< "$checks")" > "$work/checks/Containerfile"
-    podman build --isolation chroot --network none --no-cache -t localhost/istar-checks:test \
+    podman build --isolation chroot --network host --no-cache -t localhost/istar-checks:test \
       "$work/checks" && podman rmi localhost/istar-checks:test > /dev/null
   fi
 }
