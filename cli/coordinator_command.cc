@@ -25,6 +25,7 @@ struct CoordinatorFlags {
   std::string db_path;
   std::string listen = "127.0.0.1:0";
   bool allow_remote = false;
+  bool insecure_plaintext = false;
   std::string token_file;
   std::string tls_cert;
   std::string tls_key;
@@ -74,6 +75,7 @@ absl::Status Serve(const CoordinatorFlags& flags) {
           {.db_path = flags.db_path,
            .listen_address = flags.listen,
            .allow_remote = flags.allow_remote,
+           .insecure_plaintext = flags.insecure_plaintext,
            .token = std::move(token),
            .tls = {.cert_file = flags.tls_cert,
                    .key_file = flags.tls_key,
@@ -111,7 +113,10 @@ CommandRunner AddCoordinatorCommand(CLI::App& app) {
                   "host:port to listen on; port 0 picks a free one (see --address-file)")
       ->default_val("127.0.0.1:0");
   cmd->add_flag("--allow-remote", flags->allow_remote,
-                "Allow a non-loopback --listen address (use TLS then)");
+                "Allow a non-loopback --listen address (with TLS, or --insecure-plaintext)");
+  cmd->add_flag("--insecure-plaintext", flags->insecure_plaintext,
+                "Serve a non-loopback address without TLS: the token crosses the network in "
+                "clear (only on a network you trust)");
   cmd->add_option("--token-file", flags->token_file,
                   absl::StrCat("File holding the bearer token clients must send (default: $",
                                kTokenVariable, "); never pass a token on the command line"));

@@ -1,11 +1,14 @@
 #include "cli/coordinator_flags.h"
 
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 
 namespace istar::cli {
@@ -37,6 +40,12 @@ void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags) {
 absl::StatusOr<std::string> ReadToken(const std::string& token_file) {
   std::string token;
   if (!token_file.empty()) {
+    struct stat info = {};
+    if (stat(token_file.c_str(), &info) == 0 && (info.st_mode & 077) != 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--token-file: ", token_file, " can be read by other users (mode ",
+          absl::StrFormat("%04o", info.st_mode & 0777), "); run: chmod 600 ", token_file));
+    }
     std::ifstream in(token_file);
     if (!in) return absl::NotFoundError(absl::StrCat("--token-file: cannot read ", token_file));
     std::getline(in, token);

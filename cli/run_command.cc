@@ -129,12 +129,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorProcess>> StartCoordinator(const RunPl
                                    "--address-file", AddressFile(plan),
                                    "--lease-ttl",    absl::StrCat(flags.lease_ttl_seconds),
                                    "--listen",       plan.listen};
-  if (plan.listen.rfind("127.", 0) != 0 && plan.listen.rfind("localhost:", 0) != 0) {
-    argv.push_back("--allow-remote");
-    if (flags.tls_cert.empty()) {
-      std::cerr << "istar run: warning: the coordinator listens on " << plan.listen
-                << " without TLS; give --tls-cert and --tls-key (docs/deploy.md)" << std::endl;
-    }
+  if (!IsLoopbackListen(plan.listen)) {
+    argv.push_back("--allow-remote");  // Plan() has checked for TLS or --insecure-plaintext
+    if (flags.insecure_plaintext) argv.push_back("--insecure-plaintext");
   }
   if (!flags.tls_cert.empty()) {
     argv.insert(argv.end(), {"--tls-cert", flags.tls_cert, "--tls-key", flags.tls_key});
@@ -331,6 +328,9 @@ CommandRunner AddRunCommand(CLI::App& app) {
   cmd->add_option("--tls-cert", flags->tls_cert, "The coordinator's certificate chain (PEM)");
   cmd->add_option("--tls-key", flags->tls_key, "The coordinator's private key (PEM)");
   cmd->add_option("--tls-ca", flags->tls_ca, "CA (PEM) the groups verify the coordinator with");
+  cmd->add_flag("--insecure-plaintext", flags->insecure_plaintext,
+                "Let a non-loopback coordinator serve without TLS: the token crosses the network "
+                "in clear (only on a network you trust)");
   auto* slurm = "Slurm (--launcher slurm)";
   cmd->add_option("--shared-dir", flags->shared_dir,
                   "Folder on the filesystem the nodes share: the token and address files "

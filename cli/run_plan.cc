@@ -58,6 +58,13 @@ absl::StatusOr<RunPlan> Plan(const RunFlags& flags) {
   plan.ranks = plan.sweep.training.ranks_per_trial;
   plan.istar = SelfPath();
   plan.listen = !flags.listen.empty() ? flags.listen : plan.slurm ? "0.0.0.0:0" : "127.0.0.1:0";
+  if (!IsLoopbackListen(plan.listen) && flags.tls_cert.empty() && !flags.insecure_plaintext) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the coordinator would listen on ", plan.listen,
+        " without TLS, and the token would cross the network in clear: give --tls-cert and "
+        "--tls-key (docs/deploy.md), or --insecure-plaintext on a network you trust, or a "
+        "loopback --listen (one machine)"));
+  }
   if (!plan.slurm) {
     // See trainer::ShareGpusAmongGroups: each group gets GPUs of its own (empty on CPUs).
     ISTAR_ASSIGN_OR_RETURN(const trainer::RankLaunch machine, trainer::ReadRankLaunch());
@@ -117,6 +124,7 @@ CoordinatorJob CoordinatorJobOf(const RunPlan& plan, const RunFlags& flags) {
           .address_file = AddressFile(plan),
           .log_dir = plan.log_dir,
           .lease_ttl_seconds = flags.lease_ttl_seconds,
+          .insecure_plaintext = flags.insecure_plaintext,
           .tls_cert = flags.tls_cert.empty() ? "" : Absolute(flags.tls_cert),
           .tls_key = flags.tls_key.empty() ? "" : Absolute(flags.tls_key)};
 }

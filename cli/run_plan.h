@@ -28,6 +28,7 @@ struct RunFlags {
   std::string launcher = "local";
   std::string listen;  // default: 127.0.0.1:0 (local), 0.0.0.0:0 (slurm)
   std::string tls_cert, tls_key, tls_ca;
+  bool insecure_plaintext = false;
   // --launcher slurm
   std::string shared_dir = "istar-slurm";
   bool coordinator_job = false;

@@ -55,6 +55,7 @@ struct CoordinatorJob {
   std::string address_file;  // written by the coordinator once it listens
   std::string log_dir;
   double lease_ttl_seconds = 30;
+  bool insecure_plaintext = false;  // a non-loopback listen without TLS, asked for
   std::string tls_cert;  // optional, both or neither
   std::string tls_key;
 };
@@ -63,6 +64,9 @@ std::string CoordinatorScript(const CoordinatorJob& job);
 
 // "istar-<sweep>-<role>", the sweep's name reduced to characters every Slurm tool shows as is.
 std::string JobName(const std::string& sweep, const std::string& role);
+
+// Whether `listen` (host:port) is on a loopback host (localhost, 127.*, [::1]).
+bool IsLoopbackListen(const std::string& listen);
 
 // InvalidArgument naming `flag` when `path` is not absolute or holds whitespace or a quote.
 [[nodiscard]] absl::Status CheckScriptPath(const std::string& flag, const std::string& path);

@@ -55,6 +55,11 @@ std::string JobName(const std::string& sweep, const std::string& role) {
   return absl::StrCat(name, "-", role);
 }
 
+bool IsLoopbackListen(const std::string& listen) {
+  return listen.starts_with("127.") || listen.starts_with("localhost:") ||
+         listen.starts_with("[::1]:");
+}
+
 absl::Status CheckScriptPath(const std::string& flag, const std::string& path) {
   if (path.empty() || path.front() != '/') {
     return absl::InvalidArgumentError(absl::StrCat(flag, ": '", path, "' is not an absolute path"));
@@ -150,8 +155,9 @@ std::string CoordinatorScript(const CoordinatorJob& job) {
       job.istar,        "coordinator",    "--db",         job.db_path,
       "--listen",       job.listen,       "--token-file", job.token_file,
       "--address-file", job.address_file, "--lease-ttl",  absl::StrCat(job.lease_ttl_seconds)};
-  if (job.listen.rfind("127.", 0) != 0 && job.listen.rfind("localhost:", 0) != 0) {
+  if (!IsLoopbackListen(job.listen)) {
     coordinator.push_back("--allow-remote");
+    if (job.insecure_plaintext) coordinator.push_back("--insecure-plaintext");
   }
   if (!job.tls_cert.empty()) {
     coordinator.insert(coordinator.end(), {"--tls-cert", job.tls_cert, "--tls-key", job.tls_key});

@@ -49,6 +49,9 @@ struct CoordinatorOptions {
   // to make).
   std::string listen_address = "127.0.0.1:0";
   bool allow_remote = false;
+  // A non-loopback address also needs TLS, or this set: plaintext on purpose, for a network the
+  // user trusts (the bearer token crosses it in clear).
+  bool insecure_plaintext = false;
   // The bearer token every call must carry ("authorization: Bearer <token>"). Required, at
   // least 16 characters. Read it from a file or the environment, never from a command line.
   std::string token;
@@ -69,7 +72,8 @@ struct CoordinatorOptions {
 class CoordinatorServer {
  public:
   // Opens the store (migrating it), starts listening and the expiry thread. InvalidArgument for
-  // bad options (no db_path, a short token, a non-loopback address without allow_remote, TLS
+  // bad options (no db_path, a short token, a non-loopback address without allow_remote or
+  // without TLS unless insecure_plaintext, TLS
   // files missing or half given); the store's errors; Unavailable if the address cannot be bound.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(
       CoordinatorOptions options);

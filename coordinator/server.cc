@@ -60,6 +60,14 @@ absl::Status Validate(const CoordinatorOptions& options) {
         absl::StrCat("listen address ", options.listen_address,
                      " is not a loopback address; allow remote clients explicitly (and use TLS)"));
   }
+  if (!IsLoopback(HostOf(options.listen_address)) && options.tls.cert_file.empty() &&
+      !options.insecure_plaintext) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen address ", options.listen_address,
+        " is not a loopback address and TLS is off: the bearer token would cross the network in "
+        "clear; give a certificate (--tls-cert, --tls-key), or --insecure-plaintext on a network "
+        "you trust"));
+  }
   if (options.lease.ttl.count() < 10 || options.lease.max_attempts < 1 ||
       options.lease.quarantine_after < 0) {
     return absl::InvalidArgumentError(

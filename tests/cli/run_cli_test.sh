@@ -24,15 +24,18 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
     "$istar" run "$sweep" --workers 2 --ranks 1 --device cuda
 fi
 expect slurm_cuda_without_gpus 2 '--device cuda needs GPUs: set launch.slurm.gpus_per_rank' -- \
-  "$istar" run "$sweep" --launcher slurm --dry-run --device cuda
+  "$istar" run "$sweep" --launcher slurm --listen 127.0.0.1:0 --dry-run --device cuda
 expect slurm_without_its_client 2 'cannot run sbatch: is Slurm.s client installed and in PATH' -- \
-  env PATH=/nonexistent "$istar" run "$sweep" --launcher slurm
+  env PATH=/nonexistent "$istar" run "$sweep" --launcher slurm --listen 127.0.0.1:0
+expect remote_plaintext_refused 2 'listen on 0.0.0.0:0 without TLS' -- \
+  "$istar" run "$sweep" --listen 0.0.0.0:0
 expect nothing_started_for_bad_input 1 '' -- test -e results.db -o -e istar-slurm
 # deploy/slurm/worker-group.sbatch is what a dry run of examples/paper.yaml prints, in a user's
 # folder /shared/me/paper with istar in /shared/me/istar/bin (docs/deploy.md).
 mkdir -p "$work/tpl/shared/me/paper"
 expect slurm_template_is_current 0 '^$' -- bash -c "cd '$work/tpl/shared/me/paper' &&
-  '$istar' run '$root/examples/paper.yaml' --launcher slurm --dry-run --workers 16 | tail -n +2 |
+  '$istar' run '$root/examples/paper.yaml' --launcher slurm --dry-run --workers 16 \
+    --insecure-plaintext | tail -n +2 |
   sed 's#$work/tpl##g; s#$(readlink -f "$istar")#/shared/me/istar/bin/istar#g' |
   diff - '$root/deploy/slurm/worker-group.sbatch'"
 

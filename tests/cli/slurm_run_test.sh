@@ -60,8 +60,10 @@ slurm_run=("$istar" run --launcher slurm --listen 127.0.0.1:0 --workers 2 --floa
 expect dry_run_prints_the_script 0 'srun --mpi=pmix --kill-on-bad-exit=1 .*istar worker --coordinator-file [^ ]*/istar-slurm/address --token-file [^ ]*/istar-slurm/token' -- \
   "${slurm_run[@]}" six.yaml --dry-run
 expect dry_run_directives 0 '#SBATCH --ntasks=2.*#SBATCH --time=30.*#SBATCH --requeue.*#SBATCH --signal=B:TERM@120' -- \
-  bash -c "'$istar' run six.yaml --launcher slurm --dry-run | tr '\n' ' '"
-expect dry_run_coordinator_job 0 'exec [^ ]*istar coordinator --db [^ ]*/results.db --listen 0.0.0.0:0' -- \
+  bash -c "'$istar' run six.yaml --launcher slurm --listen 127.0.0.1:0 --dry-run | tr '\n' ' '"
+expect dry_run_coordinator_job 0 'exec [^ ]*istar coordinator --db [^ ]*/results.db --listen 0.0.0.0:0 .*--allow-remote --insecure-plaintext' -- \
+  "$istar" run six.yaml --launcher slurm --dry-run --coordinator-job --insecure-plaintext
+expect plaintext_to_the_network_refused 2 'without TLS, and the token would cross the network in clear' -- \
   "$istar" run six.yaml --launcher slurm --dry-run --coordinator-job
 expect bad_memory_names_the_field 2 'six\.yaml:[0-9]+:[0-9]+: launch\.slurm\.mem: expected memory per node' -- \
   "${slurm_run[@]}" six.yaml --set launch.slurm.mem=64GB

@@ -156,6 +156,15 @@ done
 
 # --- 3. A wrong token changes nothing ----------------------------------------------------------
 echo "not-the-token-0123456789abcdef" > wrong-token
+chmod 600 wrong-token
+cp token open-token
+chmod 644 open-token
+expect token_readable_by_others_refused 2 'open-token can be read by other users \(mode 0644\); run: chmod 600 open-token' -- \
+  "$istar" sweep status restart --coordinator "$address" --token-file open-token
+expect coordinator_refuses_an_open_token 2 'chmod 600 open-token' -- \
+  "$istar" coordinator --db open.db --token-file open-token
+expect remote_plaintext_coordinator_refused 2 'TLS is off' -- \
+  "$istar" coordinator --db open.db --token-file token --listen 0.0.0.0:0 --allow-remote
 expect wrong_token_unauthenticated 2 'UNAUTHENTICATED|wrong bearer token' -- \
   "$istar" sweep cancel restart --coordinator "$address" --token-file wrong-token
 expect nothing_cancelled 0 '^done,3$' -- \

@@ -74,11 +74,30 @@ TEST_F(CoordinatorOptionsTest, InvalidOptionsAreInvalidArgument) {
   const absl::Status remote = start([](auto& o) { o.listen_address = "0.0.0.0:0"; });
   EXPECT_EQ(remote.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(remote.message()), HasSubstr("loopback"));
+  // Allowed, but plaintext to the network is refused until asked for by name.
+  const absl::Status plaintext = start([](auto& o) {
+    o.listen_address = "0.0.0.0:0";
+    o.allow_remote = true;
+  });
+  EXPECT_EQ(plaintext.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(plaintext.message()), HasSubstr("TLS is off"));
   const absl::Status no_db = start([](auto& o) { o.db_path.clear(); });
   EXPECT_EQ(no_db.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(no_db.message()), HasSubstr("db_path"));
   const absl::Status half_tls = start([](auto& o) { o.tls.cert_file = "server.pem"; });
   EXPECT_EQ(half_tls.code(), absl::StatusCode::kInvalidArgument) << half_tls;
+}
+
+TEST_F(CoordinatorOptionsTest, NonLoopbackPlaintextStartsOnlyWhenAskedFor) {
+  CoordinatorOptions options = DefaultOptions();
+  options.listen_address = "0.0.0.0:0";
+  options.allow_remote = true;
+  options.insecure_plaintext = true;
+  absl::StatusOr<std::unique_ptr<CoordinatorServer>> server =
+      CoordinatorServer::Start(std::move(options));
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_GT((*server)->port(), 0);
+  (*server)->Shutdown(std::chrono::milliseconds(100));
 }
 
 TEST_F(CoordinatorOptionsTest, PortInUseIsUnavailable) {
