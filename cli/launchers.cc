@@ -52,36 +52,105 @@ class LocalCoordinator final : public CoordinatorProcess {
 // The ranks are signalled every second: a group still starting may not have forked them yet.
 class LocalGroups final : public WorkerGroups {
  public:
-  explicit LocalGroups(std::vector<ChildProcess> groups) : groups_(std::move(groups)) {}
+  explicit LocalGroups(const LocalGroupsOptions& options)
+      : options_(options),
+        restarts_(options.max_restarts, options.restart_delay, options.max_restart_delay,
+                  SystemClock()) {}
 
-  absl::Status Supervise() override {
-    if (!groups_.empty() && Running() == 0) {
-      return absl::InternalError("every worker group exited before the sweep finished");
+  // Starts group `k` (again): mpirun of the worker, a name of its own for each start.
+  absl::Status StartGroup(int k) {
+    std::vector<std::string> argv = {"mpirun", "-np", absl::StrCat(options_.ranks),
+                                     "--oversubscribe"};
+    if (geteuid() == 0) argv.push_back("--allow-run-as-root");
+    if (!options_.gpu_shares.empty()) {
+      argv.push_back("-x");
+      argv.push_back(
+          absl::StrCat("CUDA_VISIBLE_DEVICES=", options_.gpu_shares[static_cast<size_t>(k)]));
     }
+    argv.insert(argv.end(), options_.worker_argv.begin(), options_.worker_argv.end());
+    argv.push_back("--worker-id");
+    const int start = starts_[k]++;
+    argv.push_back(absl::StrCat("run-", getpid(), "-", k, start > 0 ? absl::StrCat(".", start) : ""));
+    ISTAR_ASSIGN_OR_RETURN(
+        ChildProcess group,
+        ChildProcess::Start(argv, absl::StrCat(options_.log_dir, "/worker-", k, ".log")));
+    groups_[k].emplace(std::move(group));
     return absl::OkStatus();
   }
-  std::string Summary() override { return absl::StrCat("groups: ", Running(), " running"); }
+  absl::Status StartAll() {
+    groups_.resize(options_.groups);
+    restart_at_.resize(options_.groups);
+    starts_.resize(options_.groups, 0);
+    for (int k = 0; k < options_.groups; ++k) ISTAR_RETURN_IF_ERROR(StartGroup(k));
+    return absl::OkStatus();
+  }
+
+  absl::Status Supervise() override {
+    for (int k = 0; k < options_.groups; ++k) {
+      std::optional<ChildProcess>& group = groups_[k];
+      if (group.has_value()) {
+        const std::optional<int> code = group->Poll();
+        if (!code.has_value()) continue;
+        group.reset();
+        restart_at_[k] = restarts_.Ended(k);
+        std::cerr << "\nistar run: worker group " << k << " exited with code " << *code << "; "
+                  << (restart_at_[k].has_value()
+                          ? absl::StrCat("restarting it in ",
+                                         std::chrono::duration<double>(*restart_at_[k] -
+                                                                       SystemClock().Now())
+                                             .count(),
+                                         " s")
+                          : std::string("no restart left (--max-restarts)"))
+                  << "; see " << options_.log_dir << "/worker-" << k << ".log" << std::endl;
+      } else if (restart_at_[k].has_value() && SystemClock().Now() >= *restart_at_[k]) {
+        restart_at_[k].reset();
+        ISTAR_RETURN_IF_ERROR(StartGroup(k));
+      }
+    }
+    if (Running() > 0 || std::any_of(restart_at_.begin(), restart_at_.end(),
+                                     [](const auto& at) { return at.has_value(); })) {
+      return absl::OkStatus();
+    }
+    return absl::InternalError(absl::StrCat(
+        "every worker group exited before the sweep finished, and the ", restarts_.limit(),
+        " restarts of --max-restarts are used up"));
+  }
+  std::string Summary() override {
+    std::string summary = absl::StrCat("groups: ", Running(), " running");
+    if (restarts_.used() > 0) absl::StrAppend(&summary, ", ", restarts_.used(), " restarted");
+    return summary;
+  }
   void StopAll() override {
+    for (auto& at : restart_at_) at.reset();
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < give_up && Running() > 0) {
-      for (ChildProcess& g : groups_) g.SignalChildren(SIGTERM);
-      for (ChildProcess& g : groups_) g.Wait(std::chrono::milliseconds(1000 / groups_.size()));
+      for (auto& g : groups_) {
+        if (g.has_value()) g->SignalChildren(SIGTERM);
+      }
+      for (auto& g : groups_) {
+        if (g.has_value()) g->Wait(std::chrono::milliseconds(1000 / groups_.size()));
+      }
     }
-    for (ChildProcess& g : groups_) {
-      if (!g.Poll().has_value()) {
-        g.Signal(SIGTERM);
-        g.Wait(std::chrono::seconds(5));
+    for (auto& g : groups_) {
+      if (g.has_value() && !g->Poll().has_value()) {
+        g->Signal(SIGTERM);
+        g->Wait(std::chrono::seconds(5));
       }
     }
   }
 
  private:
   int Running() {
-    return static_cast<int>(std::count_if(groups_.begin(), groups_.end(),
-                                          [](ChildProcess& g) { return !g.Poll().has_value(); }));
+    return static_cast<int>(std::count_if(groups_.begin(), groups_.end(), [](auto& g) {
+      return g.has_value() && !g->Poll().has_value();
+    }));
   }
 
-  std::vector<ChildProcess> groups_;
+  LocalGroupsOptions options_;
+  RestartPolicy restarts_;
+  std::vector<std::optional<ChildProcess>> groups_;
+  std::vector<std::optional<Timestamp>> restart_at_;  // set while a group waits to restart
+  std::vector<int> starts_;                           // starts of each group so far
 };
 
 }  // namespace
@@ -103,26 +172,9 @@ absl::StatusOr<std::unique_ptr<CoordinatorProcess>> StartLocalCoordinator(
 }
 
 absl::StatusOr<std::unique_ptr<WorkerGroups>> StartLocalGroups(const LocalGroupsOptions& options) {
-  std::vector<std::string> mpirun = {"mpirun", "-np", absl::StrCat(options.ranks),
-                                     "--oversubscribe"};
-  if (geteuid() == 0) mpirun.push_back("--allow-run-as-root");
-  std::vector<ChildProcess> groups;
-  for (int k = 0; k < options.groups; ++k) {
-    std::vector<std::string> argv = mpirun;
-    if (!options.gpu_shares.empty()) {
-      argv.push_back("-x");
-      argv.push_back(
-          absl::StrCat("CUDA_VISIBLE_DEVICES=", options.gpu_shares[static_cast<size_t>(k)]));
-    }
-    argv.insert(argv.end(), options.worker_argv.begin(), options.worker_argv.end());
-    argv.push_back("--worker-id");
-    argv.push_back(absl::StrCat("run-", getpid(), "-", k));
-    ISTAR_ASSIGN_OR_RETURN(
-        ChildProcess group,
-        ChildProcess::Start(argv, absl::StrCat(options.log_dir, "/worker-", k, ".log")));
-    groups.push_back(std::move(group));
-  }
-  return std::make_unique<LocalGroups>(std::move(groups));
+  auto groups = std::make_unique<LocalGroups>(options);
+  ISTAR_RETURN_IF_ERROR(groups->StartAll());
+  return groups;
 }
 
 }  // namespace istar::cli

@@ -85,13 +85,18 @@ class RestartPolicy {
 [[nodiscard]] absl::StatusOr<std::unique_ptr<CoordinatorProcess>> SubmitCoordinatorJob(
     const CoordinatorJob& job, const std::string& script_path);
 
-// W groups of mpirun on this machine; `argv` is one group's `istar worker` command line.
+// W groups of mpirun on this machine, each group that exits before the sweep started again (its
+// ranks are killed, or its node's MPI failed) under a RestartPolicy; a group's log,
+// worker-<k>.log, is appended to by each of its starts, named run-<pid>-<k>[.<start>].
 struct LocalGroupsOptions {
   int groups = 1;
   int64_t ranks = 1;
-  std::vector<std::string> worker_argv;  // without --worker-id, which each group gets
+  std::vector<std::string> worker_argv;  // `istar worker ...` without --worker-id
   std::vector<std::string> gpu_shares;   // CUDA_VISIBLE_DEVICES per group; empty on CPUs
   std::string log_dir;                   // worker-<k>.log
+  int max_restarts = 10;
+  std::chrono::milliseconds restart_delay{1000};  // the first restart's; doubled after
+  std::chrono::milliseconds max_restart_delay{60'000};
 };
 [[nodiscard]] absl::StatusOr<std::unique_ptr<WorkerGroups>> StartLocalGroups(
     const LocalGroupsOptions& options);

@@ -156,11 +156,15 @@ absl::StatusOr<std::unique_ptr<WorkerGroups>> StartGroups(const RunPlan& plan,
       "--no-progress", "--device",      plan.device};
   if (flags.float64) worker.push_back("--float64");
   if (!flags.tls_ca.empty()) worker.insert(worker.end(), {"--tls-ca", flags.tls_ca});
-  return StartLocalGroups({.groups = flags.workers,
-                           .ranks = plan.ranks,
-                           .worker_argv = worker,
-                           .gpu_shares = plan.gpu_shares,
-                           .log_dir = plan.log_dir});
+  return StartLocalGroups(
+      {.groups = flags.workers,
+       .ranks = plan.ranks,
+       .worker_argv = worker,
+       .gpu_shares = plan.gpu_shares,
+       .log_dir = plan.log_dir,
+       .max_restarts = flags.max_restarts,
+       .restart_delay =
+           std::chrono::milliseconds(static_cast<int64_t>(flags.restart_delay_seconds * 1000))});
 }
 
 // Until every trial has finished: the progress line, the groups supervised. Stops everything
@@ -344,17 +348,15 @@ CommandRunner AddRunCommand(CLI::App& app) {
                 "Print the batch script(s) it would submit, and submit nothing")
       ->group(slurm);
   cmd->add_option("--max-restarts", flags->max_restarts,
-                  "Worker groups resubmitted after ending before the sweep did, all groups "
-                  "together, before the run gives up")
+                  "Worker groups started again (Slurm: resubmitted) after ending before the "
+                  "sweep did, all groups together, before the run gives up")
       ->default_val(10)
-      ->check(CLI::Range(0, 100000))
-      ->group(slurm);
+      ->check(CLI::Range(0, 100000));
   cmd->add_option("--restart-delay", flags->restart_delay_seconds,
-                  "Seconds before a group's first resubmission; doubled for each next one, at "
-                  "most 60")
+                  "Seconds before a group's first restart; doubled for each next one of that "
+                  "group, at most 60")
       ->default_val(5)
-      ->check(CLI::Range(0.0, 3600.0))
-      ->group(slurm);
+      ->check(CLI::Range(0.0, 3600.0));
   cmd->add_option("--partition", flags->partition, "Sets launch.slurm.partition")->group(slurm);
   cmd->add_option("--account", flags->account, "Sets launch.slurm.account")->group(slurm);
   cmd->add_option("--time", flags->time, "Sets launch.slurm.time (e.g. 1-00:00:00)")->group(slurm);

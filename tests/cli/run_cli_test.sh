@@ -2,7 +2,8 @@
 # `istar run` as a user runs it (docs/cli.md): a coordinator on a free loopback port, two worker
 # groups of two MPI ranks, the README's demo sweep, every
 # trial done exactly once, the comparison table; a second run re-runs nothing; Ctrl-C hands the
-# running trials back; bad input is refused before anything starts.
+# running trials back; a killed group is started again; bad input is refused before anything
+# starts.
 #
 #   run_cli_test.sh ISTAR REPO_ROOT
 set -u
@@ -75,4 +76,24 @@ expect handed_back_not_failed 0 '^abandoned,2 ' -- \
 expect nothing_left_leased 0 '^0 $' -- \
   sql stopped.db "SELECT count(*) FROM trials WHERE status IN ('leased', 'running')"
 expect no_process_left 1 '' -- pgrep -f "stopped-ckpt"
+
+# A worker group killed mid-trial (mpirun and its ranks SIGKILLed, as a crashed node): istar run
+# starts it again, the killed group's lease expires, and the sweep finishes.
+setsid "$istar" run "$sweep" --workers 2 --ranks 2 --db restart.db --checkpoints restart-ckpt \
+  --logs restart-logs --set grid.seed=[0] --set grid.epochs=4 --lease-ttl 3 --restart-delay 0.5 \
+  > restarted.log 2>&1 &
+run_pid=$!
+expect restart_trials_running 0 '' -- wait_for 120 grep -q ' 2 running,' restarted.log
+pkill -KILL -f -- "--worker-id run-$run_pid-0\$"
+expect restarted_run_finishes 0 '' -- wait_for 240 bash -c "! kill -0 $run_pid"
+wait "$run_pid"
+expect restarted_run_exit_code 0 '^0$' -- echo "$?"
+expect group_restarted 0 'worker group 0 exited with code [0-9]+; restarting it in' -- cat restarted.log
+expect restart_counted 0 'groups: 2 running, 1 restarted' -- cat restarted.log
+expect all_done_after_restart 0 '^done,5 $' -- \
+  sql restart.db "SELECT status, count(*) FROM trials GROUP BY status"
+expect killed_lease_expired 0 "^run-$run_pid-0,expired \$" -- \
+  sql restart.db "SELECT worker_id, outcome FROM attempts WHERE outcome != 'done'"
+expect restarted_group_worked 0 "^1 \$" -- \
+  sql restart.db "SELECT count(*) > 0 FROM attempts WHERE worker_id = 'run-$run_pid-0.1'"
 finish run_cli_test
