@@ -153,7 +153,8 @@ absl::StatusOr<std::unique_ptr<WorkerGroups>> StartGroups(const RunPlan& plan,
   std::vector<std::string> worker = {
       plan.istar,      "worker",        "--coordinator", address,
       "--token-file",  TokenFile(plan), "--checkpoints", plan.checkpoint_dir,
-      "--no-progress", "--device",      plan.device};
+      "--no-progress", "--device",      plan.device,
+      "--hang-timeout", absl::StrCat(flags.hang_timeout_seconds)};
   if (flags.float64) worker.push_back("--float64");
   if (!flags.tls_ca.empty()) worker.insert(worker.end(), {"--tls-ca", flags.tls_ca});
   return StartLocalGroups(
@@ -321,6 +322,11 @@ CommandRunner AddRunCommand(CLI::App& app) {
                   "(CUDA_VISIBLE_DEVICES), one per rank; under Slurm each rank its task's GPU, and "
                   "auto is cuda when launch.slurm.gpus_per_rank >= 1, else cpu")
       ->default_val("auto");
+  cmd->add_option("--hang-timeout", flags->hang_timeout_seconds,
+                  "Seconds a trial may go without a step before its group counts it hung, fails "
+                  "it (retryable) and ends itself; the group is then restarted (0: never)")
+      ->default_val(600)
+      ->check(CLI::Range(0.0, 86400.0));
   cmd->add_option("--launcher", flags->launcher,
                   "local: worker groups under mpirun on this machine; slurm: a job array of "
                   "worker groups, each started by srun --mpi=pmix (docs/deploy.md)")

@@ -111,6 +111,7 @@ WorkerGroupJob GroupJob(const RunPlan& plan, const RunFlags& flags) {
           .log_dir = plan.log_dir,
           .device = plan.device,
           .float64 = flags.float64,
+          .hang_timeout_seconds = flags.hang_timeout_seconds,
           .tls_ca = flags.tls_ca.empty() ? "" : Absolute(flags.tls_ca)};
 }
 

@@ -29,6 +29,7 @@ struct RunFlags {
   std::string listen;  // default: 127.0.0.1:0 (local), 0.0.0.0:0 (slurm)
   std::string tls_cert, tls_key, tls_ca;
   bool insecure_plaintext = false;
+  double hang_timeout_seconds = 600;
   // --launcher slurm
   std::string shared_dir = "istar-slurm";
   bool coordinator_job = false;

@@ -37,6 +37,7 @@ struct WorkerGroupJob {
   std::string log_dir;         // worker-<job>_<index>.log, appended to across requeues
   std::string device = "auto";
   bool float64 = false;
+  double hang_timeout_seconds = 600;  // istar worker --hang-timeout
   std::string tls_ca;           // optional: verify the coordinator's certificate
   std::string tls_server_name;  // optional
 };

@@ -114,7 +114,8 @@ std::string WorkerGroupScript(const WorkerGroupJob& job) {
 
   std::vector<std::string> worker = {
       job.istar,      "worker",        "--coordinator-file", job.address_file, "--token-file",
-      job.token_file, "--checkpoints", job.checkpoint_dir,   "--device",       job.device};
+      job.token_file, "--checkpoints", job.checkpoint_dir,   "--device",       job.device,
+      "--hang-timeout", absl::StrCat(job.hang_timeout_seconds)};
   if (job.float64) worker.push_back("--float64");
   if (!job.tls_ca.empty()) worker.insert(worker.end(), {"--tls-ca", job.tls_ca});
   if (!job.tls_server_name.empty()) {

@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -28,6 +30,7 @@ struct WorkerFlags {
   bool float64 = false;
   bool no_progress = false;
   std::string device = "auto";
+  double hang_timeout_seconds = 600;
 };
 
 // Set by SIGTERM / SIGINT (mpirun forwards them to every rank): stop at the next step and hand
@@ -88,7 +91,14 @@ int Run(const WorkerFlags& flags) {
                                 .float64 = flags.float64,
                                 .device = device->device,
                                 .tensor_group = device->tensors.get(),
-                                .progress = !flags.no_progress},
+                                .progress = !flags.no_progress,
+                                .hang_timeout = std::chrono::milliseconds(
+                                    static_cast<int64_t>(flags.hang_timeout_seconds * 1000)),
+                                .abort_group =
+                                    [&session] {
+                                      if (session != nullptr) session->Abort(1);
+                                      std::_Exit(1);
+                                    }},
                                *group, client.get(), g_stop_requested);
   }
   if (status.ok()) return 0;
@@ -132,6 +142,11 @@ CommandRunner AddWorkerCommand(CLI::App& app) {
                   "cpu, cuda, cuda:N or auto (cuda where LibTorch sees a GPU, else cpu): where "
                   "each rank trains; under mpirun or srun each rank takes its local rank's GPU")
       ->default_val("auto");
+  cmd->add_option("--hang-timeout", flags->hang_timeout_seconds,
+                  "Seconds a trial may go without a step before the group counts it hung: it "
+                  "fails the trial (retryable) and ends every rank (0: never)")
+      ->default_val(600)
+      ->check(CLI::Range(0.0, 86400.0));
   return [flags] { return Run(*flags); };
 }
 

@@ -12,12 +12,14 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "comm/communicator.h"
 #include "coordinator/client.h"
 #include "sweeps/sweep.h"
 #include "trainer/trainer.h"
 #include "worker/internal/heartbeat.h"
+#include "worker/internal/watchdog.h"
 #include "worker/internal/result_sink.h"
 
 namespace istar::worker {
@@ -201,6 +203,22 @@ class Leader {
               << std::endl;
   }
 
+  // A hung trial (Note [Hangs]): failed, retryable, with a few seconds to say so, since the
+  // group is about to end itself.
+  void ReportHang(const db::Lease& lease, int64_t step, double seconds) {
+    const std::string error =
+        absl::StrFormat("hung: no progress for %.0f s at step %d", seconds, step);
+    const absl::Status reported =
+        Fail(lease.trial_id, lease.fencing_token,
+             {.error = error, .retryable = true, .infrastructure = true},
+             std::chrono::seconds(5));
+    std::cerr << "istar worker: trial " << lease.trial_id.substr(0, 12) << " " << error
+              << (reported.ok() ? "; failed it, ending the group"
+                                : absl::StrCat("; could not report it (", reported.message(),
+                                               "), ending the group"))
+              << std::endl;
+  }
+
   // How long a report (or a sync before a checkpoint) is retried while the coordinator is
   // unreachable: two leases' worth, at least 10 s.
   std::chrono::milliseconds patience() const {
@@ -253,6 +271,9 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
   if (leader && client == nullptr) {
     return absl::InvalidArgumentError("rank 0 of a worker group needs a coordinator client");
   }
+  if (options.hang_timeout.count() > 0 && !options.abort_group) {
+    return absl::InvalidArgumentError("a hang_timeout needs an abort_group to end the group");
+  }
   std::optional<Leader> rank0;
   absl::Status registered;
   if (leader) {
@@ -296,7 +317,35 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
                             .device = options.device,
                             .group = &group,
                             .tensor_group = options.tensor_group};
+    // Note [Hangs]
+    // A collective that never returns (a rank stopped or dead, a NIC or GPU fault) blocks every
+    // other rank inside it, while rank 0's heartbeat thread would keep the lease alive forever.
+    // So every rank watches its own progress: should_stop is polled before each step. Rank 0,
+    // after hang_timeout without a step, fails the trial (retryable: another group retries it
+    // from its last checkpoint) and ends the job; the other ranks wait a few seconds longer, so
+    // that a live rank 0 reports first, then end the job themselves (rank 0 may be the one that
+    // is stopped; its lease then expires).
+    std::optional<internal::HangWatchdog> watchdog;
+    int64_t steps_begun = 0;
+    if (options.hang_timeout.count() > 0) {
+      const std::chrono::milliseconds grace =
+          leader ? std::chrono::milliseconds(0)
+                 : std::max<std::chrono::milliseconds>(std::chrono::seconds(3),
+                                                       options.hang_timeout / 4);
+      watchdog.emplace(options.hang_timeout + grace, [&, lease = order.lease](int64_t step,
+                                                                             double seconds) {
+        if (leader) {
+          rank0->ReportHang(lease, step, seconds);
+        } else {
+          std::cerr << "istar worker: rank " << group.rank() << ": no progress for "
+                    << static_cast<int64_t>(seconds) << " s at step " << step
+                    << ", ending the group" << std::endl;
+        }
+        options.abort_group();
+      });
+    }
     run.should_stop = [&] {
+      if (watchdog.has_value()) watchdog->Progress(steps_begun++);
       return stop.load() || (heartbeat.has_value() && (heartbeat->cancelled() || heartbeat->lost()));
     };
     // A preempted group keeps its progress for the next attempt; a cancelled trial needs none,
@@ -307,6 +356,7 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
     const absl::StatusOr<trainer::TrialResult> result =
         trial.ok() ? trainer::TrainTrial(*trial, run, leader ? &*sink : nullptr)
                    : absl::StatusOr<trainer::TrialResult>(trial.status());
+    watchdog.reset();  // the training is over; reporting it has its own deadlines
     // An error of this rank alone leaves the others in a collective: the caller ends the job.
     // (A trial missing from its sweep is every rank's error: they all read the same text.)
     const bool shared = !trial.ok() || group.size() == 1 || comm::IsAgreed(result.status());

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -58,6 +59,13 @@ struct WorkerOptions {
   comm::Communicator* tensor_group = nullptr;
   // Progress lines on stderr (rank 0).
   bool progress = true;
+  // A trial that makes no progress (no step begins) for this long is a hang (Note [Hangs] in
+  // worker.cc): rank 0 fails it as a retryable infrastructure error "hung: no progress for N s
+  // at step k", then `abort_group` ends every rank of the job. Zero: no watchdog.
+  std::chrono::milliseconds hang_timeout{600'000};
+  // Ends every process of the group at once (MpiSession::Abort; std::_Exit alone). Required
+  // when hang_timeout is set.
+  std::function<void()> abort_group;
 };
 
 // Runs the worker group until a stop is requested (`stop`, on any rank; SIGTERM), max_trials

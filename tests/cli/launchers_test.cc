@@ -43,6 +43,7 @@ WorkerGroupJob ExampleJob() {
   job.log_dir = "/shared/me/logs";
   job.device = "cuda";
   job.tls_ca = "/shared/me/ca.pem";
+  job.hang_timeout_seconds = 900;
   return job;
 }
 
@@ -79,7 +80,8 @@ TEST(WorkerGroupScript, HasEveryDirectiveOfTheSettingsInOrder) {
   EXPECT_THAT(script, HasSubstr("srun --mpi=pmix --kill-on-bad-exit=1 /home/me/istar/bin/istar "
                                 "worker --coordinator-file /shared/me/run/address --token-file "
                                 "/shared/me/run/token --checkpoints /shared/me/ckpt --device "
-                                "cuda --tls-ca /shared/me/ca.pem --worker-id \"$group\" &\n"));
+                                "cuda --hang-timeout 900 --tls-ca /shared/me/ca.pem --worker-id "
+                                "\"$group\" &\n"));
   EXPECT_EQ(BashSyntaxCheck(script), 0);
 }
 
