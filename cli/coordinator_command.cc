@@ -35,6 +35,7 @@ struct CoordinatorFlags {
   int64_t quarantine_after = 3;
   std::string address_file;
   double drain_seconds = 10;
+  double hang_timeout_seconds = 900;
 };
 
 // Writes `address` to `path` (mode 0600: on a shared filesystem only this user's jobs need it)
@@ -83,6 +84,8 @@ absl::Status Serve(const CoordinatorFlags& flags) {
            .lease = {.ttl = ttl,
                      .max_attempts = flags.max_attempts,
                      .quarantine_after = flags.quarantine_after},
+           .hang_timeout = std::chrono::milliseconds(
+               static_cast<int64_t>(flags.hang_timeout_seconds * 1000)),
            .expiry_interval = std::min<std::chrono::milliseconds>(
                std::chrono::seconds(1), std::max<std::chrono::milliseconds>(ttl / 4,
                                                                           std::chrono::milliseconds(10)))}));
@@ -137,6 +140,11 @@ CommandRunner AddCoordinatorCommand(CLI::App& app) {
                   "(0: never)")
       ->default_val(3)
       ->check(CLI::Range(int64_t{0}, int64_t{1000}));
+  cmd->add_option("--hang-timeout", flags->hang_timeout_seconds,
+                  "Seconds a lease's heartbeats may report no progress before it is failed as "
+                  "hung, retryable (0: never; above the workers' own --hang-timeout)")
+      ->default_val(900)
+      ->check(CLI::Range(0.0, 86400.0));
   cmd->add_option("--address-file", flags->address_file,
                   "Write the address it listens on (host:port) to this file once ready");
   cmd->add_option("--drain", flags->drain_seconds,

@@ -128,7 +128,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorProcess>> StartCoordinator(const RunPl
                                    "--token-file",   TokenFile(plan),
                                    "--address-file", AddressFile(plan),
                                    "--lease-ttl",    absl::StrCat(flags.lease_ttl_seconds),
-                                   "--listen",       plan.listen};
+                                   "--listen",       plan.listen,
+                                   "--hang-timeout", absl::StrCat(CoordinatorHangTimeout(flags))};
   if (!IsLoopbackListen(plan.listen)) {
     argv.push_back("--allow-remote");  // Plan() has checked for TLS or --insecure-plaintext
     if (flags.insecure_plaintext) argv.push_back("--insecure-plaintext");

@@ -100,6 +100,8 @@ absl::StatusOr<RunPlan> Plan(const RunFlags& flags) {
   return plan;
 }
 
+double CoordinatorHangTimeout(const RunFlags& flags) { return 1.5 * flags.hang_timeout_seconds; }
+
 WorkerGroupJob GroupJob(const RunPlan& plan, const RunFlags& flags) {
   return {.slurm = plan.sweep.launch.slurm.value_or(sweeps::SlurmSettings{}),
           .job_name = JobName(plan.sweep.name, "workers"),
@@ -125,6 +127,7 @@ CoordinatorJob CoordinatorJobOf(const RunPlan& plan, const RunFlags& flags) {
           .address_file = AddressFile(plan),
           .log_dir = plan.log_dir,
           .lease_ttl_seconds = flags.lease_ttl_seconds,
+          .hang_timeout_seconds = CoordinatorHangTimeout(flags),
           .insecure_plaintext = flags.insecure_plaintext,
           .tls_cert = flags.tls_cert.empty() ? "" : Absolute(flags.tls_cert),
           .tls_key = flags.tls_key.empty() ? "" : Absolute(flags.tls_key)};

@@ -62,6 +62,10 @@ struct RunPlan {
 std::string TokenFile(const RunPlan& plan);
 std::string AddressFile(const RunPlan& plan);
 
+// The coordinator's --hang-timeout for a run: half again the groups' own, so that a group that
+// notices its hang reports it first (0 stays 0).
+double CoordinatorHangTimeout(const RunFlags& flags);
+
 // The Slurm jobs of the plan.
 WorkerGroupJob GroupJob(const RunPlan& plan, const RunFlags& flags);
 CoordinatorJob CoordinatorJobOf(const RunPlan& plan, const RunFlags& flags);

@@ -56,6 +56,7 @@ struct CoordinatorJob {
   std::string address_file;  // written by the coordinator once it listens
   std::string log_dir;
   double lease_ttl_seconds = 30;
+  double hang_timeout_seconds = 900;  // istar coordinator --hang-timeout
   bool insecure_plaintext = false;  // a non-loopback listen without TLS, asked for
   std::string tls_cert;  // optional, both or neither
   std::string tls_key;

@@ -155,7 +155,8 @@ std::string CoordinatorScript(const CoordinatorJob& job) {
   std::vector<std::string> coordinator = {
       job.istar,        "coordinator",    "--db",         job.db_path,
       "--listen",       job.listen,       "--token-file", job.token_file,
-      "--address-file", job.address_file, "--lease-ttl",  absl::StrCat(job.lease_ttl_seconds)};
+      "--address-file", job.address_file, "--lease-ttl",  absl::StrCat(job.lease_ttl_seconds),
+      "--hang-timeout", absl::StrCat(job.hang_timeout_seconds)};
   if (!IsLoopbackListen(job.listen)) {
     coordinator.push_back("--allow-remote");
     if (job.insecure_plaintext) coordinator.push_back("--insecure-plaintext");

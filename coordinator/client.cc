@@ -57,11 +57,15 @@ class GrpcClient final : public CoordinatorClient {
     return std::optional<db::Lease>(FromProto(response.lease()));
   }
 
-  absl::StatusOr<db::LeaseState> Heartbeat(const std::string& trial_id,
-                                           int64_t fencing_token) override {
+  absl::StatusOr<db::LeaseState> Heartbeat(const std::string& trial_id, int64_t fencing_token,
+                                           std::optional<int64_t> steps_begun) override {
     v1::HeartbeatRequest request;
     request.set_trial_id(trial_id);
     request.set_fencing_token(fencing_token);
+    if (steps_begun.has_value()) {
+      request.set_has_progress(true);
+      request.set_steps_begun(*steps_begun);
+    }
     v1::HeartbeatResponse response;
     auto context = Context();
     ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->Heartbeat(context.get(), request, &response)));

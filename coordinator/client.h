@@ -90,8 +90,12 @@ class CoordinatorClient {
   // pending.
   [[nodiscard]] virtual absl::StatusOr<std::optional<db::Lease>> LeaseTrial(
       const std::string& worker_id, int ranks, std::chrono::milliseconds* retry_after) = 0;
-  [[nodiscard]] virtual absl::StatusOr<db::LeaseState> Heartbeat(const std::string& trial_id,
-                                                                 int64_t fencing_token) = 0;
+  // Extends the lease; `steps_begun` is the group's progress in this attempt (none: the
+  // coordinator's hang check does not apply). FailedPrecondition when the lease has ended,
+  // among others because it reported no progress for the coordinator's hang timeout.
+  [[nodiscard]] virtual absl::StatusOr<db::LeaseState> Heartbeat(
+      const std::string& trial_id, int64_t fencing_token,
+      std::optional<int64_t> steps_begun = std::nullopt) = 0;
   // Sends the rows in batches of at most `batch_rows` over one stream.
   [[nodiscard]] virtual absl::Status ReportMetrics(const std::string& trial_id,
                                                    int64_t fencing_token,

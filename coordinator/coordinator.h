@@ -58,6 +58,10 @@ struct CoordinatorOptions {
   ServerTls tls;
   // Lease length, attempts per trial, quarantine threshold.
   db::LeasePolicy lease;
+  // A lease whose heartbeats report the same progress (steps begun) for longer than this is
+  // failed as hung, retryable: a group stuck in a collective keeps heartbeating but must not
+  // keep its trial (docs/worker.md, "Hangs"). Zero: no such check.
+  std::chrono::milliseconds hang_timeout{0};
   // How often expired leases are looked for (LeaseTrial also expires them on demand).
   std::chrono::milliseconds expiry_interval{1'000};
   // How often WatchSweep looks for changes.

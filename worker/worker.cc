@@ -301,11 +301,12 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
     }
     // Train. Every rank reads the same trial from the same sweep text.
     const absl::StatusOr<sweeps::TrialSpec> trial = TrialOf(order.lease);
+    std::atomic<int64_t> steps_begun{0};  // the progress the watchdog and heartbeats follow
     std::optional<internal::Heartbeater> heartbeat;
     std::optional<internal::CoordinatorSink> sink;
     if (leader) {
       heartbeat.emplace(rank0->client(), order.lease.trial_id, order.lease.fencing_token,
-                        rank0->heartbeat_interval());
+                        rank0->heartbeat_interval(), &steps_begun);
       sink.emplace(rank0->client(), order.lease.trial_id, order.lease.fencing_token,
                    options.batch_rows, rank0->patience());
       std::cerr << "istar worker: trial " << order.lease.trial_id.substr(0, 12) << " attempt "
@@ -326,7 +327,6 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
     // that a live rank 0 reports first, then end the job themselves (rank 0 may be the one that
     // is stopped; its lease then expires).
     std::optional<internal::HangWatchdog> watchdog;
-    int64_t steps_begun = 0;
     if (options.hang_timeout.count() > 0) {
       const std::chrono::milliseconds grace =
           leader ? std::chrono::milliseconds(0)
@@ -345,7 +345,8 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
       });
     }
     run.should_stop = [&] {
-      if (watchdog.has_value()) watchdog->Progress(steps_begun++);
+      const int64_t step = steps_begun.fetch_add(1);
+      if (watchdog.has_value()) watchdog->Progress(step);
       return stop.load() || (heartbeat.has_value() && (heartbeat->cancelled() || heartbeat->lost()));
     };
     // A preempted group keeps its progress for the next attempt; a cancelled trial needs none,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "coordinator/internal/proto_convert.h"
 #include "sweeps/sweep.h"
@@ -108,6 +109,7 @@ grpc::Status Service::Heartbeat(grpc::ServerContext* context, const v1::Heartbea
                                 v1::HeartbeatResponse* response) {
   return Handle(context, [&]() -> absl::Status {
     ISTAR_RETURN_IF_ERROR(CheckLease(request->trial_id(), request->fencing_token()));
+    ISTAR_RETURN_IF_ERROR(CheckProgress(*request));
     ISTAR_ASSIGN_OR_RETURN(
         const db::LeaseState state,
         store_.Heartbeat(request->trial_id(), request->fencing_token(), options_.lease));
@@ -118,6 +120,35 @@ grpc::Status Service::Heartbeat(grpc::ServerContext* context, const v1::Heartbea
     }
     return absl::OkStatus();
   });
+}
+
+absl::Status Service::CheckProgress(const v1::HeartbeatRequest& request) {
+  if (options_.hang_timeout.count() <= 0 || !request.has_progress()) return absl::OkStatus();
+  const Clock& clock = options_.clock != nullptr ? *options_.clock : SystemClock();
+  const Timestamp now = clock.Now();
+  std::chrono::milliseconds still{0};
+  {
+    absl::MutexLock lock(&progress_mu_);
+    LeaseProgress& last = progress_[request.trial_id()];
+    if (last.fencing_token != request.fencing_token() || last.steps != request.steps_begun()) {
+      last = {.fencing_token = request.fencing_token(), .steps = request.steps_begun(), .since = now};
+      return absl::OkStatus();
+    }
+    still = now - last.since;
+    if (still <= options_.hang_timeout) return absl::OkStatus();
+    progress_.erase(request.trial_id());
+  }
+  const std::string error =
+      absl::StrFormat("hung: heartbeats reported no progress for %.0f s at step %d",
+                      std::chrono::duration<double>(still).count(), request.steps_begun());
+  ISTAR_RETURN_IF_ERROR(store_
+                            .FailLeasedTrial(request.trial_id(), request.fencing_token(),
+                                             {.error = error, .retryable = true,
+                                              .infrastructure = true},
+                                             options_.lease)
+                            .status());
+  return absl::FailedPreconditionError(absl::StrCat(
+      "trial ", request.trial_id().substr(0, 12), ": lease ended by the coordinator: ", error));
 }
 
 grpc::Status Service::ReportMetrics(grpc::ServerContext* context,

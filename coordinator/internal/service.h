@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 
+#include "absl/synchronization/mutex.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/internal/auth.h"
 #include "db/store.h"
@@ -53,10 +55,23 @@ class Service final : public v1::Coordinator::Service {
   // Runs `handler` after the token check, turning its Status into the call's.
   grpc::Status Handle(grpc::ServerContext* context, const std::function<absl::Status()>& handler);
 
+  // OK, or the lease failed as hung (FailedPrecondition) when `request` reports the same
+  // progress as this lease's heartbeats have for longer than options_.hang_timeout.
+  absl::Status CheckProgress(const v1::HeartbeatRequest& request);
+
   db::Store& store_;
   const CoordinatorOptions& options_;
   const std::atomic<bool>& stopping_;
   const TokenChecker tokens_;
+  // The progress each live lease last reported, and since when (trial id -> fencing token,
+  // steps, time); in memory: a restarted coordinator gives every lease a fresh hang timeout.
+  struct LeaseProgress {
+    int64_t fencing_token = 0;
+    int64_t steps = 0;
+    Timestamp since;
+  };
+  absl::Mutex progress_mu_;
+  std::map<std::string, LeaseProgress> progress_ ABSL_GUARDED_BY(progress_mu_);
 };
 
 }  // namespace istar::coordinator::internal

@@ -188,5 +188,40 @@ TEST_F(CoordinatorServiceTest, ConcurrentWorkersCompleteEveryTrialExactlyOnce) {
   EXPECT_EQ(Count("SELECT count(*) FROM metrics"), 40);
 }
 
+// Defence in depth against hung groups (docs/worker.md, "Hangs"): heartbeats that keep coming but
+// report the same progress end the lease once the hang timeout has passed; progress, or a
+// client that reports none, keeps it.
+TEST_F(CoordinatorServiceTest, HeartbeatsWithoutProgressEndTheLeaseAfterTheHangTimeout) {
+  StartServer([](CoordinatorOptions& o) { o.hang_timeout = std::chrono::seconds(60); });
+  auto client = Connect();
+  Submit(*client, "hang", 2);
+  const db::Lease hung = MustLease(*client, "w1");
+  const db::Lease busy = MustLease(*client, "w2");
+  int64_t busy_steps = 0;
+  for (int beat = 0; beat < 4; ++beat) {  // 0, 25, 50, 75 s: the first 60 s are allowed
+    ASSERT_TRUE(client->Heartbeat(hung.trial_id, hung.fencing_token, 7).ok()) << beat;
+    ASSERT_TRUE(client->Heartbeat(busy.trial_id, busy.fencing_token, busy_steps += 10).ok());
+    clock_.Advance(std::chrono::seconds(25));
+    if (beat == 2) break;
+  }
+  // 75 s at step 7: over the timeout.
+  const absl::Status refused = client->Heartbeat(hung.trial_id, hung.fencing_token, 7).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_THAT(std::string(refused.message()),
+              ::testing::HasSubstr("hung: heartbeats reported no progress for 75 s at step 7"));
+  EXPECT_EQ(Query("SELECT outcome || ' ' || error FROM attempts WHERE worker_id = 'w1'"),
+            "failed hung: heartbeats reported no progress for 75 s at step 7");
+  EXPECT_EQ(Query("SELECT status FROM trials WHERE id = '" + hung.trial_id + "'"), "pending");
+  // Its later reports are refused by fencing; the group that progresses keeps its lease, and so
+  // does one whose heartbeats carry no progress at all (an older worker).
+  EXPECT_EQ(client->Heartbeat(hung.trial_id, hung.fencing_token, 8).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(client->Heartbeat(busy.trial_id, busy.fencing_token, busy_steps + 1).ok());
+  clock_.Advance(std::chrono::seconds(25));
+  for (int beat = 0; beat < 5; ++beat, clock_.Advance(std::chrono::seconds(25))) {
+    EXPECT_TRUE(client->Heartbeat(busy.trial_id, busy.fencing_token).ok()) << beat;
+  }
+}
+
 }  // namespace
 }  // namespace istar::coordinator

@@ -18,8 +18,11 @@ namespace istar::worker::internal {
 // destructor. Thread safety: cancelled() and lost() may be read from any thread.
 class Heartbeater {
  public:
+  // `steps_begun`, when set, is the trial's progress, sent with every heartbeat; it must outlive
+  // this object.
   Heartbeater(coordinator::CoordinatorClient& client, std::string trial_id, int64_t fencing_token,
-              std::chrono::milliseconds interval);
+              std::chrono::milliseconds interval,
+              const std::atomic<int64_t>* steps_begun = nullptr);
   Heartbeater(const Heartbeater&) = delete;
   Heartbeater& operator=(const Heartbeater&) = delete;
   ~Heartbeater();
@@ -36,6 +39,7 @@ class Heartbeater {
   const std::string trial_id_;
   const int64_t fencing_token_;
   const std::chrono::milliseconds interval_;
+  const std::atomic<int64_t>* const steps_begun_;
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> lost_{false};
   absl::Mutex mu_;
