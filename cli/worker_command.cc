@@ -31,6 +31,8 @@ struct WorkerFlags {
   bool no_progress = false;
   std::string device = "auto";
   double hang_timeout_seconds = 600;
+  int64_t simulate_steps = 0;
+  double simulate_step_ms = 10;
 };
 
 // Set by SIGTERM / SIGINT (mpirun forwards them to every rank): stop at the next step and hand
@@ -98,7 +100,10 @@ int Run(const WorkerFlags& flags) {
                                     [&session] {
                                       if (session != nullptr) session->Abort(1);
                                       std::_Exit(1);
-                                    }},
+                                    },
+                                .simulate_steps = flags.simulate_steps,
+                                .simulate_step_time = std::chrono::milliseconds(
+                                    static_cast<int64_t>(flags.simulate_step_ms))},
                                *group, client.get(), g_stop_requested);
   }
   if (status.ok()) return 0;
@@ -147,6 +152,14 @@ CommandRunner AddWorkerCommand(CLI::App& app) {
                   "fails the trial (retryable) and ends every rank (0: never)")
       ->default_val(600)
       ->check(CLI::Range(0.0, 86400.0));
+  cmd->add_option("--simulate", flags->simulate_steps,
+                  "The null trainer, for load and soak tests: each trial takes N synthetic steps "
+                  "(no model, no data), streams their rows and completes (a group of one rank)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--simulate-step-ms", flags->simulate_step_ms,
+                  "With --simulate: milliseconds each synthetic step takes")
+      ->default_val(10)
+      ->check(CLI::Range(0.0, 60000.0));
   return [flags] { return Run(*flags); };
 }
 

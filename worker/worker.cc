@@ -19,6 +19,7 @@
 #include "sweeps/sweep.h"
 #include "trainer/trainer.h"
 #include "worker/internal/heartbeat.h"
+#include "worker/internal/simulate.h"
 #include "worker/internal/watchdog.h"
 #include "worker/internal/result_sink.h"
 
@@ -271,6 +272,9 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
   if (leader && client == nullptr) {
     return absl::InvalidArgumentError("rank 0 of a worker group needs a coordinator client");
   }
+  if (options.simulate_steps > 0 && group.size() != 1) {
+    return absl::InvalidArgumentError("the null trainer (--simulate) runs groups of one rank");
+  }
   if (options.hang_timeout.count() > 0 && !options.abort_group) {
     return absl::InvalidArgumentError("a hang_timeout needs an abort_group to end the group");
   }
@@ -355,8 +359,13 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
       return heartbeat.has_value() && !heartbeat->cancelled() && !heartbeat->lost();
     };
     const absl::StatusOr<trainer::TrialResult> result =
-        trial.ok() ? trainer::TrainTrial(*trial, run, leader ? &*sink : nullptr)
-                   : absl::StatusOr<trainer::TrialResult>(trial.status());
+        !trial.ok() ? absl::StatusOr<trainer::TrialResult>(trial.status())
+        : options.simulate_steps > 0
+            ? internal::SimulateTrial(*trial,
+                                      {.steps = options.simulate_steps,
+                                       .step_time = options.simulate_step_time},
+                                      run.should_stop, *sink)
+            : trainer::TrainTrial(*trial, run, leader ? &*sink : nullptr);
     watchdog.reset();  // the training is over; reporting it has its own deadlines
     // An error of this rank alone leaves the others in a collective: the caller ends the job.
     // (A trial missing from its sweep is every rank's error: they all read the same text.)

@@ -66,6 +66,11 @@ struct WorkerOptions {
   // Ends every process of the group at once (MpiSession::Abort; std::_Exit alone). Required
   // when hang_timeout is set.
   std::function<void()> abort_group;
+  // > 0: the null trainer (load and soak tests, docs/worker.md): each leased trial "trains" for
+  // this many steps of `simulate_step_time` each, streaming synthetic rows, through the real
+  // client and protocol. A group of one rank only.
+  int64_t simulate_steps = 0;
+  std::chrono::milliseconds simulate_step_time{10};
 };
 
 // Runs the worker group until a stop is requested (`stop`, on any rank; SIGTERM), max_trials
