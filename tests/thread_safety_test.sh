@@ -2,7 +2,9 @@
 # Compiles, with clang's -Wthread-safety as an error, every source file of each module that uses
 # Abseil's lock annotations (ABSL_GUARDED_BY and friends): GCC ignores them, so without this a
 # read of a guarded member without its mutex would compile silently (STYLE.md §13).
-#   thread_safety_test.sh REPO_ROOT GENERATED_INCLUDE_DIR [FILE...]
+#   thread_safety_test.sh REPO_ROOT GENERATED_INCLUDE_DIRS [FILE...]
+# GENERATED_INCLUDE_DIRS: the build's folders of generated headers (the version header, the
+# protobuf and gRPC code), separated by ':'.
 # Only the LibTorch-free modules are searched: the script passes no LibTorch include paths.
 # Definitions that module CMake files pass (ISTAR_SOURCE_ROOT, db/) are passed here too.
 # With FILEs, checks those instead of the repository's modules (used by the violation fixture).
@@ -26,10 +28,13 @@ else
     while IFS= read -r f; do files+=("$f"); done < <(find "$module" -name '*.cc' | sort)
   done
 fi
+includes=(-I"$root")
+IFS=: read -r -a generated_dirs <<< "$generated"
+for dir in "${generated_dirs[@]}"; do includes+=(-I"$dir"); done
 failures=0
 for file in "${files[@]}"; do
   if ! "$clang" -std=c++20 -fsyntax-only -Wthread-safety -Werror=thread-safety \
-       -I"$root" -I"$generated" -DISTAR_SOURCE_ROOT="\"$root/\"" "$file"; then
+       "${includes[@]}" -DISTAR_SOURCE_ROOT="\"$root/\"" "$file"; then
     failures=$((failures + 1))
   fi
 done
