@@ -87,11 +87,11 @@ check() {  # NAME EXPECTED ACTUAL
 echo "soak: $trials trials, $ngroups groups, $kills groups SIGKILLed, coordinator SIGKILLed and restarted $restarts times, $elapsed s"
 check "trials done" "$trials" "$(done_count)"
 check "done attempts, distinct trials" "$trials,$trials" \
-  "$(sql "SELECT count(*) || ',' || count(DISTINCT trial_id) FROM attempts WHERE outcome = 'done'")"
+  "$(sql "SELECT count(*), count(DISTINCT trial_id) FROM attempts WHERE outcome = 'done'")"
 check "metric rows, distinct (trial, step)" "$((trials * steps)),$((trials * steps))" \
-  "$(sql "SELECT count(*) || ',' || count(DISTINCT trial_id || '/' || step) FROM metrics")"
+  "$(sql "SELECT count(*), count(DISTINCT trial_id || '/' || step) FROM metrics")"
 check "final results" "$trials" "$(sql "SELECT count(*) FROM final_results")"
 check "integrity_check" "ok" "$(sql "PRAGMA integrity_check")"
-echo "soak: attempts by outcome: $(sql "SELECT outcome || '=' || count(*) FROM attempts GROUP BY outcome")"
+echo "soak: attempts by outcome: $(sql "SELECT outcome, count(*) FROM attempts GROUP BY outcome")"
 kill -TERM "$coordinator_pid"
 exit "$ok"
