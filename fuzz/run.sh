@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in fuzz/ with clang 14 under AddressSanitizer and
-# UndefinedBehaviorSanitizer, and runs each for a while. Not part of the tests (it needs minutes).
+# UndefinedBehaviorSanitizer, and runs each for a while: the tokenizer, the safetensors parser,
+# the sweep-file loader, config.json, and the task readers (GLUE TSV, SST-5, SQuAD JSON).
 #
 #   bash fuzz/run.sh [SECONDS_PER_TARGET]      (default 60; builds into build-fuzz/)
 #
@@ -27,9 +28,32 @@ echo "building safetensors_fuzzer"
 "$clang" "${flags[@]}" fuzz/safetensors_fuzzer.cc arrays/safetensors.cc arrays/array_file.cc \
   arrays/internal/*.cc base/check.cc $absl_libs -o "$out/safetensors_fuzzer"
 
+echo "building sweep_fuzzer"
+"$clang" "${flags[@]}" fuzz/sweep_fuzzer.cc sweeps/*.cc sweeps/internal/*.cc base/check.cc \
+  -lyaml-cpp -lcrypto $absl_libs -o "$out/sweep_fuzzer"
+echo "building config_fuzzer"
+"$clang" "${flags[@]}" fuzz/config_fuzzer.cc models/config.cc base/check.cc $absl_libs \
+  -o "$out/config_fuzzer"
+echo "building task_reader_fuzzer"
+"$clang" "${flags[@]}" fuzz/task_reader_fuzzer.cc tasks/glue_readers.cc tasks/squad_reader.cc \
+  tasks/task.cc tasks/internal/text_file.cc tokenizers/*.cc tokenizers/internal/*.cc base/check.cc \
+  $(pkg-config --libs libutf8proc sentencepiece) $absl_libs -o "$out/task_reader_fuzzer"
+
 mkdir -p "$out/tokenizer_corpus" "$out/safetensors_corpus"
 cd "$out"
 ISTAR_VOCAB="$data/bert-base-uncased/vocab.txt" ./tokenizer_fuzzer \
   -max_total_time="$seconds" -print_final_stats=1 tokenizer_corpus
 ./safetensors_fuzzer -max_total_time="$seconds" -print_final_stats=1 safetensors_corpus \
   "$data/tiny-bert-jammi"
+# Seeds: the example sweeps; the real config.json; the head of each real task file behind the
+# byte that picks its reader (task_reader_fuzzer.cc).
+mkdir -p sweep_corpus config_corpus task_corpus task_seeds
+cp "$root"/examples/*.yaml sweep_corpus/
+cp "$data/tiny-bert-jammi/config.json" config_corpus/
+for pick in "0 sst2/dev.tsv" "1 qnli/dev.tsv" "2 sst5/ids-sst-dev.csv" "3 squad-v1.1/dev-v1.1.json"; do
+  set -- $pick
+  { printf "\\x0$1"; head -c 3000 "$data/$2"; } > "task_seeds/$1"
+done
+./sweep_fuzzer -max_total_time="$seconds" -print_final_stats=1 sweep_corpus
+./config_fuzzer -max_total_time="$seconds" -print_final_stats=1 config_corpus
+./task_reader_fuzzer -max_total_time="$seconds" -print_final_stats=1 task_corpus task_seeds

@@ -117,6 +117,8 @@ absl::StatusOr<TaskData> ReadSquadJson(const std::string& path) {
     root = Json::parse(contents);
   } catch (const Json::parse_error& error) {
     return SyntaxError(path, contents, error.byte, error.what());
+  } catch (const Json::exception& error) {  // a number too large for a double ("1e613")
+    return absl::InvalidArgumentError(absl::StrCat(path, ": invalid JSON: ", error.what()));
   }
   TaskData data{.task = Task::kSquad, .split = Split::kTrain, .path = path};
   const Where top{path, ""};

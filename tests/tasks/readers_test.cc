@@ -158,6 +158,17 @@ TEST(SquadReader, SyntaxErrorNamesLineAndColumn) {
   EXPECT_THAT(status.message(), HasSubstr(path + ":2:"));
 }
 
+// Found by fuzz/task_reader_fuzzer.cc: nlohmann's out_of_range for a number beyond a double used
+// to escape the reader and end the process.
+TEST(SquadReader, NumberTooLargeForADoubleIsInvalidArgument) {
+  TempFolder folder;
+  const std::string path = folder.Write("big.json", R"({"data": [], "version": 1e613})");
+  absl::Status status = ReadSquadJson(path).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr(path + ": invalid JSON: "));
+  EXPECT_THAT(status.message(), HasSubstr("number overflow"));
+}
+
 TEST(SquadReader, MissingFieldNamesItsPlace) {
   TempFolder folder;
   const std::string path = folder.Write(
