@@ -4,18 +4,25 @@
 # the sweep-file loader, config.json, and the task readers (GLUE TSV, SST-5, SQuAD JSON).
 #
 #   bash fuzz/run.sh [SECONDS_PER_TARGET]      (default 60; builds into build-fuzz/)
+#   bash fuzz/run.sh --smoke [OUT_DIR]         (CI: each target for 3 s, built into OUT_DIR;
+#                                               exit 77 where clang cannot build fuzzers)
 #
 # The targets are compiled straight from the module sources (both modules are LibTorch-free), so
 # this needs no CMake configure with clang. Each run prints libFuzzer's summary; a crash leaves
 # its input as build-fuzz/crash-* and makes this script exit non-zero.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-seconds=${1:-60}
-out=$root/build-fuzz
+if [ "${1:-}" = "--smoke" ]; then
+  seconds=3
+  out=${2:-$root/build-fuzz}
+else
+  seconds=${1:-60}
+  out=$root/build-fuzz
+fi
 mkdir -p "$out"
 cd "$root"
 clang=$(command -v clang++-14 || command -v clang++) || {
-  echo "fuzz/run.sh: clang++ is needed (apt-get install clang-14)" >&2; exit 1; }
+  echo "fuzz/run.sh: clang++ is needed (apt-get install clang-14)" >&2; exit 77; }
 flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I"$root")
 absl_libs=$(pkg-config --libs absl_statusor absl_strings absl_str_format)
 data=$(cd "$root/.." && pwd)/shared/data

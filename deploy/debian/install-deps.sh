@@ -27,8 +27,9 @@ packages=("${build_packages[@]}"
   # tests and benchmarks (openssl makes tokens and certificates, procps's pgrep/pkill signal the
   # worker groups of tests/cli/worker_cli_test.sh)
   libgtest-dev libgmock-dev libbenchmark-dev openssl procps
-  # clang checks the lock annotations (tests/thread_safety_test.sh)
-  clang-14
+  # clang checks the lock annotations (tests/thread_safety_test.sh) and builds the fuzzers with
+  # libFuzzer and the sanitizers' runtimes (fuzz/run.sh, ctest fuzz_smoke_test)
+  clang-14 libclang-rt-14-dev
   # a one-node Slurm for the tests of worker groups under srun --mpi=pmix (deploy/slurm/)
   slurmctld slurmd slurm-client munge
   # Python's YAML, for the offline check of the Kubernetes manifests (deploy/kubernetes/)
