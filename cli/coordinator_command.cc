@@ -84,11 +84,11 @@ absl::Status Serve(const CoordinatorFlags& flags) {
            .lease = {.ttl = ttl,
                      .max_attempts = flags.max_attempts,
                      .quarantine_after = flags.quarantine_after},
-           .hang_timeout = std::chrono::milliseconds(
-               static_cast<int64_t>(flags.hang_timeout_seconds * 1000)),
+           .hang_timeout =
+               std::chrono::milliseconds(static_cast<int64_t>(flags.hang_timeout_seconds * 1000)),
            .expiry_interval = std::min<std::chrono::milliseconds>(
-               std::chrono::seconds(1), std::max<std::chrono::milliseconds>(ttl / 4,
-                                                                          std::chrono::milliseconds(10)))}));
+               std::chrono::seconds(1),
+               std::max<std::chrono::milliseconds>(ttl / 4, std::chrono::milliseconds(10)))}));
   if (!flags.address_file.empty()) {
     ISTAR_RETURN_IF_ERROR(WriteAddressFile(flags.address_file, server->address()));
   }

@@ -70,7 +70,8 @@ class LocalGroups final : public WorkerGroups {
     argv.insert(argv.end(), options_.worker_argv.begin(), options_.worker_argv.end());
     argv.push_back("--worker-id");
     const int start = starts_[k]++;
-    argv.push_back(absl::StrCat("run-", getpid(), "-", k, start > 0 ? absl::StrCat(".", start) : ""));
+    argv.push_back(
+        absl::StrCat("run-", getpid(), "-", k, start > 0 ? absl::StrCat(".", start) : ""));
     ISTAR_ASSIGN_OR_RETURN(
         ChildProcess group,
         ChildProcess::Start(argv, absl::StrCat(options_.log_dir, "/worker-", k, ".log")));
@@ -95,11 +96,11 @@ class LocalGroups final : public WorkerGroups {
         restart_at_[k] = restarts_.Ended(k);
         std::cerr << "\nistar run: worker group " << k << " exited with code " << *code << "; "
                   << (restart_at_[k].has_value()
-                          ? absl::StrCat("restarting it in ",
-                                         std::chrono::duration<double>(*restart_at_[k] -
-                                                                       SystemClock().Now())
-                                             .count(),
-                                         " s")
+                          ? absl::StrCat(
+                                "restarting it in ",
+                                std::chrono::duration<double>(*restart_at_[k] - SystemClock().Now())
+                                    .count(),
+                                " s")
                           : std::string("no restart left (--max-restarts)"))
                   << "; see " << options_.log_dir << "/worker-" << k << ".log" << std::endl;
       } else if (restart_at_[k].has_value() && SystemClock().Now() >= *restart_at_[k]) {
@@ -111,9 +112,9 @@ class LocalGroups final : public WorkerGroups {
                                      [](const auto& at) { return at.has_value(); })) {
       return absl::OkStatus();
     }
-    return absl::InternalError(absl::StrCat(
-        "every worker group exited before the sweep finished, and the ", restarts_.limit(),
-        " restarts of --max-restarts are used up"));
+    return absl::InternalError(
+        absl::StrCat("every worker group exited before the sweep finished, and the ",
+                     restarts_.limit(), " restarts of --max-restarts are used up"));
   }
   std::string Summary() override {
     std::string summary = absl::StrCat("groups: ", Running(), " running");

@@ -76,7 +76,8 @@ absl::StatusOr<std::string> AwaitAddress(const fs::path& address_file,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  if (g_interrupted.load()) return absl::CancelledError("interrupted before the coordinator started");
+  if (g_interrupted.load())
+    return absl::CancelledError("interrupted before the coordinator started");
   return absl::DeadlineExceededError(absl::StrCat(
       "the coordinator did not write ", address_file.string(), " in ", timeout.count(), " s"));
 }
@@ -151,22 +152,29 @@ absl::StatusOr<std::unique_ptr<WorkerGroups>> StartGroups(const RunPlan& plan,
                               .restart_delay = std::chrono::milliseconds(
                                   static_cast<int64_t>(flags.restart_delay_seconds * 1000))});
   }
-  std::vector<std::string> worker = {
-      plan.istar,      "worker",        "--coordinator", address,
-      "--token-file",  TokenFile(plan), "--checkpoints", plan.checkpoint_dir,
-      "--no-progress", "--device",      plan.device,
-      "--hang-timeout", absl::StrCat(flags.hang_timeout_seconds)};
+  std::vector<std::string> worker = {plan.istar,
+                                     "worker",
+                                     "--coordinator",
+                                     address,
+                                     "--token-file",
+                                     TokenFile(plan),
+                                     "--checkpoints",
+                                     plan.checkpoint_dir,
+                                     "--no-progress",
+                                     "--device",
+                                     plan.device,
+                                     "--hang-timeout",
+                                     absl::StrCat(flags.hang_timeout_seconds)};
   if (flags.float64) worker.push_back("--float64");
   if (!flags.tls_ca.empty()) worker.insert(worker.end(), {"--tls-ca", flags.tls_ca});
-  return StartLocalGroups(
-      {.groups = flags.workers,
-       .ranks = plan.ranks,
-       .worker_argv = worker,
-       .gpu_shares = plan.gpu_shares,
-       .log_dir = plan.log_dir,
-       .max_restarts = flags.max_restarts,
-       .restart_delay =
-           std::chrono::milliseconds(static_cast<int64_t>(flags.restart_delay_seconds * 1000))});
+  return StartLocalGroups({.groups = flags.workers,
+                           .ranks = plan.ranks,
+                           .worker_argv = worker,
+                           .gpu_shares = plan.gpu_shares,
+                           .log_dir = plan.log_dir,
+                           .max_restarts = flags.max_restarts,
+                           .restart_delay = std::chrono::milliseconds(
+                               static_cast<int64_t>(flags.restart_delay_seconds * 1000))});
 }
 
 // Until every trial has finished: the progress line, the groups supervised. Stops everything

@@ -93,9 +93,10 @@ absl::StatusOr<RunPlan> Plan(const RunFlags& flags) {
   const int64_t gpus = plan.sweep.launch.slurm.value_or(sweeps::SlurmSettings{}).gpus_per_rank;
   plan.device = flags.device != "auto" ? flags.device : gpus > 0 ? "cuda" : "cpu";
   if (gpus == 0 && plan.device.starts_with("cuda")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--device ", plan.device, " needs GPUs: set launch.slurm.gpus_per_rank (e.g. --set "
-        "launch.slurm.gpus_per_rank=1)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--device ", plan.device,
+                     " needs GPUs: set launch.slurm.gpus_per_rank (e.g. --set "
+                     "launch.slurm.gpus_per_rank=1)"));
   }
   return plan;
 }

@@ -38,8 +38,8 @@ struct WorkerGroupJob {
   std::string device = "auto";
   bool float64 = false;
   double hang_timeout_seconds = 600;  // istar worker --hang-timeout
-  std::string tls_ca;           // optional: verify the coordinator's certificate
-  std::string tls_server_name;  // optional
+  std::string tls_ca;                 // optional: verify the coordinator's certificate
+  std::string tls_server_name;        // optional
 };
 
 // The batch script of one worker group (one element of a job array), docs/deploy.md.
@@ -57,8 +57,8 @@ struct CoordinatorJob {
   std::string log_dir;
   double lease_ttl_seconds = 30;
   double hang_timeout_seconds = 900;  // istar coordinator --hang-timeout
-  bool insecure_plaintext = false;  // a non-loopback listen without TLS, asked for
-  std::string tls_cert;  // optional, both or neither
+  bool insecure_plaintext = false;    // a non-loopback listen without TLS, asked for
+  std::string tls_cert;               // optional, both or neither
   std::string tls_key;
 };
 

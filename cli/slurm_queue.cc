@@ -39,9 +39,9 @@ absl::Status SlurmQueue::CheckClient() const {
         "--launcher slurm: cannot run sbatch: is Slurm's client installed and in PATH?");
   }
   if (version->exit_code != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--launcher slurm: sbatch --version failed: ",
-                     Trimmed(version->err + version->out), " (is SLURM_CONF right?)"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--launcher slurm: sbatch --version failed: ", Trimmed(version->err + version->out),
+        " (is SLURM_CONF right?)"));
   }
   ISTAR_ASSIGN_OR_RETURN(const CommandOutput sinfo, Run({"sinfo", "--noheader", "--summarize"}));
   if (sinfo.exit_code != 0) {

@@ -113,9 +113,9 @@ std::string WorkerGroupScript(const WorkerGroupJob& job) {
   for (const std::string& line : slurm.setup) absl::StrAppend(&script, line, "\n");
 
   std::vector<std::string> worker = {
-      job.istar,      "worker",        "--coordinator-file", job.address_file, "--token-file",
-      job.token_file, "--checkpoints", job.checkpoint_dir,   "--device",       job.device,
-      "--hang-timeout", absl::StrCat(job.hang_timeout_seconds)};
+      job.istar,      "worker",       "--coordinator-file", job.address_file,
+      "--token-file", job.token_file, "--checkpoints",      job.checkpoint_dir,
+      "--device",     job.device,     "--hang-timeout",     absl::StrCat(job.hang_timeout_seconds)};
   if (job.float64) worker.push_back("--float64");
   if (!job.tls_ca.empty()) worker.insert(worker.end(), {"--tls-ca", job.tls_ca});
   if (!job.tls_server_name.empty()) {
@@ -152,11 +152,13 @@ std::string CoordinatorScript(const CoordinatorJob& job) {
   AppendPlacement(job.slurm, script);
   absl::StrAppend(&script, "#SBATCH --output=", job.log_dir,
                   "/coordinator-%j.log\n#SBATCH --open-mode=append\n");
-  std::vector<std::string> coordinator = {
-      job.istar,        "coordinator",    "--db",         job.db_path,
-      "--listen",       job.listen,       "--token-file", job.token_file,
-      "--address-file", job.address_file, "--lease-ttl",  absl::StrCat(job.lease_ttl_seconds),
-      "--hang-timeout", absl::StrCat(job.hang_timeout_seconds)};
+  std::vector<std::string> coordinator = {job.istar,        "coordinator",
+                                          "--db",           job.db_path,
+                                          "--listen",       job.listen,
+                                          "--token-file",   job.token_file,
+                                          "--address-file", job.address_file,
+                                          "--lease-ttl",    absl::StrCat(job.lease_ttl_seconds),
+                                          "--hang-timeout", absl::StrCat(job.hang_timeout_seconds)};
   if (!IsLoopbackListen(job.listen)) {
     coordinator.push_back("--allow-remote");
     if (job.insecure_plaintext) coordinator.push_back("--insecure-plaintext");

@@ -84,27 +84,28 @@ int Run(const WorkerFlags& flags) {
   }
   absl::Status status = comm::AgreeOnStatus(*group, connected);
   if (status.ok()) {
-    status = worker::RunWorker({.worker_id = flags.worker_id,
-                                .checkpoint_dir = flags.checkpoint_dir,
-                                .max_trials = flags.max_trials,
-                                .exit_when_idle_for = std::chrono::milliseconds(
-                                    static_cast<int64_t>(flags.exit_when_idle_seconds * 1000)),
-                                .batch_rows = flags.batch_rows,
-                                .float64 = flags.float64,
-                                .device = device->device,
-                                .tensor_group = device->tensors.get(),
-                                .progress = !flags.no_progress,
-                                .hang_timeout = std::chrono::milliseconds(
-                                    static_cast<int64_t>(flags.hang_timeout_seconds * 1000)),
-                                .abort_group =
-                                    [&session] {
-                                      if (session != nullptr) session->Abort(1);
-                                      std::_Exit(1);
-                                    },
-                                .simulate_steps = flags.simulate_steps,
-                                .simulate_step_time = std::chrono::milliseconds(
-                                    static_cast<int64_t>(flags.simulate_step_ms))},
-                               *group, client.get(), g_stop_requested);
+    status = worker::RunWorker(
+        {.worker_id = flags.worker_id,
+         .checkpoint_dir = flags.checkpoint_dir,
+         .max_trials = flags.max_trials,
+         .exit_when_idle_for =
+             std::chrono::milliseconds(static_cast<int64_t>(flags.exit_when_idle_seconds * 1000)),
+         .batch_rows = flags.batch_rows,
+         .float64 = flags.float64,
+         .device = device->device,
+         .tensor_group = device->tensors.get(),
+         .progress = !flags.no_progress,
+         .hang_timeout =
+             std::chrono::milliseconds(static_cast<int64_t>(flags.hang_timeout_seconds * 1000)),
+         .abort_group =
+             [&session] {
+               if (session != nullptr) session->Abort(1);
+               std::_Exit(1);
+             },
+         .simulate_steps = flags.simulate_steps,
+         .simulate_step_time =
+             std::chrono::milliseconds(static_cast<int64_t>(flags.simulate_step_ms))},
+        *group, client.get(), g_stop_requested);
   }
   if (status.ok()) return 0;
   if (group->size() > 1 && !comm::IsAgreed(status)) {

@@ -20,9 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   for (const istar::sweeps::TrialSpec& trial : sweep->trials) {
-    if (trial.id.size() != 64 ||
-        !std::all_of(trial.id.begin(), trial.id.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+    if (trial.id.size() != 64 || !std::all_of(trial.id.begin(), trial.id.end(), [](char c) {
+          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        })) {
       std::abort();
     }
     const nlohmann::json canonical = nlohmann::json::parse(trial.canonical_json, nullptr, false);

@@ -19,9 +19,9 @@
 #include "sweeps/sweep.h"
 #include "trainer/trainer.h"
 #include "worker/internal/heartbeat.h"
+#include "worker/internal/result_sink.h"
 #include "worker/internal/simulate.h"
 #include "worker/internal/watchdog.h"
-#include "worker/internal/result_sink.h"
 
 namespace istar::worker {
 namespace {
@@ -211,8 +211,7 @@ class Leader {
         absl::StrFormat("hung: no progress for %.0f s at step %d", seconds, step);
     const absl::Status reported =
         Fail(lease.trial_id, lease.fencing_token,
-             {.error = error, .retryable = true, .infrastructure = true},
-             std::chrono::seconds(5));
+             {.error = error, .retryable = true, .infrastructure = true}, std::chrono::seconds(5));
     std::cerr << "istar worker: trial " << lease.trial_id.substr(0, 12) << " " << error
               << (reported.ok() ? "; failed it, ending the group"
                                 : absl::StrCat("; could not report it (", reported.message(),
@@ -336,17 +335,17 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
           leader ? std::chrono::milliseconds(0)
                  : std::max<std::chrono::milliseconds>(std::chrono::seconds(3),
                                                        options.hang_timeout / 4);
-      watchdog.emplace(options.hang_timeout + grace, [&, lease = order.lease](int64_t step,
-                                                                             double seconds) {
-        if (leader) {
-          rank0->ReportHang(lease, step, seconds);
-        } else {
-          std::cerr << "istar worker: rank " << group.rank() << ": no progress for "
-                    << static_cast<int64_t>(seconds) << " s at step " << step
-                    << ", ending the group" << std::endl;
-        }
-        options.abort_group();
-      });
+      watchdog.emplace(options.hang_timeout + grace,
+                       [&, lease = order.lease](int64_t step, double seconds) {
+                         if (leader) {
+                           rank0->ReportHang(lease, step, seconds);
+                         } else {
+                           std::cerr << "istar worker: rank " << group.rank()
+                                     << ": no progress for " << static_cast<int64_t>(seconds)
+                                     << " s at step " << step << ", ending the group" << std::endl;
+                         }
+                         options.abort_group();
+                       });
     }
     run.should_stop = [&] {
       const int64_t step = steps_begun.fetch_add(1);
@@ -361,10 +360,10 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
     const absl::StatusOr<trainer::TrialResult> result =
         !trial.ok() ? absl::StatusOr<trainer::TrialResult>(trial.status())
         : options.simulate_steps > 0
-            ? internal::SimulateTrial(*trial,
-                                      {.steps = options.simulate_steps,
-                                       .step_time = options.simulate_step_time},
-                                      run.should_stop, *sink)
+            ? internal::SimulateTrial(
+                  *trial,
+                  {.steps = options.simulate_steps, .step_time = options.simulate_step_time},
+                  run.should_stop, *sink)
             : trainer::TrainTrial(*trial, run, leader ? &*sink : nullptr);
     watchdog.reset();  // the training is over; reporting it has its own deadlines
     // An error of this rank alone leaves the others in a collective: the caller ends the job.

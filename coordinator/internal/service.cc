@@ -131,7 +131,8 @@ absl::Status Service::CheckProgress(const v1::HeartbeatRequest& request) {
     absl::MutexLock lock(&progress_mu_);
     LeaseProgress& last = progress_[request.trial_id()];
     if (last.fencing_token != request.fencing_token() || last.steps != request.steps_begun()) {
-      last = {.fencing_token = request.fencing_token(), .steps = request.steps_begun(), .since = now};
+      last = {
+          .fencing_token = request.fencing_token(), .steps = request.steps_begun(), .since = now};
       return absl::OkStatus();
     }
     still = now - last.since;
@@ -141,14 +142,14 @@ absl::Status Service::CheckProgress(const v1::HeartbeatRequest& request) {
   const std::string error =
       absl::StrFormat("hung: heartbeats reported no progress for %.0f s at step %d",
                       std::chrono::duration<double>(still).count(), request.steps_begun());
-  ISTAR_RETURN_IF_ERROR(store_
-                            .FailLeasedTrial(request.trial_id(), request.fencing_token(),
-                                             {.error = error, .retryable = true,
-                                              .infrastructure = true},
-                                             options_.lease)
-                            .status());
-  return absl::FailedPreconditionError(absl::StrCat(
-      "trial ", request.trial_id().substr(0, 12), ": lease ended by the coordinator: ", error));
+  ISTAR_RETURN_IF_ERROR(
+      store_
+          .FailLeasedTrial(request.trial_id(), request.fencing_token(),
+                           {.error = error, .retryable = true, .infrastructure = true},
+                           options_.lease)
+          .status());
+  return absl::FailedPreconditionError(absl::StrCat("trial ", request.trial_id().substr(0, 12),
+                                                    ": lease ended by the coordinator: ", error));
 }
 
 grpc::Status Service::ReportMetrics(grpc::ServerContext* context,

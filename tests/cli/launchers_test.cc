@@ -115,10 +115,12 @@ TEST(CoordinatorScript, ExecsTheCoordinatorAndAllowsRemoteClientsOffLoopback) {
   const std::string script = CoordinatorScript(job);
   EXPECT_THAT(script, HasSubstr("#SBATCH --job-name=istar-s-coordinator\n#SBATCH --ntasks=1\n"));
   EXPECT_THAT(script, HasSubstr("#SBATCH --time=7-0\n"));
-  EXPECT_THAT(script, HasSubstr("exec /opt/istar coordinator --db /shared/results.db --listen "
-                                "0.0.0.0:0 --token-file /shared/run/token --address-file "
-                                "/shared/run/address --lease-ttl 45 --hang-timeout 900 --allow-remote --tls-cert "
-                                "/shared/cert.pem --tls-key /shared/key.pem\n"));
+  EXPECT_THAT(
+      script,
+      HasSubstr("exec /opt/istar coordinator --db /shared/results.db --listen "
+                "0.0.0.0:0 --token-file /shared/run/token --address-file "
+                "/shared/run/address --lease-ttl 45 --hang-timeout 900 --allow-remote --tls-cert "
+                "/shared/cert.pem --tls-key /shared/key.pem\n"));
   EXPECT_EQ(BashSyntaxCheck(script), 0);
   job.listen = "127.0.0.1:0";
   EXPECT_THAT(CoordinatorScript(job), Not(HasSubstr("--allow-remote")));

@@ -18,7 +18,7 @@
 namespace istar::worker::internal {
 
 struct Simulation {
-  int64_t steps = 20;                     // steps of every trial, >= 1
+  int64_t steps = 20;                       // steps of every trial, >= 1
   std::chrono::milliseconds step_time{10};  // how long each step takes
 };
 
