@@ -13,22 +13,9 @@ ngroups=${3:-16}
 kill_every=${4:-3}
 steps=10
 work=$(mktemp -d)
-sessions=()
-cleanup() {
-  for s in "${sessions[@]}"; do pkill -9 -s "$s" 2> /dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/../tests/cli/sessions.sh"
 cd "$work" || exit 2
-start() {
-  local log=$1
-  shift
-  setsid "$@" >> "$log" 2>&1 &
-  started=$!
-  disown "$started"
-  sessions+=("$started")
-}
-alive() { kill -0 "$1" 2> /dev/null; }
+alive() { ! gone "$1"; }
 sql() { "$istar" sql --db soak.db --format csv "$1" | tail -n +2 | tr '\n' ' ' | sed 's/ $//'; }
 openssl rand -hex 32 > token
 chmod 600 token

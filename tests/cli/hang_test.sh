@@ -15,24 +15,10 @@ mpiexec=${3:?usage: hang_test.sh ISTAR REPO_ROOT MPIEXEC [FLAGS...]}
 shift 3
 mpiflags=("$@")
 work=$(mktemp -d)
-sessions=()
-cleanup() {
-  for s in "${sessions[@]}"; do pkill -CONT -s "$s" 2> /dev/null; pkill -9 -s "$s" 2> /dev/null; done
-  [ -n "${ISTAR_KEEP_TEST_DIR:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/sessions.sh"
 source "$(dirname "$0")/expect.sh"
 source "$(dirname "$0")/rows.sh"
 cd "$work" || exit 2
-start() {  # LOG COMMAND...: in a session of its own; sets $started
-  local log=$1
-  shift
-  setsid "$@" >> "$log" 2>&1 &
-  started=$!
-  disown "$started"
-  sessions+=("$started")
-}
-gone() { ! kill -0 "$1" 2> /dev/null; }
 sql() { "$istar" sql --db "$1" --format csv "$2" | tail -n +2 | tr '\n' ' '; }
 rank_pid() {  # MPIEXEC_PID RANK: the pid of that rank of the job
   local pid

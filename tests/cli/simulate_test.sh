@@ -9,23 +9,9 @@
 set -u
 istar=${1:?usage: simulate_test.sh ISTAR}
 work=$(mktemp -d)
-sessions=()
-cleanup() {
-  for s in "${sessions[@]}"; do pkill -9 -s "$s" 2> /dev/null; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/sessions.sh"
 source "$(dirname "$0")/expect.sh"
 cd "$work" || exit 2
-start() {
-  local log=$1
-  shift
-  setsid "$@" >> "$log" 2>&1 &
-  started=$!
-  disown "$started"
-  sessions+=("$started")
-}
-gone() { ! kill -0 "$1" 2> /dev/null; }
 sql() { "$istar" sql --db soak.db --format csv "$1" | tail -n +2 | tr '\n' ' '; }
 openssl rand -hex 32 > token
 chmod 600 token

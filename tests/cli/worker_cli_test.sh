@@ -22,28 +22,11 @@ mpiexec=${3:?usage: worker_cli_test.sh ISTAR REPO_ROOT MPIEXEC [FLAGS...]}
 shift 3
 mpiflags=("$@")
 work=$(mktemp -d)
-sessions=()
-cleanup() {
-  for s in "${sessions[@]}"; do pkill -9 -s "$s" 2> /dev/null; done
-  [ -n "${ISTAR_KEEP_TEST_DIR:-}" ] && echo "kept $work" || rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/sessions.sh"
 source "$(dirname "$0")/expect.sh"
 source "$(dirname "$0")/rows.sh"
 cd "$work" || exit 2
 
-# Starts a command in a session of its own (setsid keeps the pid), so that every process it
-# starts (mpiexec's ranks) can be signalled together, as a node's death would.
-start() {
-  local log=$1
-  shift
-  setsid "$@" >> "$log" 2>&1 &
-  started=$!
-  disown "$started"  # no "Killed" notices from the shell: the kills are the test
-  sessions+=("$started")
-}
-signal_session() { pkill "-$1" -s "$2"; }
-gone() { ! kill -0 "$1" 2> /dev/null; }
 sql() { "$istar" sql --db "$1" --format csv "$2" | tail -n +2; }
 
 "$istar" demo-data demo > /dev/null || exit 2
