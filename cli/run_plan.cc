@@ -90,7 +90,8 @@ absl::StatusOr<RunPlan> Plan(const RunFlags& flags) {
   // Note [Devices of Slurm groups]: a rank sees the GPUs Slurm binds to its task, none when the
   // sweep asks for none; and a node's GPUs that no task was given belong to other jobs. So
   // `auto` follows launch.slurm.gpus_per_rank rather than what the node has.
-  const int64_t gpus = plan.sweep.launch.slurm.value_or(sweeps::SlurmSettings{}).gpus_per_rank;
+  plan.slurm_settings = plan.sweep.launch.slurm.value_or(sweeps::SlurmSettings{});
+  const int64_t gpus = plan.slurm_settings.gpus_per_rank;
   plan.device = flags.device != "auto" ? flags.device : gpus > 0 ? "cuda" : "cpu";
   if (gpus == 0 && plan.device.starts_with("cuda")) {
     return absl::InvalidArgumentError(
@@ -104,7 +105,7 @@ absl::StatusOr<RunPlan> Plan(const RunFlags& flags) {
 double CoordinatorHangTimeout(const RunFlags& flags) { return 1.5 * flags.hang_timeout_seconds; }
 
 WorkerGroupJob GroupJob(const RunPlan& plan, const RunFlags& flags) {
-  return {.slurm = plan.sweep.launch.slurm.value_or(sweeps::SlurmSettings{}),
+  return {.slurm = plan.slurm_settings,
           .job_name = JobName(plan.sweep.name, "workers"),
           .ranks = plan.ranks,
           .istar = plan.istar,
@@ -119,7 +120,7 @@ WorkerGroupJob GroupJob(const RunPlan& plan, const RunFlags& flags) {
 }
 
 CoordinatorJob CoordinatorJobOf(const RunPlan& plan, const RunFlags& flags) {
-  return {.slurm = plan.sweep.launch.slurm.value_or(sweeps::SlurmSettings{}),
+  return {.slurm = plan.slurm_settings,
           .job_name = JobName(plan.sweep.name, "coordinator"),
           .istar = plan.istar,
           .db_path = plan.db_path,

@@ -43,6 +43,7 @@ struct RunFlags {
 // and the private folder (token, address) is on the shared filesystem.
 struct RunPlan {
   sweeps::SweepSpec sweep;
+  sweeps::SlurmSettings slurm_settings;  // the sweep's launch.slurm, or its defaults
   std::string yaml;
   int64_t ranks = 1;
   bool slurm = false;

@@ -16,8 +16,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
-#include <vector>
 #include <system_error>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
