@@ -109,7 +109,9 @@ expect preempted_group_hands_back 0 '' -- \
 # hand their trial back as in a preemption.)
 pkill -KILL -f -- "--worker-id slurm-$killed\."
 stopped_at=$(grep -oE 'stopped after [0-9]+ steps' "faults-logs/worker-$preempted.log" | grep -oE '[0-9]+')
-resumed_log() { grep -lE "from its checkpoint at step $stopped_at \(epoch [0-9]+, inside it\)" faults-logs/worker-*.log; }
+# At the step the group stopped at: inside an epoch, or at its end when the stop came right after
+# an epoch checkpoint (the resume then says "(epoch k done)").
+resumed_log() { grep -lE "from its checkpoint at step $stopped_at \(epoch [0-9]+(, inside it| done)\)" faults-logs/worker-*.log; }
 expect resumed_from_the_preemption_checkpoint 0 '' -- wait_for 120 resumed_log
 # The time limit's warning, --signal=B:TERM@N, reaches the batch script alone: it passes TERM on
 # to srun and so to the ranks, which hand the trial back again.
@@ -123,7 +125,7 @@ wait "$run_pid"
 expect run_exit_code 0 '^0$' -- echo "$?"
 expect groups_resubmitted 0 'worker group [01] \(job [0-9_]+\) ended; resubmitting' -- cat faults.out
 expect resumed_again 0 '' -- \
-  grep -qE "from its checkpoint at step $stopped_again \(epoch [0-9]+, inside it\)" faults-logs/worker-*.log
+  grep -qE "from its checkpoint at step $stopped_again \(epoch [0-9]+(, inside it| done)\)" faults-logs/worker-*.log
 # (as a set: the first two attempts start in either order)
 outcomes=$(printf '%s\n' "slurm-$preempted.0,abandoned" "slurm-$killed.0,expired" \
   "slurm-$resumer.0,abandoned" | sort | tr '\n' ' ')
