@@ -88,7 +88,10 @@ absl::Status Serve(const CoordinatorFlags& flags) {
                std::chrono::milliseconds(static_cast<int64_t>(flags.hang_timeout_seconds * 1000)),
            .expiry_interval = std::min<std::chrono::milliseconds>(
                std::chrono::seconds(1),
-               std::max<std::chrono::milliseconds>(ttl / 4, std::chrono::milliseconds(10)))}));
+               std::max<std::chrono::milliseconds>(ttl / 4, std::chrono::milliseconds(10))),
+           .log = [](const std::string& line) {
+             std::cerr << "istar coordinator: " + line + "\n" << std::flush;
+           }}));
   if (!flags.address_file.empty()) {
     ISTAR_RETURN_IF_ERROR(WriteAddressFile(flags.address_file, server->address()));
   }

@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -70,6 +71,10 @@ struct CoordinatorOptions {
   int max_message_bytes = 4 << 20;
   // Time for leases and rows; null: SystemClock(). Must outlive the server.
   const Clock* clock = nullptr;
+  // Lines for whoever runs the coordinator (`istar coordinator` prints them on stderr): today, a
+  // database that cannot be written because its disk is full, at most once per 30 s while it
+  // lasts. Called from gRPC's threads; null: not told.
+  std::function<void(const std::string&)> log;
 };
 
 // A running coordinator. Start() returns once it listens; the destructor shuts it down.

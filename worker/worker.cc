@@ -197,10 +197,12 @@ class Leader {
       }
     }
     std::cerr << "istar worker: trial " << name << " "
-              << (result.ok() ? result->status : std::string("error")) << " after "
-              << (result.ok() ? result->steps : 0) << " steps, " << sink.rows_sent()
-              << " rows sent"
-              << (reported.ok() ? std::string() : absl::StrCat("; report failed: ", reported.message()))
+              << (result.ok() ? absl::StrCat(result->status, " after ", result->steps, " steps, ",
+                                             sink.rows_sent(), " rows sent")
+                              : absl::StrCat("failed: ", result.status().message(), " (",
+                                             sink.rows_sent(), " rows sent)"))
+              << (reported.ok() ? std::string()
+                                : absl::StrCat("; report failed: ", reported.message()))
               << std::endl;
   }
 

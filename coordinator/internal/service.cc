@@ -65,7 +65,38 @@ grpc::Status Service::Handle(grpc::ServerContext* context,
                              const std::function<absl::Status()>& handler) {
   const absl::Status authenticated = tokens_.Check(*context);
   if (!authenticated.ok()) return ToGrpc(authenticated);
-  return ToGrpc(handler());
+  absl::Status status = handler();
+  if (absl::IsResourceExhausted(status)) status = DiskFull(status);
+  return ToGrpc(status);
+}
+
+// Note [A full disk at the coordinator]: the store says ResourceExhausted when SQLite cannot
+// write the database (SQLITE_FULL: its disk is full). Nothing the caller sent is wrong, and the
+// call will succeed once someone frees space, so the caller is told UNAVAILABLE, the code that
+// worker groups and the client retry, exactly as when the coordinator is down: a group keeps
+// its rows buffered and trains on, and a lease that runs out meanwhile is retried as after an
+// outage. SQLite rolls back the transaction that failed, so nothing already stored is lost. The
+// person running the coordinator is told on its log, once per kDiskFullReportInterval.
+absl::Status Service::DiskFull(const absl::Status& status) {
+  const Clock& clock = options_.clock != nullptr ? *options_.clock : SystemClock();
+  const Timestamp now = clock.Now();
+  std::string line;
+  {
+    absl::MutexLock lock(&disk_full_mu_);
+    ++disk_full_calls_;
+    if (!last_disk_full_report_.has_value() ||
+        now - *last_disk_full_report_ >= kDiskFullReportInterval) {
+      line = absl::StrCat("cannot write the database ", options_.db_path, " (", status.message(),
+                          "): its disk is full; ", disk_full_calls_,
+                          " call(s) answered UNAVAILABLE so far, which clients retry; free space "
+                          "on that disk and they carry on");
+      last_disk_full_report_ = now;
+    }
+  }
+  if (!line.empty() && options_.log) options_.log(line);
+  return absl::UnavailableError(absl::StrCat(
+      "the coordinator cannot write its database (its disk is full): ", status.message(),
+      "; retry later"));
 }
 
 grpc::Status Service::RegisterWorker(grpc::ServerContext* context,

@@ -3,8 +3,11 @@
 #define ISTAR_COORDINATOR_INTERNAL_SERVICE_H_
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include "absl/synchronization/mutex.h"
 #include "coordinator/coordinator.h"
@@ -55,6 +58,10 @@ class Service final : public v1::Coordinator::Service {
   // Runs `handler` after the token check, turning its Status into the call's.
   grpc::Status Handle(grpc::ServerContext* context, const std::function<absl::Status()>& handler);
 
+  // `status` (a store's ResourceExhausted: SQLite found the disk full) as UNAVAILABLE, told to
+  // options_.log at most once per kDiskFullReportInterval (Note [A full disk at the coordinator]).
+  absl::Status DiskFull(const absl::Status& status);
+
   // OK, or the lease failed as hung (FailedPrecondition) when `request` reports the same
   // progress as this lease's heartbeats have for longer than options_.hang_timeout.
   absl::Status CheckProgress(const v1::HeartbeatRequest& request);
@@ -70,6 +77,11 @@ class Service final : public v1::Coordinator::Service {
     int64_t steps = 0;
     Timestamp since;
   };
+  static constexpr std::chrono::seconds kDiskFullReportInterval{30};
+  absl::Mutex disk_full_mu_;
+  int64_t disk_full_calls_ ABSL_GUARDED_BY(disk_full_mu_) = 0;
+  std::optional<Timestamp> last_disk_full_report_ ABSL_GUARDED_BY(disk_full_mu_);
+
   absl::Mutex progress_mu_;
   std::map<std::string, LeaseProgress> progress_ ABSL_GUARDED_BY(progress_mu_);
 };
