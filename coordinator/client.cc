@@ -83,6 +83,7 @@ class GrpcClient final : public CoordinatorClient {
         stub_->ReportMetrics(context.get(), &response);
     size_t m = 0;
     size_t i = 0;
+    int64_t written = 0;
     do {
       v1::MetricBatch batch;
       batch.set_trial_id(trial_id);
@@ -94,9 +95,23 @@ class GrpcClient final : public CoordinatorClient {
         ToProto(isotropy[i++], batch.add_isotropy());
       }
       if (!writer->Write(batch)) break;  // the server ended the stream; Finish says why
+      ++written;
     } while (m < metrics.size() || i < isotropy.size());
     writer->WritesDone();
-    return FromGrpc(writer->Finish());
+    ISTAR_RETURN_IF_ERROR(FromGrpc(writer->Finish()));
+    // Note [Batches the server could not read]: a server that cannot parse a message of a client
+    // stream sees the stream end there, so it answers OK for the batches before it and the rest
+    // are silently lost. Its count of stored batches is the only sign (found by
+    // fuzz/coordinator_fuzzer.cc with a metric name that is not UTF-8, which protobuf serializes
+    // with a logged error but will not parse).
+    if (response.batches() != written) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "trial ", trial_id.substr(0, 12), ": the coordinator stored ", response.batches(), " of ",
+          written, " metric batches; batch ", response.batches() + 1,
+          " could not be read (are its split and metric names UTF-8?) and nothing after it was "
+          "stored"));
+    }
+    return absl::OkStatus();
   }
 
   absl::Status CompleteTrial(const std::string& trial_id, int64_t fencing_token,

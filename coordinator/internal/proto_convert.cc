@@ -1,12 +1,30 @@
 #include "coordinator/internal/proto_convert.h"
 
 #include <chrono>
+#include <string>
+
+#include "absl/strings/str_cat.h"
 
 namespace istar::coordinator::internal {
 
+// Note [Status message length]: gRPC sends a status message as a header, percent-encoded (up to
+// three bytes a byte), and a client refuses headers over its metadata limit (8 KiB by default):
+// the caller then gets RESOURCE_EXHAUSTED "received initial metadata size exceeds limit" instead
+// of the code and the message. Messages quote what the caller sent (a sweep file's value, its
+// source name), so a long one is cut here, at a UTF-8 character boundary.
+constexpr size_t kMaxStatusMessage = 1024;
+
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  std::string message(status.message());
+  if (message.size() > kMaxStatusMessage) {
+    const size_t total = message.size();
+    size_t cut = kMaxStatusMessage;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xc0) == 0x80) --cut;
+    message.resize(cut);
+    message += absl::StrCat("... (", total - cut, " more bytes)");
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message);
 }
 
 absl::Status FromGrpc(const grpc::Status& status) {

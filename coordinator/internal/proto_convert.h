@@ -15,7 +15,8 @@
 
 namespace istar::coordinator::internal {
 
-// absl's status codes are gRPC's, number for number.
+// absl's status codes are gRPC's, number for number. A message longer than 1 KiB is cut (Note
+// [Status message length] in proto_convert.cc).
 grpc::Status ToGrpc(const absl::Status& status);
 absl::Status FromGrpc(const grpc::Status& status);
 

@@ -1,7 +1,9 @@
-// The server's edges: bearer tokens, option validation, TLS and mutual TLS, over loopback.
+// The server's edges: bearer tokens, requests that once hurt it (found by
+// fuzz/coordinator_fuzzer.cc), option validation, TLS and mutual TLS, over loopback.
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "coordinator/client.h"
 #include "coordinator/coordinator.h"
@@ -58,6 +60,77 @@ TEST_F(CoordinatorAuthTest, WrongTokenIsUnauthenticatedOnUnaryAndStreamCalls) {
   auto right = Connect();
   EXPECT_TRUE(right->RegisterWorker("w", "h", 1).ok());
   EXPECT_EQ(Count("SELECT count(*) FROM workers"), 1);  // only the authenticated call wrote
+}
+
+using CoordinatorRequestTest = CoordinatorTest;
+
+// Found by fuzz/coordinator_fuzzer.cc: an error quoting 30,000 bytes of the request came back as
+// RESOURCE_EXHAUSTED "received initial metadata size exceeds limit" (gRPC sends the message as a
+// header), losing the code and the message. Note [Status message length].
+TEST_F(CoordinatorRequestTest, ALongErrorMessageArrivesCutWithItsCode) {
+  StartServer();
+  auto client = Connect();
+  const absl::Status long_source =
+      client->SubmitSweep("name: x\nmodels: {bert: /a}\n", std::string(30'000, 's')).status();
+  EXPECT_EQ(long_source.code(), absl::StatusCode::kInvalidArgument) << long_source.code();
+  EXPECT_THAT(std::string(long_source.message()), ::testing::StartsWith(std::string(1000, 's')));
+  EXPECT_THAT(std::string(long_source.message()), HasSubstr("more bytes)"));
+  EXPECT_LT(long_source.message().size(), 1100u);
+  // A long value quoted from the file, in two-byte characters ("é"): with source names of both
+  // parities the cut falls once between the bytes of a character, and is moved before it.
+  std::string yaml = "name: x\nmodels: {bert: /a}\ntasks: {sst2: /b}\ngrid:\n  seed: [";
+  for (int k = 0; k < 10'000; ++k) yaml += "\xc3\xa9";
+  yaml += "]\n  regularizers: [baseline]\n";
+  for (const std::string source : {"s.yaml", "s2.yaml"}) {
+    const absl::Status long_value = client->SubmitSweep(yaml, source).status();
+    EXPECT_EQ(long_value.code(), absl::StatusCode::kInvalidArgument) << long_value.code();
+    const std::string message(long_value.message());
+    const std::string kept = message.substr(0, message.find("... ("));
+    ASSERT_GT(kept.size(), 1000u) << message.substr(0, 300);
+    EXPECT_EQ(static_cast<unsigned char>(kept.back()), 0xa9) << source;  // a whole "é"
+  }
+}
+
+// Found by fuzz/coordinator_fuzzer.cc: a ListTrials naming one state 60,000 times held the store
+// (and every other call) for seconds, since SQLite looks numbered parameters up one by one;
+// 100,000 took 26 s. Each state now counts once.
+TEST_F(CoordinatorRequestTest, ListTrialsTakesARepeatedStateOnce) {
+  StartServer();
+  auto client = Connect();
+  Submit(*client, "s", 2);
+  v1::ListTrialsRequest request;
+  request.set_sweep("s");
+  for (int k = 0; k < 100'000; ++k) request.add_states(v1::TRIAL_STATE_PENDING);
+  request.add_states(v1::TRIAL_STATE_DONE);
+  v1::ListTrialsResponse response;
+  auto context = RawContext();  // a 10 s deadline
+  const grpc::Status status = RawStub()->ListTrials(context.get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  EXPECT_EQ(response.trials_size(), 2);
+}
+
+// Found by fuzz/coordinator_fuzzer.cc: a metric batch the server cannot parse (here a name that
+// is not UTF-8, which protobuf serializes but will not parse) ended the stream there and the call
+// answered OK, losing it and every batch after it. Note [Batches the server could not read].
+TEST_F(CoordinatorRequestTest, AMetricBatchTheServerCannotReadIsAnErrorNotALoss) {
+  StartServer();
+  auto client = Connect();
+  Submit(*client, "s", 1);
+  const db::Lease lease = MustLease(*client, "w");
+  std::vector<db::MetricRow> rows;
+  for (const char* name : {"loss", "bad\xff", "accuracy"}) {
+    rows.push_back({.trial_id = lease.trial_id, .step = 1, .split = "train", .name = name});
+  }
+  const absl::Status reported =
+      client->ReportMetrics(lease.trial_id, lease.fencing_token, rows, {}, /*batch_rows=*/1);
+  EXPECT_EQ(reported.code(), absl::StatusCode::kInvalidArgument) << reported;
+  EXPECT_THAT(std::string(reported.message()),
+              HasSubstr("the coordinator stored 1 of 3 metric batches; batch 2 could not be read"));
+  EXPECT_EQ(Count("SELECT count(*) FROM metrics"), 1);
+  // Readable batches are stored and counted as before.
+  rows.erase(rows.begin() + 1);
+  EXPECT_TRUE(client->ReportMetrics(lease.trial_id, lease.fencing_token, rows, {}, 1).ok());
+  EXPECT_EQ(Count("SELECT count(*) FROM metrics"), 2);
 }
 
 using CoordinatorOptionsTest = CoordinatorTest;
