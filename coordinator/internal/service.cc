@@ -140,10 +140,13 @@ grpc::Status Service::Heartbeat(grpc::ServerContext* context, const v1::Heartbea
                                 v1::HeartbeatResponse* response) {
   return Handle(context, [&]() -> absl::Status {
     ISTAR_RETURN_IF_ERROR(CheckLease(request->trial_id(), request->fencing_token()));
-    ISTAR_RETURN_IF_ERROR(CheckProgress(*request));
+    // The store first: a stale token is refused there, before its progress could be taken for
+    // the current lease's (Note [Progress of the current lease only]).
     ISTAR_ASSIGN_OR_RETURN(
         const db::LeaseState state,
         store_.Heartbeat(request->trial_id(), request->fencing_token(), options_.lease));
+    if (state != db::LeaseState::kActive) ForgetProgress(request->trial_id());
+    if (state == db::LeaseState::kActive) ISTAR_RETURN_IF_ERROR(CheckProgress(*request));
     response->set_cancel(state == db::LeaseState::kCancelled);
     if (state == db::LeaseState::kActive) {
       const Clock& clock = options_.clock != nullptr ? *options_.clock : SystemClock();
@@ -151,6 +154,16 @@ grpc::Status Service::Heartbeat(grpc::ServerContext* context, const v1::Heartbea
     }
     return absl::OkStatus();
   });
+}
+
+// Note [Progress of the current lease only]: the hang check keeps one record per trial, the
+// progress its lease last reported and since when. Only heartbeats the store has accepted (the
+// current lease's fencing token) may touch it: a heartbeat from a group that lost the lease used
+// to reset the record, so an old holder still heartbeating hid the new holder's hang. A record is
+// dropped when its lease ends here (complete, fail, cancel), so the map holds the live leases.
+void Service::ForgetProgress(const std::string& trial_id) {
+  absl::MutexLock lock(&progress_mu_);
+  progress_.erase(trial_id);
 }
 
 absl::Status Service::CheckProgress(const v1::HeartbeatRequest& request) {
@@ -214,7 +227,10 @@ grpc::Status Service::CompleteTrial(grpc::ServerContext* context,
     ISTAR_RETURN_IF_ERROR(CheckLease(request->trial_id(), request->fencing_token()));
     std::vector<db::FinalResult> results;
     for (const v1::FinalResult& r : request->results()) results.push_back(FromProto(r));
-    return store_.CompleteLeasedTrial(request->trial_id(), request->fencing_token(), results);
+    ISTAR_RETURN_IF_ERROR(
+        store_.CompleteLeasedTrial(request->trial_id(), request->fencing_token(), results));
+    ForgetProgress(request->trial_id());
+    return absl::OkStatus();
   });
 }
 
@@ -230,6 +246,7 @@ grpc::Status Service::FailTrial(grpc::ServerContext* context, const v1::FailTria
                                                    .infrastructure = request->infrastructure(),
                                                    .requeue = request->requeue()},
                                                   options_.lease));
+    ForgetProgress(request->trial_id());
     response->set_state(ToProto(status));
     return absl::OkStatus();
   });

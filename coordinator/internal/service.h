@@ -62,6 +62,9 @@ class Service final : public v1::Coordinator::Service {
   // options_.log at most once per kDiskFullReportInterval (Note [A full disk at the coordinator]).
   absl::Status DiskFull(const absl::Status& status);
 
+  // Drops the hang check's record of `trial_id` (its lease ended).
+  void ForgetProgress(const std::string& trial_id);
+
   // OK, or the lease failed as hung (FailedPrecondition) when `request` reports the same
   // progress as this lease's heartbeats have for longer than options_.hang_timeout.
   absl::Status CheckProgress(const v1::HeartbeatRequest& request);

@@ -223,5 +223,31 @@ TEST_F(CoordinatorServiceTest, HeartbeatsWithoutProgressEndTheLeaseAfterTheHangT
   }
 }
 
+// Note [Progress of the current lease only]: a group that lost its lease and still heartbeats is
+// refused by fencing, and its heartbeats do not restart the hang clock of the trial's new holder.
+TEST_F(CoordinatorServiceTest, AStaleHoldersHeartbeatsDoNotHideTheNewHoldersHang) {
+  StartServer([](CoordinatorOptions& o) { o.hang_timeout = std::chrono::seconds(60); });
+  auto client = Connect();
+  Submit(*client, "stale", 1);
+  const db::Lease old_lease = MustLease(*client, "old");
+  clock_.Advance(std::chrono::seconds(31));  // past the 30 s TTL: the next lease expires it
+  const db::Lease lease = MustLease(*client, "new");
+  ASSERT_EQ(lease.trial_id, old_lease.trial_id);
+  ASSERT_EQ(lease.fencing_token, old_lease.fencing_token + 1);
+  ASSERT_TRUE(client->Heartbeat(lease.trial_id, lease.fencing_token, 5).ok());  // t = 0
+  for (int beat = 1; beat <= 2; ++beat) {  // t = 25 s and 50 s: the old holder, then the new
+    clock_.Advance(std::chrono::seconds(25));
+    EXPECT_EQ(
+        client->Heartbeat(old_lease.trial_id, old_lease.fencing_token, 7 + beat).status().code(),
+        absl::StatusCode::kFailedPrecondition);
+    ASSERT_TRUE(client->Heartbeat(lease.trial_id, lease.fencing_token, 5).ok()) << beat;
+  }
+  clock_.Advance(std::chrono::seconds(25));  // t = 75 s at step 5: hung
+  const absl::Status refused = client->Heartbeat(lease.trial_id, lease.fencing_token, 5).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_THAT(std::string(refused.message()),
+              ::testing::HasSubstr("no progress for 75 s at step 5"));
+}
+
 }  // namespace
 }  // namespace istar::coordinator
