@@ -160,7 +160,8 @@ grpc::Status Service::Heartbeat(grpc::ServerContext* context, const v1::Heartbea
 // progress its lease last reported and since when. Only heartbeats the store has accepted (the
 // current lease's fencing token) may touch it: a heartbeat from a group that lost the lease used
 // to reset the record, so an old holder still heartbeating hid the new holder's hang. A record is
-// dropped when its lease ends here (complete, fail, cancel), so the map holds the live leases.
+// dropped when its lease ends here (complete, fail, cancel); an expired lease's stays until the
+// trial's next lease replaces it, so the map holds at most one record per trial.
 void Service::ForgetProgress(const std::string& trial_id) {
   absl::MutexLock lock(&progress_mu_);
   progress_.erase(trial_id);
