@@ -1,6 +1,7 @@
 // File: base/check.h
 // -----------------------------------------------------------------------------
-// ISTAR_CHECK: the spelling of a broken invariant, i.e. a bug in istar itself (STYLE.md §5).
+// ISTAR_CHECK: the spelling of a broken invariant, i.e. a bug in istar itself
+// (docs/architecture.md, "Conventions").
 // On failure it prints "file:line: Check failed: cond <message>" to stderr and aborts.
 // Never use it on user input or on a peer's failure: those are absl::Status values.
 //

@@ -1,7 +1,8 @@
 // File: base/clock.h
 // -----------------------------------------------------------------------------
-// Time behind an interface (STYLE.md §12): code that stamps rows or expires leases asks a Clock,
-// so that tests move time forward with a FakeClock instead of sleeping.
+// Time behind an interface (docs/architecture.md, "Conventions"): code that stamps rows or
+// expires leases asks a Clock, so that tests move time forward with a FakeClock instead of
+// sleeping.
 //
 // Example:
 //

@@ -2,8 +2,8 @@
 // -----------------------------------------------------------------------------
 // The subcommands of the `istar` binary. Each Add*Command registers its subcommand, options and
 // help text on `app` and returns a function that runs it once CLI11 has parsed the command line.
-// This module is LibTorch-free (STYLE.md §1): LibTorch work goes through torch-free facades such
-// as regularizers/measure.h.
+// This module is LibTorch-free (docs/architecture.md, "Rules"): LibTorch work goes through
+// torch-free facades such as regularizers/measure.h.
 //
 // Exit codes, for every command: 0 success, 1 failure of the run, 2 bad input (a malformed file,
 // a bad flag value). Errors go to stderr as "istar <command>: <message>".

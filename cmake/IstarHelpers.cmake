@@ -1,4 +1,4 @@
-# Helpers that give every module the same shape (STYLE.md convention 1).
+# Helpers that give every module the same shape (docs/architecture.md, "Conventions").
 #
 #   istar_library(NAME sweeps
 #                 HDRS sweep.h            # public headers, relative to the module folder
@@ -49,10 +49,10 @@ function(istar_mpiexec_preflags var)
 endfunction()
 
 # istar_mpi_test(NAME x SRCS ... DEPS ... [OWN_MAIN] [TIMEOUT s]) builds istar_x_mpi_test and
-# registers it as one ctest test run under `mpiexec -n 2` (DESIGN.md §5): every test of the binary
-# issues collectives, so all of them run on both ranks in one job rather than one ctest test per
-# TEST. Without OWN_MAIN the binary uses tests/testing/mpi_test_main.cc (one MPI communicator for
-# the whole run, istar::testing::TestGroup()).
+# registers it as one ctest test run under `mpiexec -n 2` (docs/building.md, "MPI tests"): every
+# test of the binary issues collectives, so all of them run on both ranks in one job rather than
+# one ctest test per TEST. Without OWN_MAIN the binary uses tests/testing/mpi_test_main.cc (one MPI
+# communicator for the whole run, istar::testing::TestGroup()).
 function(istar_mpi_test)
   if(NOT ISTAR_WITH_MPI)
     return()  # built without MPI (ISTAR_WITH_MPI=OFF): no mpiexec to run it under

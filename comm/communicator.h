@@ -1,7 +1,8 @@
 // File: comm/communicator.h
 // -----------------------------------------------------------------------------
 // The Communicator: collectives over plain buffers (all-reduce, broadcast, barrier) for the ranks
-// of one worker group. comm/ speaks buffers, not tensors (STYLE.md §10); it links no LibTorch.
+// of one worker group. comm/ speaks buffers, not tensors (docs/architecture.md, "Rules"); it
+// links no LibTorch.
 //
 // Implementations:
 //   LocalCommunicator        one process (size 1): all-reduce is the identity, broadcast a no-op.
@@ -36,11 +37,11 @@ namespace istar::comm {
 
 // A group of `size()` ranks that take part in collectives together.
 //
-// Ordering rule (STYLE.md §6): every rank must issue the same collectives, with the same buffer
-// sizes and roots, in the same order. A rank that skips one, or calls them in another order,
-// makes the group hang or mixes data between calls. So a rank that fails must not stop
-// participating on its own: it records its Status and the group agrees at the next step boundary
-// (for example by all-reducing an error flag), then every rank stops together.
+// Ordering rule (docs/comm.md, "The ordering rule"): every rank must issue the same collectives,
+// with the same buffer sizes and roots, in the same order. A rank that skips one, or calls them
+// in another order, makes the group hang or mixes data between calls. So a rank that fails must
+// not stop participating on its own: it records its Status and the group agrees at the next step
+// boundary (for example by all-reducing an error flag), then every rank stops together.
 //
 // Failures come back as Statuses, never as exceptions or aborts: a library error is
 // kInternal with the library's own text, file:line and our reason; bad arguments that the

@@ -114,7 +114,8 @@ absl::Status NcclCommunicator::Init(Communicator& bootstrap) {
     ISTAR_CUDA_RETURN_IF_ERROR(cudaMalloc(&scratch_, sizeof(float)), "allocating barrier scratch");
     return absl::OkStatus();
   }();
-  // Every rank learns whether any rank failed, and all stop together (STYLE.md §6).
+  // Every rank learns whether any rank failed, and all stop together (docs/comm.md, "The
+  // ordering rule").
   std::array<float, 1> failures = {local.ok() ? 0.0f : 1.0f};
   ISTAR_RETURN_IF_ERROR(bootstrap.AllReduceSum(failures));
   ISTAR_RETURN_IF_ERROR(local);

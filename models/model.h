@@ -23,7 +23,7 @@
 //
 // Errors: the factories return Status values. Forward checks its inputs with TORCH_CHECK and
 // may throw c10::Error (a tensor precondition, as every LibTorch op does); the caller's one
-// LibTorch boundary catches it (STYLE.md §5).
+// LibTorch boundary catches it (docs/architecture.md, "Conventions").
 //
 // Thread safety: a TaskModel is a torch::nn::Module; concurrent forwards in eval mode are safe,
 // anything that changes parameters or the mode is not.

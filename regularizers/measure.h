@@ -1,8 +1,9 @@
 // File: regularizers/measure.h
 // -----------------------------------------------------------------------------
 // The LibTorch-free entry to the isotropy measures, for code that must not include LibTorch (the
-// command line, STYLE.md §1): a point cloud as a plain float64 matrix in, numbers out. It runs the
-// same functions as regularizers/isotropy.h, in float64, and catches LibTorch's exceptions here.
+// command line; docs/architecture.md, "Rules"): a point cloud as a plain float64 matrix in,
+// numbers out. It runs the same functions as regularizers/isotropy.h, in float64, and catches
+// LibTorch's exceptions here.
 //
 // Example:
 //

@@ -2,8 +2,8 @@
 // -----------------------------------------------------------------------------
 // Tensors over a worker group's comm::Communicator (LibTorch): an in-place sum all-reduce and a
 // broadcast of tensors, and the differentiable CrossRankSum that makes IsoScore* and CosReg
-// global over a worker group (DESIGN.md §2, "Global statistics across ranks"). comm/ speaks
-// buffers and links no LibTorch; this file is where tensors become buffers.
+// global over a worker group (docs/isotropy.md, "Covariance statistics"). comm/ speaks buffers
+// and links no LibTorch; this file is where tensors become buffers.
 //
 // Example (every rank of an mpirun job):
 //

@@ -53,7 +53,7 @@ absl::StatusOr<std::string> LoadSweepText(const std::string& path,
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot read the file"));
   std::string text{std::istreambuf_iterator<char>(in), {}};
   if (overrides.empty()) return text;
-  // yaml-cpp's exceptions stop here (STYLE.md §5).
+  // yaml-cpp's exceptions stop here (docs/architecture.md, "Conventions").
   try {
     YAML::Node root = YAML::Load(text);
     for (const std::string& assignment : overrides) {

@@ -55,8 +55,8 @@ absl::Status CheckUtf8(std::string_view text, const std::string& source) {
   return absl::OkStatus();
 }
 
-// The one place where yaml-cpp's exceptions are caught (STYLE.md §5): a parser error is bad input;
-// any other YAML::Exception means this module used yaml-cpp wrongly.
+// The one place where yaml-cpp's exceptions are caught (docs/architecture.md, "Conventions"): a
+// parser error is bad input; any other YAML::Exception means this module used yaml-cpp wrongly.
 absl::StatusOr<internal::SweepDocument> ReadYaml(const std::string& yaml,
                                                  const std::string& source) {
   try {

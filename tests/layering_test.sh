@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fails when the dependency rules of DESIGN.md §3 / STYLE.md §1 and §9 are broken:
+# Fails when the dependency rules of docs/architecture.md, "Rules", are broken:
 #  1. the torch-free modules include LibTorch (torch/, ATen/, c10/);
 #  2. a module includes another module's internal/ headers (a module's own tests, tests/<module>/,
 #     may include its internal/ headers: white-box tests such as query plans);
@@ -33,7 +33,7 @@ for file in $(git ls-files --cached --others --exclude-standard -- "*.h" "*.cc" 
     fi
   done < <(grep -oE '^\s*#\s*include\s*"[a-z_]+/internal/[^"]+"' "$file" | sed -E 's/.*"(.*)"/\1/')
   if grep -qE '^\s*#\s*include\s*<torch/(torch|nn)\.h>' "$file"; then
-    fail "$file includes <torch/torch.h> or <torch/nn.h>; include the narrowest header (STYLE.md §9)"
+    fail "$file includes <torch/torch.h> or <torch/nn.h>; include the narrowest header (docs/architecture.md, \"Rules\")"
   fi
 done
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compiles, with clang's -Wthread-safety as an error, every source file of each module that uses
 # Abseil's lock annotations (ABSL_GUARDED_BY and friends): GCC ignores them, so without this a
-# read of a guarded member without its mutex would compile silently (STYLE.md §13).
+# read of a guarded member without its mutex would compile silently (docs/architecture.md,
+# "Conventions").
 #   thread_safety_test.sh REPO_ROOT GENERATED_INCLUDE_DIRS [FILE...]
 # GENERATED_INCLUDE_DIRS: the build's folders of generated headers (the version header, the
 # protobuf and gRPC code), separated by ':'.

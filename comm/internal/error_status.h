@@ -1,6 +1,6 @@
 // File: comm/internal/error_status.h
 // -----------------------------------------------------------------------------
-// The one shape of a C library's failure inside comm/ (STYLE.md §8):
+// The one shape of a C library's failure inside comm/ (docs/architecture.md, "Conventions"):
 //   Internal: comm/mpi_communicator.cc:88: MPI 'MPI_ERR_ROOT: invalid root': broadcast
 // i.e. the library's text, our file:line, our reason. Used by the per-library macros in
 // mpi_status.h and nccl_status.h.

@@ -1,7 +1,7 @@
 // File: db/internal/sqlite.h
 // -----------------------------------------------------------------------------
 // The owners of SQLite's two handles, and the one place where an SQLite return code becomes an
-// absl::Status (STYLE.md §8):
+// absl::Status (docs/architecture.md, "Conventions"):
 //
 //   Database    an open connection (sqlite3*), with a cache of prepared statements;
 //   Statement   a prepared statement (sqlite3_stmt*);

@@ -1,7 +1,8 @@
 // Tensor collectives and the global regularizers across two real MPI processes (ctest runs this
 // binary under mpiexec -n 2). Each rank holds a slice of one point cloud drawn from a seed both
 // ranks share, and computes the whole cloud's reference values itself, with no communication, to
-// compare against (DESIGN.md §2: the gradients must equal those of one process on the whole batch).
+// compare against: the gradients must equal those of one process on the whole batch
+// (docs/isotropy.md, "Covariance statistics").
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

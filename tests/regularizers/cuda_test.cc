@@ -1,7 +1,7 @@
-// The regularizers on CUDA tensors (issue 8, DESIGN.md §5): IsoScore* and CosReg in float32 on the
-// GPU against the float64 CPU closed forms and the published forms (tests/reference), values and
-// gradients. Skipped, saying so, where LibTorch sees no CUDA device (every CI machine; the GPU
-// build of deploy/gpu/ runs them).
+// The regularizers on CUDA tensors (issue 8; docs/building.md, "The GPU build"): IsoScore* and
+// CosReg in float32 on the GPU against the float64 CPU closed forms and the published forms
+// (tests/reference), values and gradients. Skipped, saying so, where LibTorch sees no CUDA device
+// (every CI machine; the GPU build of deploy/gpu/ runs them).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <torch/cuda.h>

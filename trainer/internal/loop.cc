@@ -37,7 +37,8 @@ namespace {
 // changes nothing for a healthy run and keeps a large negative I-STAR lambda from blowing up
 // the first steps.
 constexpr double kMaxGradNorm = 1.0;
-// AdamW's moments and epsilon, as the paper's published code sets them (DESIGN.md §6).
+// AdamW's moments and epsilon, as the paper's published code sets them (docs/training.md,
+// "The loop").
 constexpr double kBeta1 = 0.9;
 constexpr double kBeta2 = 0.999;
 constexpr double kAdamEps = 1e-6;
@@ -282,8 +283,8 @@ absl::StatusOr<double> Loop::SumOverRanks(double value) {
 // Note [Shrinkage at epoch start]
 // I-STAR's S0 is re-estimated at the start of every epoch from the training set in order, in eval
 // mode (no dropout) and without gradient, over the same union of layers the regularizer reads,
-// up to shrinkage_points points (DESIGN.md §2). Eval mode draws no random numbers, so a resumed
-// run estimates the same S0 as an uninterrupted one.
+// up to shrinkage_points points (docs/isotropy.md, "IsoScore and IsoScore*"). Eval mode draws no
+// random numbers, so a resumed run estimates the same S0 as an uninterrupted one.
 //
 // Note [S0 on a worker group]
 // The batches go round-robin (batch k to rank k % R) and ShrinkageEstimator::Finish sums the

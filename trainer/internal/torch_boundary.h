@@ -1,4 +1,5 @@
-// The one LibTorch boundary of the trainer (STYLE.md §5): LibTorch's exceptions become Statuses.
+// The one LibTorch boundary of the trainer (docs/architecture.md, "Conventions"): LibTorch's
+// exceptions become Statuses.
 #ifndef ISTAR_TRAINER_INTERNAL_TORCH_BOUNDARY_H_
 #define ISTAR_TRAINER_INTERNAL_TORCH_BOUNDARY_H_
 
