@@ -18,6 +18,7 @@ namespace {
 
 using internal::FromGrpc;
 using internal::FromProto;
+using internal::KnownState;
 using internal::ToProto;
 
 class GrpcClient final : public CoordinatorClient {
@@ -137,7 +138,7 @@ class GrpcClient final : public CoordinatorClient {
     v1::FailTrialResponse response;
     auto context = Context();
     ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->FailTrial(context.get(), request, &response)));
-    return FromProto(response.state()).value_or(db::TrialStatus::kFailed);
+    return KnownState(response.state());
   }
 
   absl::StatusOr<SubmittedSweep> SubmitSweep(const std::string& yaml,
@@ -171,7 +172,10 @@ class GrpcClient final : public CoordinatorClient {
     auto context = Context();
     ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->ListTrials(context.get(), request, &response)));
     std::vector<db::TrialRecord> trials;
-    for (const v1::TrialSummary& t : response.trials()) trials.push_back(FromProto(t));
+    for (const v1::TrialSummary& t : response.trials()) {
+      ISTAR_ASSIGN_OR_RETURN(db::TrialRecord trial, FromProto(t));
+      trials.push_back(std::move(trial));
+    }
     return trials;
   }
 
@@ -217,7 +221,15 @@ class GrpcClient final : public CoordinatorClient {
     std::unique_ptr<grpc::ClientReader<v1::TrialEvent>> reader =
         stub_->WatchSweep(context.get(), request);
     v1::TrialEvent event;
-    while (reader->Read(&event)) on_event(FromProto(event));
+    while (reader->Read(&event)) {
+      absl::StatusOr<TrialEvent> known = FromProto(event);
+      if (!known.ok()) {
+        context->TryCancel();  // the rest of the stream would be read in vain
+        reader->Finish().IgnoreError();
+        return known.status();
+      }
+      on_event(*known);
+    }
     return FromGrpc(reader->Finish());
   }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 
 namespace istar::coordinator::internal {
 
@@ -152,14 +153,32 @@ void ToProto(const db::TrialRecord& trial, v1::TrialSummary* out) {
   out->set_error(trial.error.value_or(""));
 }
 
-db::TrialRecord FromProto(const v1::TrialSummary& summary) {
+// Note [Unknown names on the wire]: a coordinator newer than its client may answer with a trial
+// state or a regularizer the client's build does not know. Taking it for a default (a pending
+// trial, the baseline) would show the user something false, so the answer is refused with a
+// message that names the value and says what to do.
+absl::StatusOr<db::TrialStatus> KnownState(v1::TrialState state) {
+  if (std::optional<db::TrialStatus> status = FromProto(state)) return *status;
+  return absl::FailedPreconditionError(
+      absl::StrCat("the coordinator answered trial state ", static_cast<int>(state),
+                   ", which this istar does not know: use an istar of the coordinator's version"));
+}
+
+absl::StatusOr<db::TrialRecord> FromProto(const v1::TrialSummary& summary) {
   db::TrialRecord trial;
   trial.id = summary.trial_id();
-  trial.status = FromProto(summary.state()).value_or(db::TrialStatus::kPending);
+  ISTAR_ASSIGN_OR_RETURN(trial.status, KnownState(summary.state()));
   trial.model = summary.model();
   trial.task = summary.task();
-  trial.regularizer =
-      sweeps::ParseRegularizer(summary.regularizer()).value_or(sweeps::Regularizer::kBaseline);
+  const std::optional<sweeps::Regularizer> regularizer =
+      sweeps::ParseRegularizer(summary.regularizer());
+  if (!regularizer.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the coordinator answered regularizer \"", summary.regularizer(), "\" for trial ",
+        summary.trial_id().substr(0, 12),
+        ", which this istar does not know: use an istar of the coordinator's version"));
+  }
+  trial.regularizer = *regularizer;
   trial.lambda = summary.lambda();
   trial.zeta = summary.zeta();
   trial.seed = summary.seed();
@@ -181,22 +200,22 @@ void ToProto(const db::SweepProgress& progress, v1::GetSweepResponse* out) {
   }
 }
 
-db::SweepProgress FromProto(const v1::GetSweepResponse& response) {
+absl::StatusOr<db::SweepProgress> FromProto(const v1::GetSweepResponse& response) {
   db::SweepProgress progress{.id = response.sweep_id(),
                              .name = response.name(),
                              .submitted_at = FromMillis(response.submitted_at_ms()),
                              .trial_count = response.trial_count()};
   for (const v1::StateCount& c : response.counts()) {
-    if (std::optional<db::TrialStatus> status = FromProto(c.state())) {
-      progress.by_status[*status] = c.count();
-    }
+    ISTAR_ASSIGN_OR_RETURN(const db::TrialStatus status, KnownState(c.state()));
+    progress.by_status[status] = c.count();
   }
   return progress;
 }
 
-TrialEvent FromProto(const v1::TrialEvent& event) {
+absl::StatusOr<TrialEvent> FromProto(const v1::TrialEvent& event) {
+  ISTAR_ASSIGN_OR_RETURN(const db::TrialStatus status, KnownState(event.state()));
   return TrialEvent{.trial_id = event.trial_id(),
-                    .status = FromProto(event.state()).value_or(db::TrialStatus::kPending),
+                    .status = status,
                     .attempts = event.attempts(),
                     .worker_id = event.worker_id(),
                     .error = event.error(),

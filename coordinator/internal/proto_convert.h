@@ -1,5 +1,6 @@
 // Conversions between istar's types (db/records.h) and the istar.v1 messages: the one place
-// where the two meet (STYLE.md §11), used by the server and the client alike.
+// where the two meet (docs/architecture.md, "Conventions"), used by the server and the client
+// alike.
 #ifndef ISTAR_COORDINATOR_INTERNAL_PROTO_CONVERT_H_
 #define ISTAR_COORDINATOR_INTERNAL_PROTO_CONVERT_H_
 
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "coordinator/client.h"
 #include "db/records.h"
 #include "istar/v1/coordinator.pb.h"
@@ -37,12 +39,16 @@ db::IsotropyRow FromProto(const std::string& trial_id, const v1::IsotropyMeasure
 void ToProto(const db::FinalResult& result, v1::FinalResult* out);
 db::FinalResult FromProto(const v1::FinalResult& result);
 
+// The answers a client reads. A state or regularizer this build does not know (a newer
+// coordinator's) is FailedPrecondition naming it, never taken for another: Note [Unknown names
+// on the wire].
+absl::StatusOr<db::TrialStatus> KnownState(v1::TrialState state);
 void ToProto(const db::TrialRecord& trial, v1::TrialSummary* out);
-db::TrialRecord FromProto(const v1::TrialSummary& summary);
+absl::StatusOr<db::TrialRecord> FromProto(const v1::TrialSummary& summary);
 void ToProto(const db::SweepProgress& progress, v1::GetSweepResponse* out);
-db::SweepProgress FromProto(const v1::GetSweepResponse& response);
+absl::StatusOr<db::SweepProgress> FromProto(const v1::GetSweepResponse& response);
 
-TrialEvent FromProto(const v1::TrialEvent& event);
+absl::StatusOr<TrialEvent> FromProto(const v1::TrialEvent& event);
 
 }  // namespace istar::coordinator::internal
 

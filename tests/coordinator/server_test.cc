@@ -1,5 +1,8 @@
 // The server's edges: bearer tokens, requests that once hurt it (found by
 // fuzz/coordinator_fuzzer.cc), option validation, TLS and mutual TLS, over loopback.
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -131,6 +134,49 @@ TEST_F(CoordinatorRequestTest, AMetricBatchTheServerCannotReadIsAnErrorNotALoss)
   rows.erase(rows.begin() + 1);
   EXPECT_TRUE(client->ReportMetrics(lease.trial_id, lease.fencing_token, rows, {}, 1).ok());
   EXPECT_EQ(Count("SELECT count(*) FROM metrics"), 2);
+}
+
+// A coordinator newer than its client, answering with a regularizer and a trial state this build
+// does not know. Note [Unknown names on the wire].
+class NewerCoordinator final : public v1::Coordinator::Service {
+  grpc::Status ListTrials(grpc::ServerContext*, const v1::ListTrialsRequest*,
+                          v1::ListTrialsResponse* response) override {
+    v1::TrialSummary* trial = response->add_trials();
+    trial->set_trial_id(std::string(64, 'a'));
+    trial->set_state(v1::TRIAL_STATE_PENDING);
+    trial->set_regularizer("vicreg");
+    return grpc::Status::OK;
+  }
+  grpc::Status GetSweep(grpc::ServerContext*, const v1::GetSweepRequest*,
+                        v1::GetSweepResponse* response) override {
+    response->set_sweep_id(std::string(64, 'b'));
+    v1::StateCount* count = response->add_counts();
+    count->set_state(static_cast<v1::TrialState>(42));
+    count->set_count(3);
+    return grpc::Status::OK;
+  }
+};
+
+TEST(CoordinatorClientTest, NamesItDoesNotKnowAreAnErrorNotADefault) {
+  NewerCoordinator service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  const std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  absl::StatusOr<std::unique_ptr<CoordinatorClient>> client =
+      CoordinatorClient::Connect({.address = "127.0.0.1:" + std::to_string(port), .token = kToken});
+  ASSERT_TRUE(client.ok()) << client.status();
+  const absl::Status trials = (*client)->ListTrials("s", {}).status();
+  EXPECT_EQ(trials.code(), absl::StatusCode::kFailedPrecondition) << trials;
+  EXPECT_THAT(std::string(trials.message()),
+              HasSubstr("regularizer \"vicreg\" for trial aaaaaaaaaaaa, which this istar does "
+                        "not know: use an istar of the coordinator's version"));
+  const absl::Status sweep = (*client)->GetSweep("s").status();
+  EXPECT_EQ(sweep.code(), absl::StatusCode::kFailedPrecondition) << sweep;
+  EXPECT_THAT(std::string(sweep.message()), HasSubstr("trial state 42"));
+  server->Shutdown();
 }
 
 using CoordinatorOptionsTest = CoordinatorTest;
