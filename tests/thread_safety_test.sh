@@ -23,7 +23,7 @@ if [ "$#" -gt 0 ]; then
   files=("$@")
 else
   modules=$(grep -rlE 'ABSL_(PT_)?GUARDED_BY|ABSL_EXCLUSIVE_LOCKS_REQUIRED' --include='*.h' \
-              base arrays tokenizers sweeps db coordinator comm cli 2>/dev/null | cut -d/ -f1 | sort -u)
+              base arrays tokenizers sweeps db coordinator comm worker cli 2>/dev/null | cut -d/ -f1 | sort -u)
   files=()
   for module in $modules; do
     while IFS= read -r f; do files+=("$f"); done < <(find "$module" -name '*.cc' | sort)
