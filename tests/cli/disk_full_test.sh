@@ -109,30 +109,7 @@ kill -TERM "$coordinator_pid"
 wait_for 30 gone "$coordinator_pid"
 
 # --- 2. A worker group's checkpoint disk is full ---------------------------------------------------
-"$istar" demo-data demo > /dev/null || exit 2
-cat > sweep.yaml << 'YAML'
-name: ckfull
-models:
-  tiny-bert: ./demo/model
-tasks:
-  sst2: ./demo/sst2
-training:
-  max_seq_length: 32
-  isotropy_every_steps: 10
-  shrinkage_points: 4000
-  ranks_per_trial: 2
-grid:
-  batch_size: [8]
-  epochs: [2]
-  learning_rate: [2e-3]
-  seed: [0]
-  regularizers:
-    - istar: {lambda: [-0.001], zeta: [0.2]}
-YAML
-"$mpiexec" -n 2 "${mpiflags[@]}" "$istar" train sweep.yaml --db reference.db --float64 \
-  --checkpoints reference-checkpoints --no-progress > reference.log 2>&1 ||
-  { echo "reference run failed:"; cat reference.log; exit 2; }
-trial=$(sql reference.db "SELECT id FROM trials" | tr -d ' ')
+demo_trial ckfull 2
 group() {  # NAME [flags...]: a worker group of 2 ranks; sets $group_pid
   local name=$1
   shift

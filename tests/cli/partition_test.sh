@@ -41,32 +41,9 @@ ip -n "$ns" addr add "$subnet.2/30" dev "$inner" && ip -n "$ns" link set "$inner
   ip -n "$ns" link set lo up || exit 2
 
 sql() { "$istar" sql --db "$1" --format csv "$2" | tail -n +2 | tr '\n' ' '; }
-"$istar" demo-data demo > /dev/null || exit 2
 openssl rand -hex 32 > token
 chmod 600 token
-cat > sweep.yaml << 'YAML'
-name: partition
-models:
-  tiny-bert: ./demo/model
-tasks:
-  sst2: ./demo/sst2
-training:
-  max_seq_length: 32
-  isotropy_every_steps: 10
-  shrinkage_points: 4000
-  ranks_per_trial: 2
-grid:
-  batch_size: [8]
-  epochs: [4]
-  learning_rate: [2e-3]
-  seed: [0]
-  regularizers:
-    - istar: {lambda: [-0.001], zeta: [0.2]}
-YAML
-"$mpiexec" -n 2 "${mpiflags[@]}" "$istar" train sweep.yaml --db reference.db --float64 \
-  --checkpoints reference-checkpoints --no-progress > reference.log 2>&1 ||
-  { echo "reference run failed:"; cat reference.log; exit 2; }
-trial=$(sql reference.db "SELECT id FROM trials" | tr -d ' ')
+demo_trial partition 4
 
 # The coordinator listens on its end of the link only; the group in the namespace reaches it
 # there, the group outside too (a local address). Plaintext on a link the test owns.

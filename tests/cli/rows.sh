@@ -6,6 +6,11 @@
 #   same_rows DB_A TRIAL_A DB_B TRIAL_B [keys]
 #                                  # prints "same N rows" and succeeds when both have the same
 #                                  # keys and (unless "keys") values equal to 1e-10 relative
+#   demo_trial NAME EPOCHS         # in the current folder: the demo data (demo/) and sweep.yaml,
+#                                  # one I-STAR trial (with S0) of the demo model on the demo SST-2
+#                                  # for groups of 2 ranks; then that trial trained once,
+#                                  # uninterrupted, by `mpiexec -n 2 istar train` into reference.db
+#                                  # (float64). Sets $trial. Needs $mpiexec and $mpiflags
 #   dropout_free_demo              # in the current folder: the demo data, and model0/, the demo
 #                                  # model without dropout (runs on other ranks draw other masks);
 #                                  # sets `settings` to train it for 2 epochs in float64
@@ -43,4 +48,31 @@ dropout_free_demo() {
     's/"(hidden_dropout_prob|attention_probs_dropout_prob|classifier_dropout)": [0-9.]+/"\1": 0.0/' \
     model0/config.json
   settings=(--set models.tiny-bert=./model0 --set grid.epochs=2 --no-progress --float64)
+}
+
+demo_trial() {
+  "$istar" demo-data demo > /dev/null || exit 2
+  cat > sweep.yaml << YAML
+name: $1
+models:
+  tiny-bert: ./demo/model
+tasks:
+  sst2: ./demo/sst2
+training:
+  max_seq_length: 32
+  isotropy_every_steps: 10
+  shrinkage_points: 4000
+  ranks_per_trial: 2
+grid:
+  batch_size: [8]
+  epochs: [$2]
+  learning_rate: [2e-3]
+  seed: [0]
+  regularizers:
+    - istar: {lambda: [-0.001], zeta: [0.2]}
+YAML
+  "$mpiexec" -n 2 "${mpiflags[@]}" "$istar" train sweep.yaml --db reference.db --float64 \
+    --checkpoints reference-checkpoints --no-progress > reference.log 2>&1 ||
+    { echo "reference run failed:"; cat reference.log; exit 2; }
+  trial=$("$istar" sql --db reference.db --format csv "SELECT id FROM trials" | tail -1)
 }
