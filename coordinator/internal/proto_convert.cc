@@ -157,11 +157,19 @@ void ToProto(const db::TrialRecord& trial, v1::TrialSummary* out) {
 // state or a regularizer the client's build does not know. Taking it for a default (a pending
 // trial, the baseline) would show the user something false, so the answer is refused with a
 // message that names the value and says what to do.
+namespace {
+
+absl::Status Unknown(const std::string& what) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("the coordinator answered ", what,
+                   ", which this istar does not know: use an istar of the coordinator's version"));
+}
+
+}  // namespace
+
 absl::StatusOr<db::TrialStatus> KnownState(v1::TrialState state) {
   if (std::optional<db::TrialStatus> status = FromProto(state)) return *status;
-  return absl::FailedPreconditionError(
-      absl::StrCat("the coordinator answered trial state ", static_cast<int>(state),
-                   ", which this istar does not know: use an istar of the coordinator's version"));
+  return Unknown(absl::StrCat("trial state ", static_cast<int>(state)));
 }
 
 absl::StatusOr<db::TrialRecord> FromProto(const v1::TrialSummary& summary) {
@@ -173,10 +181,8 @@ absl::StatusOr<db::TrialRecord> FromProto(const v1::TrialSummary& summary) {
   const std::optional<sweeps::Regularizer> regularizer =
       sweeps::ParseRegularizer(summary.regularizer());
   if (!regularizer.has_value()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the coordinator answered regularizer \"", summary.regularizer(), "\" for trial ",
-        summary.trial_id().substr(0, 12),
-        ", which this istar does not know: use an istar of the coordinator's version"));
+    return Unknown(absl::StrCat("regularizer \"", summary.regularizer(), "\" for trial ",
+                                summary.trial_id().substr(0, 12)));
   }
   trial.regularizer = *regularizer;
   trial.lambda = summary.lambda();

@@ -145,8 +145,11 @@ grpc::Status Service::Heartbeat(grpc::ServerContext* context, const v1::Heartbea
     ISTAR_ASSIGN_OR_RETURN(
         const db::LeaseState state,
         store_.Heartbeat(request->trial_id(), request->fencing_token(), options_.lease));
-    if (state != db::LeaseState::kActive) ForgetProgress(request->trial_id());
-    if (state == db::LeaseState::kActive) ISTAR_RETURN_IF_ERROR(CheckProgress(*request));
+    if (state == db::LeaseState::kActive) {
+      ISTAR_RETURN_IF_ERROR(CheckProgress(*request));
+    } else {
+      ForgetProgress(request->trial_id());
+    }
     response->set_cancel(state == db::LeaseState::kCancelled);
     if (state == db::LeaseState::kActive) {
       const Clock& clock = options_.clock != nullptr ? *options_.clock : SystemClock();

@@ -32,32 +32,9 @@ rank_pid() {  # MPIEXEC_PID RANK: the pid of that rank of the job
 }
 past_step() { grep -qE "^step ([2-9][0-9]|[1-9][0-9]{2,})/" "$1"; }  # a progress line past step 19
 
-"$istar" demo-data demo > /dev/null || exit 2
 openssl rand -hex 32 > token
 chmod 600 token
-cat > sweep.yaml << 'YAML'
-name: hang
-models:
-  tiny-bert: ./demo/model
-tasks:
-  sst2: ./demo/sst2
-training:
-  max_seq_length: 32
-  isotropy_every_steps: 10
-  shrinkage_points: 4000
-  ranks_per_trial: 2
-grid:
-  batch_size: [8]
-  epochs: [3]
-  learning_rate: [2e-3]
-  seed: [0]
-  regularizers:
-    - istar: {lambda: [-0.001], zeta: [0.2]}
-YAML
-"$mpiexec" -n 2 "${mpiflags[@]}" "$istar" train sweep.yaml --db reference.db --float64 \
-  --checkpoints reference-checkpoints --no-progress > reference.log 2>&1 ||
-  { echo "reference run failed:"; cat reference.log; exit 2; }
-trial=$(sql reference.db "SELECT id FROM trials" | tr -d ' ')
+demo_trial hang 3
 
 coordinator() {  # DB LOG TTL: sets $coordinator_pid and $address
   rm -f address
