@@ -47,25 +47,5 @@ std::optional<TrialStatus> ParseTrialStatus(std::string_view name) {
 
 namespace internal {
 
-std::string_view RegularizerText(sweeps::Regularizer regularizer) {
-  switch (regularizer) {
-    case sweeps::Regularizer::kBaseline:
-      return "baseline";
-    case sweeps::Regularizer::kCosReg:
-      return "cosreg";
-    case sweeps::Regularizer::kIStar:
-      return "istar";
-  }
-  return "unknown";
-}
-
-std::optional<sweeps::Regularizer> ParseRegularizerText(std::string_view text) {
-  for (const sweeps::Regularizer r : {sweeps::Regularizer::kBaseline, sweeps::Regularizer::kCosReg,
-                                      sweeps::Regularizer::kIStar}) {
-    if (RegularizerText(r) == text) return r;
-  }
-  return std::nullopt;
-}
-
 }  // namespace internal
 }  // namespace istar::db

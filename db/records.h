@@ -98,9 +98,12 @@ struct TrialRecord {
   std::string canonical_json;
   std::string model;
   std::string task;
-  sweeps::Regularizer regularizer = sweeps::Regularizer::kBaseline;
+  std::string regularizer;  // as stored: a catalogue name (or a newer istar's, shown as is)
   double lambda = 0.0;
   double zeta = 0.0;
+  // The regularizer's other parameters (vicreg's gamma, ...), from canonical_json: the keys of
+  // its catalogue row but lambda and zeta; empty for a regularizer without any.
+  std::map<std::string, double> parameters;
   int64_t batch_size = 0;
   int64_t epochs = 0;
   int64_t seed = 0;
@@ -193,7 +196,7 @@ struct TrialFilter {
   std::vector<TrialStatus> statuses;
   std::vector<std::string> models;
   std::vector<std::string> tasks;
-  std::vector<sweeps::Regularizer> regularizers;
+  std::vector<std::string> regularizers;  // catalogue names
   std::vector<double> lambdas;
   std::vector<double> zetas;
   std::vector<double> learning_rates;
@@ -232,6 +235,9 @@ struct CompareOptions {
 struct Hyperparameters {
   double lambda = 0.0;
   double zeta = 0.0;
+  // The regularizer's other parameters (vicreg's gamma, ...), read from the trial's canonical
+  // configuration; empty for baseline, cosreg and istar.
+  std::map<std::string, double> parameters;
   double learning_rate = 0.0;
   int64_t batch_size = 0;
   int64_t epochs = 0;
@@ -267,7 +273,7 @@ struct ComparisonRow {
 struct ComparisonTable {
   std::string split;
   double confidence = 0.95;
-  std::vector<sweeps::Regularizer> regularizers;  // columns present: baseline, cosreg, istar order
+  std::vector<std::string> regularizers;          // columns present, in the catalogue's order
   std::vector<ComparisonRow> rows;                // sorted by (model, task)
 };
 

@@ -92,12 +92,6 @@ absl::Status CreateStoreAtVersion(const std::string& path, int version) {
   return OpenDatabase(path, {}, version).status();
 }
 
-std::string_view PrimaryMetric(std::string_view task) {
-  if (task == "sst2" || task == "sst5" || task == "qnli") return "accuracy";
-  if (task == "squad") return "f1";
-  return "";
-}
-
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                                    const StoreOptions& options) {
   ISTAR_ASSIGN_OR_RETURN(Database db, OpenDatabase(path, options, CurrentSchemaVersion()));

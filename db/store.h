@@ -71,10 +71,6 @@ int CurrentSchemaVersion();
 // version out of range; otherwise the errors of Open.
 [[nodiscard]] absl::Status CreateStoreAtVersion(const std::string& path, int version);
 
-// The final_results.name that `istar compare` ranks a task by when no metric is chosen:
-// "accuracy" for sst2, sst5 and qnli, "f1" for squad; "" for a task it does not know.
-std::string_view PrimaryMetric(std::string_view task);
-
 class Store {
  public:
   // Opens the store at `path`.

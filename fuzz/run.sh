@@ -41,14 +41,15 @@ echo "building safetensors_fuzzer"
   arrays/internal/*.cc base/check.cc $absl_libs -o "$out/safetensors_fuzzer"
 
 echo "building sweep_fuzzer"
-"$clang" "${flags[@]}" fuzz/sweep_fuzzer.cc sweeps/*.cc sweeps/internal/*.cc base/check.cc \
-  -lyaml-cpp -lcrypto $absl_libs -o "$out/sweep_fuzzer"
+"$clang" "${flags[@]}" fuzz/sweep_fuzzer.cc sweeps/*.cc sweeps/internal/*.cc catalog/*.cc \
+  base/check.cc -lyaml-cpp -lcrypto $absl_libs -o "$out/sweep_fuzzer"
 echo "building config_fuzzer"
 "$clang" "${flags[@]}" fuzz/config_fuzzer.cc models/config.cc base/check.cc $absl_libs \
   -o "$out/config_fuzzer"
 echo "building task_reader_fuzzer"
 "$clang" "${flags[@]}" fuzz/task_reader_fuzzer.cc tasks/glue_readers.cc tasks/squad_reader.cc \
-  tasks/task.cc tasks/internal/text_file.cc tokenizers/*.cc tokenizers/internal/*.cc base/check.cc \
+  tasks/task.cc catalog/*.cc tasks/internal/text_file.cc tokenizers/*.cc tokenizers/internal/*.cc \
+  base/check.cc \
   $(pkg-config --libs libutf8proc sentencepiece) $absl_libs -o "$out/task_reader_fuzzer"
 echo "building coordinator_fuzzer"
 mkdir -p "$out/proto"
@@ -56,7 +57,7 @@ protoc -I proto --cpp_out="$out/proto" --grpc_out="$out/proto" \
   --plugin=protoc-gen-grpc="$grpc_plugin" proto/istar/v1/coordinator.proto
 "$clang" "${flags[@]}" -I"$out/proto" -DISTAR_SOURCE_ROOT="\"$root/\"" fuzz/coordinator_fuzzer.cc \
   fuzz/coordinator_fuzzer_input.cc coordinator/*.cc coordinator/internal/*.cc db/*.cc \
-  db/internal/*.cc sweeps/*.cc sweeps/internal/*.cc base/check.cc base/clock.cc \
+  db/internal/*.cc sweeps/*.cc sweeps/internal/*.cc catalog/*.cc base/check.cc base/clock.cc \
   "$out"/proto/istar/v1/*.cc $(pkg-config --libs grpc++ protobuf sqlite3 absl_synchronization \
   absl_time) -lyaml-cpp -lcrypto $absl_libs -o "$out/coordinator_fuzzer"
 

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 #include "sweeps/internal/document.h"
 #include "sweeps/internal/expand.h"
 #include "sweeps/internal/yaml_fields.h"
@@ -73,24 +74,14 @@ absl::StatusOr<internal::SweepDocument> ReadYaml(const std::string& yaml,
 
 }  // namespace
 
-std::string_view RegularizerName(Regularizer regularizer) {
-  switch (regularizer) {
-    case Regularizer::kBaseline:
-      return "baseline";
-    case Regularizer::kCosReg:
-      return "cosreg";
-    case Regularizer::kIStar:
-      return "istar";
-  }
-  return "unknown";
-}
-
-std::optional<Regularizer> ParseRegularizer(std::string_view name) {
-  for (const Regularizer regularizer :
-       {Regularizer::kBaseline, Regularizer::kCosReg, Regularizer::kIStar}) {
-    if (RegularizerName(regularizer) == name) return regularizer;
-  }
-  return std::nullopt;
+std::optional<double> TrialSpec::Parameter(const std::string& name) const {
+  const catalog::RegularizerSpec* spec = catalog::FindRegularizer(regularizer);
+  if (spec == nullptr || spec->FindParameter(name) == nullptr) return std::nullopt;
+  if (name == "lambda") return lambda;
+  if (name == "zeta") return zeta;
+  const auto it = parameters.find(name);
+  if (it == parameters.end()) return std::nullopt;
+  return it->second;
 }
 
 absl::StatusOr<SweepSpec> ParseSweep(const std::string& yaml, const std::string& source) {

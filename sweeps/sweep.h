@@ -33,20 +33,8 @@
 
 namespace istar::sweeps {
 
-// The regularizer a trial adds to its task loss.
-enum class Regularizer {
-  kBaseline,  // none
-  kCosReg,    // lambda * CosReg penalty (Gao et al. 2019)
-  kIStar,     // lambda * (1 - IsoScore*) with shrinkage zeta (Rudman & Eickhoff 2024)
-};
-
-// "baseline", "cosreg", "istar".
-std::string_view RegularizerName(Regularizer regularizer);
-// The inverse of RegularizerName; nullopt for any other string.
-std::optional<Regularizer> ParseRegularizer(std::string_view name);
-
-// The tasks istar knows how to read and score.
-inline constexpr std::string_view kKnownTasks[] = {"sst2", "sst5", "qnli", "squad"};
+// The regularizers and tasks a sweep may name are the rows of the catalogues (catalog/catalog.h):
+// a regularizer's hyperparameters are the axes of its entry in `grid.regularizers`.
 
 // Settings fixed for every trial of a sweep: the `training:` section of the file. Every field has
 // the default used when the file leaves it out.
@@ -94,16 +82,25 @@ struct TrialSpec {
   std::string canonical_json;  // the configuration as JSON with sorted keys and no whitespace
   std::string model;           // a name from SweepSpec::models
   std::string model_path;      // that model's checkpoint folder
-  std::string task;            // one of kKnownTasks
+  std::string task;            // a catalogue task (catalog::FindTask)
   std::string task_path;       // that task's data folder
-  Regularizer regularizer = Regularizer::kBaseline;
-  double lambda = 0.0;         // regularizer weight; 0 for the baseline
+  std::string regularizer = "baseline";  // a catalogue regularizer (catalog::FindRegularizer)
+  // The regularizer's hyperparameters (its catalogue row's `parameters`). lambda and zeta have
+  // fields of their own because every table groups trials by them (and the database has columns
+  // for them); 0 for a regularizer without them. Every other parameter is in `parameters`, by
+  // name, with its value (the file's, or the catalogue's default).
+  double lambda = 0.0;         // the weight of the regularizer's term; 0 for the baseline
   double zeta = 0.0;           // I-STAR's shrinkage weight in [0, 1]; 0 for the others
+  std::map<std::string, double> parameters;
   int64_t batch_size = 32;     // sequences per optimizer step, over all ranks
   int64_t epochs = 4;
   int64_t seed = 0;
   double learning_rate = 1e-5;
   TrainingSettings training;
+
+  // The value of the regularizer's parameter `name`: lambda, zeta or an entry of `parameters`;
+  // nullopt when the trial has no such parameter.
+  std::optional<double> Parameter(const std::string& name) const;
 };
 
 // A validated sweep file and its trials.

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 
 namespace istar::coordinator::internal {
 
@@ -144,13 +145,17 @@ void ToProto(const db::TrialRecord& trial, v1::TrialSummary* out) {
   out->set_state(ToProto(trial.status));
   out->set_model(trial.model);
   out->set_task(trial.task);
-  out->set_regularizer(std::string(sweeps::RegularizerName(trial.regularizer)));
+  out->set_regularizer(trial.regularizer);
   out->set_lambda(trial.lambda);
   out->set_zeta(trial.zeta);
   out->set_seed(trial.seed);
   out->set_attempts(trial.attempts);
   out->set_worker_id(trial.worker_id.value_or(""));
   out->set_error(trial.error.value_or(""));
+  out->set_learning_rate(trial.learning_rate);
+  out->set_batch_size(trial.batch_size);
+  out->set_epochs(trial.epochs);
+  for (const auto& [name, value] : trial.parameters) (*out->mutable_parameters())[name] = value;
 }
 
 // Note [Unknown names on the wire]: a coordinator newer than its client may answer with a trial
@@ -178,19 +183,21 @@ absl::StatusOr<db::TrialRecord> FromProto(const v1::TrialSummary& summary) {
   ISTAR_ASSIGN_OR_RETURN(trial.status, KnownState(summary.state()));
   trial.model = summary.model();
   trial.task = summary.task();
-  const std::optional<sweeps::Regularizer> regularizer =
-      sweeps::ParseRegularizer(summary.regularizer());
-  if (!regularizer.has_value()) {
+  if (catalog::FindRegularizer(summary.regularizer()) == nullptr) {
     return Unknown(absl::StrCat("regularizer \"", summary.regularizer(), "\" for trial ",
                                 summary.trial_id().substr(0, 12)));
   }
-  trial.regularizer = *regularizer;
+  trial.regularizer = summary.regularizer();
   trial.lambda = summary.lambda();
   trial.zeta = summary.zeta();
   trial.seed = summary.seed();
   trial.attempts = summary.attempts();
   if (!summary.worker_id().empty()) trial.worker_id = summary.worker_id();
   if (!summary.error().empty()) trial.error = summary.error();
+  trial.learning_rate = summary.learning_rate();
+  trial.batch_size = summary.batch_size();
+  trial.epochs = summary.epochs();
+  trial.parameters.insert(summary.parameters().begin(), summary.parameters().end());
   return trial;
 }
 

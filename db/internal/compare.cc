@@ -1,5 +1,6 @@
 // The comparison table: (model, task) rows, regularizer columns, seeds aggregated.
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <tuple>
@@ -8,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 #include "db/internal/operations.h"
 #include "db/stats.h"
 #include "db/store.h"
@@ -19,7 +21,7 @@ namespace {
 using Group = std::map<int64_t, double>;
 // Everything Compare reads, nested as the table is: (model, task) -> regularizer -> group.
 using Cells = std::map<std::pair<std::string, std::string>,
-                       std::map<sweeps::Regularizer, std::map<Hyperparameters, Group>>>;
+                       std::map<std::string, std::map<Hyperparameters, Group>>>;
 
 struct Loaded {
   Cells cells;
@@ -36,7 +38,8 @@ absl::StatusOr<Loaded> Load(Database& db, const CompareOptions& options) {
   ISTAR_RETURN_IF_ERROR(AddSweepCondition(db, options.sweeps, &where, &params));
   std::string sql =
       "SELECT t.model, t.task, t.regularizer, t.lambda, t.zeta, t.learning_rate, t.batch_size, "
-      "t.epochs, t.seed, f.name, f.value FROM trials AS t JOIN final_results AS f "
+      "t.epochs, t.seed, f.name, f.value, t.canonical_json FROM trials AS t "
+      "JOIN final_results AS f "
       "ON f.trial_id = t.id WHERE ";
   for (size_t i = 0; i < where.size(); ++i) absl::StrAppend(&sql, i ? " AND " : "", where[i]);
   ISTAR_ASSIGN_OR_RETURN(Statement select, db.Prepare(sql));
@@ -49,22 +52,23 @@ absl::StatusOr<Loaded> Load(Database& db, const CompareOptions& options) {
     std::pair<std::string, std::string> key(select.ColumnText(0), select.ColumnText(1));
     std::string metric = options.metric;
     if (metric.empty()) {
-      metric = std::string(PrimaryMetric(key.second));
+      const catalog::TaskSpec* task = catalog::FindTask(key.second);
+      if (task != nullptr) metric = std::string(task->primary_metric);
       if (metric.empty()) {
         return absl::InvalidArgumentError(
             absl::StrCat("task '", key.second, "' has no primary metric; choose the metric"));
       }
     }
     if (select.ColumnText(9) != metric) continue;
-    const std::optional<sweeps::Regularizer> regularizer =
-        ParseRegularizerText(select.ColumnText(2));
-    if (!regularizer) return absl::InternalError("unknown regularizer in trials");
-    const Hyperparameters hyper{.lambda = select.ColumnDouble(3),
-                                .zeta = select.ColumnDouble(4),
-                                .learning_rate = select.ColumnDouble(5),
-                                .batch_size = select.ColumnInt(6),
-                                .epochs = select.ColumnInt(7)};
-    loaded.cells[key][*regularizer][hyper][select.ColumnInt(8)] = select.ColumnDouble(10);
+    const std::string regularizer = select.ColumnText(2);
+    Hyperparameters hyper{.lambda = select.ColumnDouble(3),
+                          .zeta = select.ColumnDouble(4),
+                          .learning_rate = select.ColumnDouble(5),
+                          .batch_size = select.ColumnInt(6),
+                          .epochs = select.ColumnInt(7)};
+    ISTAR_ASSIGN_OR_RETURN(hyper.parameters,
+                           RegularizerParameters(regularizer, select.ColumnText(11)));
+    loaded.cells[key][regularizer][hyper][select.ColumnInt(8)] = select.ColumnDouble(10);
     loaded.metrics[key] = metric;
   }
   return loaded;
@@ -73,8 +77,9 @@ absl::StatusOr<Loaded> Load(Database& db, const CompareOptions& options) {
 // Note [Choosing a cell's hyperparameters]
 // A cell reports the group whose mean over seeds is best (highest, or lowest for a loss). Ties
 // are broken by more seeds (more evidence), then by the smallest hyperparameters compared as
-// (lambda, zeta, learning_rate, batch_size, epochs). Groups are visited in that ascending order
-// and only a strictly better group replaces the current choice, which implements both rules.
+// (lambda, zeta, the other parameters, learning_rate, batch_size, epochs). Groups are visited in
+// that ascending order and only a strictly better group replaces the current choice, which
+// implements both rules.
 // Choosing the best of several groups on the same data that is then reported biases the cell
 // upwards; the paper's tables share the bias, and docs/database.md says so.
 ComparisonCell ChooseGroup(const std::map<Hyperparameters, Group>& groups, bool higher_is_better) {
@@ -124,11 +129,14 @@ absl::StatusOr<ComparisonTable> Compare(Database& db, const CompareOptions& opti
   ISTAR_RETURN_IF_ERROR(snapshot.Commit());
 
   ComparisonTable table{.split = options.split, .confidence = options.confidence};
-  std::set<sweeps::Regularizer> present;
+  // Columns in the catalogue's order (baseline first), names it does not know last.
+  std::set<std::pair<size_t, std::string>> present;
   for (const auto& [key, by_regularizer] : loaded.cells) {
-    for (const auto& [regularizer, groups] : by_regularizer) present.insert(regularizer);
+    for (const auto& [regularizer, groups] : by_regularizer) {
+      present.emplace(catalog::RegularizerOrder(regularizer), regularizer);
+    }
   }
-  table.regularizers.assign(present.begin(), present.end());  // enum order: baseline first
+  for (const auto& [order, regularizer] : present) table.regularizers.push_back(regularizer);
 
   for (const auto& [key, by_regularizer] : loaded.cells) {
     ComparisonRow& row = table.rows.emplace_back();
@@ -136,17 +144,17 @@ absl::StatusOr<ComparisonTable> Compare(Database& db, const CompareOptions& opti
     row.task = key.second;
     row.metric = loaded.metrics.at(key);
     std::optional<ComparisonCell> baseline;
-    if (auto it = by_regularizer.find(sweeps::Regularizer::kBaseline); it != by_regularizer.end()) {
+    if (auto it = by_regularizer.find("baseline"); it != by_regularizer.end()) {
       baseline = ChooseGroup(it->second, options.higher_is_better);
     }
-    for (const sweeps::Regularizer regularizer : table.regularizers) {
+    for (const std::string& regularizer : table.regularizers) {
       const auto it = by_regularizer.find(regularizer);
       if (it == by_regularizer.end()) {
         row.cells.emplace_back();
         continue;
       }
       ComparisonCell cell = ChooseGroup(it->second, options.higher_is_better);
-      if (baseline && regularizer != sweeps::Regularizer::kBaseline) {
+      if (baseline && regularizer != "baseline") {
         cell.vs_baseline = VersusBaseline(cell, *baseline, options.confidence);
       }
       row.cells.push_back(std::move(cell));

@@ -13,6 +13,7 @@
 #define ISTAR_DB_INTERNAL_OPERATIONS_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,10 +28,16 @@
 
 namespace istar::db::internal {
 
-// The strings of trials.regularizer (docs/database.md); they match sweeps::RegularizerName but
-// belong to the file format, so they are spelled here.
-std::string_view RegularizerText(sweeps::Regularizer regularizer);
-std::optional<sweeps::Regularizer> ParseRegularizerText(std::string_view text);
+// ORDER BY terms that put regularizer names (of `column`) in the catalogue's order, unknown
+// names last (queries.cc).
+std::string RegularizerOrderSql(std::string_view column);
+
+// The parameters of `regularizer` other than lambda and zeta (which have columns), read from a
+// trial's canonical configuration, where each is a top-level key (docs/sweep-format.md); empty
+// for a regularizer the catalogue does not know. Internal for a configuration that lacks one
+// (queries.cc).
+[[nodiscard]] absl::StatusOr<std::map<std::string, double>> RegularizerParameters(
+    const std::string& regularizer, const std::string& canonical_json);
 
 // submit.cc
 // The statement inserting one trial of a sweep (if new) at the end of the queue; exposed, like

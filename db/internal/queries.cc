@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 #include "db/internal/operations.h"
 
 namespace istar::db::internal {
@@ -55,31 +57,73 @@ void AddPrefixes(const std::string& column, const std::vector<std::string>& pref
   where->push_back(absl::StrCat("(", absl::StrJoin(terms, " OR "), ")"));
 }
 
+}  // namespace
+
+std::string RegularizerOrderSql(std::string_view column) {
+  const std::string name(column);
+  std::string sql = absl::StrCat("CASE ", name);
+  for (const catalog::RegularizerSpec& spec : catalog::Regularizers()) {
+    // Catalogue names are lower-case identifiers: nothing to quote.
+    absl::StrAppend(&sql, " WHEN '", std::string(spec.name), "' THEN ",
+                    catalog::RegularizerOrder(spec.name));
+  }
+  absl::StrAppend(&sql, " ELSE ", catalog::Regularizers().size(), " END, ", name);
+  return sql;
+}
+
+absl::StatusOr<std::map<std::string, double>> RegularizerParameters(
+    const std::string& regularizer, const std::string& canonical_json) {
+  std::map<std::string, double> parameters;
+  const catalog::RegularizerSpec* spec = catalog::FindRegularizer(regularizer);
+  if (spec == nullptr) return parameters;
+  bool others = false;
+  for (const catalog::ParameterSpec& p : spec->parameters) {
+    others = others || (p.name != "lambda" && p.name != "zeta");
+  }
+  if (!others) return parameters;
+  const nlohmann::json config = nlohmann::json::parse(canonical_json, nullptr,
+                                                      /*allow_exceptions=*/false);
+  for (const catalog::ParameterSpec& p : spec->parameters) {
+    if (p.name == "lambda" || p.name == "zeta") continue;
+    const std::string name(p.name);
+    if (!config.is_object() || !config.contains(name) || !config[name].is_number()) {
+      return absl::InternalError(absl::StrCat("a ", regularizer, " trial's configuration has no ",
+                                              name, ": ", canonical_json.substr(0, 200)));
+    }
+    parameters[name] = config[name].get<double>();
+  }
+  return parameters;
+}
+
+namespace {
+
 constexpr char kTrialColumns[] = R"sql(
     t.id, t.canonical_json, t.model, t.task, t.regularizer, t.lambda, t.zeta, t.batch_size,
     t.epochs, t.seed, t.learning_rate, t.ranks, t.status, t.attempts, t.worker_id, t.created_at,
     t.started_at, t.finished_at, t.error)sql";
 
-// Baseline first: the column every other regularizer is compared with.
-constexpr char kTrialOrder[] = R"sql(
-    t.model, t.task,
-    CASE t.regularizer WHEN 'baseline' THEN 0 WHEN 'cosreg' THEN 1 ELSE 2 END,
-    t.lambda, t.zeta, t.learning_rate, t.batch_size, t.epochs, t.seed, t.id)sql";
+// Baseline first (the column every other regularizer is compared with), then the catalogue's
+// order.
+std::string TrialOrder() {
+  return absl::StrCat("t.model, t.task, ", RegularizerOrderSql("t.regularizer"),
+                      ", t.lambda, t.zeta, t.learning_rate, t.batch_size, t.epochs, t.seed, t.id");
+}
 
 absl::StatusOr<TrialRecord> ReadTrial(const Statement& row) {
   TrialRecord trial{.id = row.ColumnText(0),
                     .canonical_json = row.ColumnText(1),
                     .model = row.ColumnText(2),
                     .task = row.ColumnText(3)};
-  const std::optional<sweeps::Regularizer> regularizer = ParseRegularizerText(row.ColumnText(4));
   const std::optional<TrialStatus> status = ParseTrialStatus(row.ColumnText(12));
-  // The schema's CHECK constraints admit only the names these parsers know.
-  if (!regularizer || !status) {
-    return absl::InternalError(absl::StrCat("trial ", trial.id, ": unknown regularizer '",
-                                            row.ColumnText(4), "' or status '", row.ColumnText(12),
-                                            "'"));
+  // The schema's CHECK constraint admits only the statuses this parser knows. A regularizer is
+  // shown as stored: see Note [Regularizer names are the catalogue's] in schema.cc.
+  if (!status) {
+    return absl::InternalError(
+        absl::StrCat("trial ", trial.id, ": unknown status '", row.ColumnText(12), "'"));
   }
-  trial.regularizer = *regularizer;
+  trial.regularizer = row.ColumnText(4);
+  ISTAR_ASSIGN_OR_RETURN(trial.parameters,
+                         RegularizerParameters(trial.regularizer, trial.canonical_json));
   trial.lambda = row.ColumnDouble(5);
   trial.zeta = row.ColumnDouble(6);
   trial.batch_size = row.ColumnInt(7);
@@ -106,11 +150,7 @@ absl::Status AddTrialConditions(Database& db, const TrialFilter& filter,
   AddIn("t.status", statuses, where, params);
   AddIn("t.model", filter.models, where, params);
   AddIn("t.task", filter.tasks, where, params);
-  std::vector<std::string> regularizers;
-  for (const sweeps::Regularizer r : filter.regularizers) {
-    regularizers.emplace_back(RegularizerText(r));
-  }
-  AddIn("t.regularizer", regularizers, where, params);
+  AddIn("t.regularizer", filter.regularizers, where, params);
   AddIn("t.lambda", filter.lambdas, where, params);
   AddIn("t.zeta", filter.zetas, where, params);
   AddIn("t.learning_rate", filter.learning_rates, where, params);
@@ -176,7 +216,7 @@ absl::StatusOr<std::vector<TrialRecord>> ListTrials(Database& db, const TrialFil
 
   ISTAR_ASSIGN_OR_RETURN(Statement select,
                          db.Prepare(absl::StrCat("SELECT ", kTrialColumns, " FROM trials AS t",
-                                                 WhereClause(where), " ORDER BY ", kTrialOrder)));
+                                                 WhereClause(where), " ORDER BY ", TrialOrder())));
   BindParams(select, params);
   std::vector<TrialRecord> trials;
   std::map<std::string, size_t> index;

@@ -161,6 +161,58 @@ CREATE INDEX trials_queue ON trials (status, ranks, queue_order);
 // - The unique index also makes a second trial with the same number an error instead of an
 //   ambiguous queue; writers are serialized (BEGIN IMMEDIATE), so max + 1 never collides.
 
+// Version 4: trials.regularizer without its CHECK (regularizer IN ('baseline', 'cosreg',
+// 'istar')). See Note [Regularizer names are the catalogue's].
+constexpr char kVersion4[] = R"sql(
+CREATE TABLE trials_v4 (
+  id               TEXT PRIMARY KEY CHECK (length(id) = 64),
+  canonical_json   TEXT NOT NULL,
+  model            TEXT NOT NULL,
+  task             TEXT NOT NULL,
+  regularizer      TEXT NOT NULL CHECK (regularizer <> ''),
+  lambda           REAL NOT NULL,
+  zeta             REAL NOT NULL,
+  batch_size       INTEGER NOT NULL CHECK (batch_size > 0),
+  epochs           INTEGER NOT NULL CHECK (epochs > 0),
+  seed             INTEGER NOT NULL,
+  learning_rate    REAL NOT NULL,
+  status           TEXT NOT NULL DEFAULT 'pending' CHECK (status IN
+                     ('pending', 'leased', 'running', 'done', 'failed', 'cancelled')),
+  attempts         INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  lease_id         TEXT,
+  fencing_token    INTEGER NOT NULL DEFAULT 0,
+  lease_expires_at INTEGER,
+  worker_id        TEXT REFERENCES workers (id),
+  created_at       INTEGER NOT NULL,
+  started_at       INTEGER,
+  finished_at      INTEGER,
+  error            TEXT,
+  ranks            INTEGER NOT NULL DEFAULT 1 CHECK (ranks >= 1),
+  queue_order      INTEGER NOT NULL DEFAULT 0
+) STRICT;
+INSERT INTO trials_v4 SELECT id, canonical_json, model, task, regularizer, lambda, zeta,
+  batch_size, epochs, seed, learning_rate, status, attempts, lease_id, fencing_token,
+  lease_expires_at, worker_id, created_at, started_at, finished_at, error, ranks, queue_order
+  FROM trials;
+DROP TABLE trials;
+ALTER TABLE trials_v4 RENAME TO trials;
+CREATE INDEX trials_by_status ON trials (status, created_at);
+CREATE INDEX trials_by_cell ON trials (model, task, regularizer);
+CREATE UNIQUE INDEX trials_by_queue_order ON trials (queue_order);
+CREATE INDEX trials_queue ON trials (status, ranks, queue_order);
+)sql";
+
+// Note [Regularizer names are the catalogue's]
+// Up to version 3 a CHECK constraint listed the three regularizers, so a fourth needed a
+// migration. The names are now rows of catalog/catalog.h: SubmitSweep refuses a trial whose
+// regularizer the catalogue does not know (InvalidArgument), and a reader shows a name it does
+// not know as stored (a newer istar's), instead of failing. SQLite cannot drop a CHECK, so
+// version 4 rebuilds the table the way SQLite's documentation prescribes ("Making Other Kinds Of
+// Table Schema Changes"): a new table, the rows copied, the old one dropped, the new one renamed,
+// its indices re-created, with foreign keys off for the step (Migration::rebuilds_tables) and
+// checked with PRAGMA foreign_key_check before the commit. The tables that refer to trials keep
+// their REFERENCES trials (id): after the rename they refer to the new table.
+
 constexpr Migration kMigrations[] = {
     {1,
      "tables: sweeps, workers, trials, sweep_trials, attempts, metrics, isotropy, "
@@ -171,6 +223,8 @@ constexpr Migration kMigrations[] = {
     {3,
      "trials.queue_order, back-filled in lease order; indices trials_by_queue_order, trials_queue",
      kVersion3},
+    {4, "trials.regularizer: any catalogue name (the table rebuilt without its CHECK)", kVersion4,
+     /*rebuilds_tables=*/true},
 };
 
 struct FileIdentity {
@@ -207,14 +261,34 @@ absl::Status TooNew(const Database& db, const FileIdentity& identity) {
       LatestSchemaVersion(), "); it was written by a newer istar, which is needed to open it"));
 }
 
-absl::Status ApplyStep(Database& db, const Migration& step) {
+absl::Status ApplyStepInTransaction(Database& db, const Migration& step) {
   ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Begin(db));
   // Another process may have applied this step while we waited for the lock.
   ISTAR_ASSIGN_OR_RETURN(const int64_t version, db.QueryInt("PRAGMA user_version"));
   if (version >= step.version) return absl::OkStatus();
   ISTAR_RETURN_IF_ERROR(db.Execute(step.sql));
+  if (step.rebuilds_tables) {
+    ISTAR_ASSIGN_OR_RETURN(const int64_t broken,
+                           db.QueryInt("SELECT count(*) FROM pragma_foreign_key_check"));
+    if (broken != 0) {
+      return absl::InternalError(absl::StrCat(
+          broken, " row(s) break a foreign key after the rebuild; nothing was changed"));
+    }
+  }
   ISTAR_RETURN_IF_ERROR(db.Execute(absl::StrCat("PRAGMA user_version = ", step.version)));
   return transaction.Commit();
+}
+
+// PRAGMA foreign_keys is a no-op inside a transaction, so a step that rebuilds a table switches
+// the connection's enforcement off around its transaction and back to what it was.
+absl::Status ApplyStep(Database& db, const Migration& step) {
+  if (!step.rebuilds_tables) return ApplyStepInTransaction(db, step);
+  ISTAR_ASSIGN_OR_RETURN(const int64_t enforced, db.QueryInt("PRAGMA foreign_keys"));
+  ISTAR_RETURN_IF_ERROR(db.Execute("PRAGMA foreign_keys = OFF"));
+  const absl::Status status = ApplyStepInTransaction(db, step);
+  const absl::Status restored =
+      db.Execute(absl::StrCat("PRAGMA foreign_keys = ", enforced != 0 ? "ON" : "OFF"));
+  return status.ok() ? restored : status;
 }
 
 }  // namespace

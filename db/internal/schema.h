@@ -23,6 +23,9 @@ struct Migration {
   int version;
   const char* summary;
   const char* sql;
+  // True for a step that drops and re-creates a table that others refer to: it runs with foreign
+  // keys off and checks them before committing (Note [Regularizer names are the catalogue's]).
+  bool rebuilds_tables = false;
 };
 
 // Every step, in order; the last one's version is the schema this binary writes.

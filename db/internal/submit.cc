@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 #include "db/internal/operations.h"
 
 namespace istar::db::internal {
@@ -57,6 +58,18 @@ absl::Status CheckSweep(const sweeps::SweepSpec& sweep) {
           absl::StrCat("sweep '", sweep.name, "' trial ", i, ": id '", sweep.trials[i].id,
                        "' is not a SHA-256 digest (64 lower-case hex digits)"));
     }
+    // The names the store accepts are the catalogue's (Note [Regularizer names are the
+    // catalogue's], schema.cc).
+    if (catalog::FindRegularizer(sweep.trials[i].regularizer) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sweep '", sweep.name, "' trial ", i, ": unknown regularizer '",
+          sweep.trials[i].regularizer, "'; expected one of ", catalog::RegularizerNames()));
+    }
+    if (catalog::FindTask(sweep.trials[i].task) == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("sweep '", sweep.name, "' trial ", i,
+                                                     ": unknown task '", sweep.trials[i].task,
+                                                     "'; expected one of ", catalog::TaskNames()));
+    }
   }
   return absl::OkStatus();
 }
@@ -81,7 +94,7 @@ absl::Status InsertTrial(Database& db, const sweeps::TrialSpec& trial, int64_t n
   insert->BindText(2, trial.canonical_json);
   insert->BindText(3, trial.model);
   insert->BindText(4, trial.task);
-  insert->BindText(5, RegularizerText(trial.regularizer));
+  insert->BindText(5, trial.regularizer);
   insert->BindDouble(6, trial.lambda);
   insert->BindDouble(7, trial.zeta);
   insert->BindInt(8, trial.batch_size);

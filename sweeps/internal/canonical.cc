@@ -4,7 +4,9 @@
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 
 namespace istar::sweeps::internal {
 namespace {
@@ -30,7 +32,7 @@ std::string CanonicalEncoder::Json(const TrialSpec& trial) {
   config["model_path"] = trial.model_path;
   config["task"] = trial.task;
   config["task_path"] = trial.task_path;
-  config["regularizer"] = std::string(RegularizerName(trial.regularizer));
+  config["regularizer"] = trial.regularizer;
   config["batch_size"] = trial.batch_size;
   config["epochs"] = trial.epochs;
   config["seed"] = trial.seed;
@@ -43,16 +45,18 @@ std::string CanonicalEncoder::Json(const TrialSpec& trial) {
   config["isotropy_every_steps"] = training.isotropy_every_steps;
   config["regularizer_layers"] = training.regularizer_layers;
   config["shrinkage_points"] = training.shrinkage_points;
-  // Present only for the regularizers that use them: see Note [Canonical trial configuration].
-  if (trial.regularizer != Regularizer::kBaseline) {
-    config["lambda"] = Normalized(trial.lambda);
-  } else {
-    config.erase("lambda");
-  }
-  if (trial.regularizer == Regularizer::kIStar) {
-    config["zeta"] = Normalized(trial.zeta);
-  } else {
-    config.erase("zeta");
+  // Present only for the regularizers that have them: see Note [Canonical trial configuration].
+  for (const std::string& key : parameter_keys_) config.erase(key);
+  parameter_keys_.clear();
+  const catalog::RegularizerSpec* spec = catalog::FindRegularizer(trial.regularizer);
+  ISTAR_CHECK(spec != nullptr) << "trial with the unknown regularizer '" << trial.regularizer
+                               << "' passed validation";
+  for (const catalog::ParameterSpec& parameter : spec->parameters) {
+    const std::string key(parameter.name);
+    const std::optional<double> value = trial.Parameter(key);
+    ISTAR_CHECK(value.has_value()) << "trial without its parameter " << key;
+    config[key] = Normalized(*value);
+    parameter_keys_.push_back(key);
   }
   return config.dump();
 }

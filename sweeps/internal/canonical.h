@@ -9,8 +9,13 @@
 //   - model and model_path, task and task_path: the folder, because two checkpoints (or data
 //     sets) under one name are different trials; the name too, because it is what the result
 //     tables group by, so a name given to a new folder, or a new name, starts new trials.
-//   - regularizer; lambda for cosreg and istar; zeta for istar only. A setting that a regularizer
-//     ignores is left out rather than written as 0, so no default can leak into an id.
+//   - regularizer, and each parameter of its catalogue row (catalog/catalog.h) as a top-level key
+//     of the parameter's name: lambda for every regularizer but the baseline, zeta for istar,
+//     gamma for vicreg, t for uniformity. A parameter that a regularizer does not have is left
+//     out rather than written as 0, so no default can leak into an id, and a regularizer added to
+//     the catalogue changes no existing id. A parameter left out of the sweep file is written
+//     with its catalogue default. The catalogue's test checks that no parameter is named like
+//     one of the keys here.
 //   - batch_size, epochs, seed, learning_rate, and every training setting except
 //     ranks_per_trial (batch_size is global over ranks, so R ranks compute the same trial) and
 //     gradient_accumulation_steps (micro-batches compute the same step, the regularizer over
@@ -27,6 +32,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -51,6 +57,7 @@ class CanonicalEncoder {
 
  private:
   nlohmann::json object_ = nlohmann::json::object();
+  std::vector<std::string> parameter_keys_;  // the regularizer parameters of the last trial
 };
 
 // The SHA-256 of `bytes` as 64 lower-case hex digits; Internal if OpenSSL fails.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 
 namespace istar::sweeps::internal {
 namespace {
@@ -33,11 +34,9 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadFolders(con
   std::vector<std::pair<std::string, std::string>> folders;
   for (const MapEntry& entry : map.entries()) {
     if (entry.key.empty()) return reader.Error(entry.AtKey(), "expected a non-empty name");
-    if (tasks && std::find(std::begin(kKnownTasks), std::end(kKnownTasks), entry.key) ==
-                     std::end(kKnownTasks)) {
-      return reader.Error(
-          entry.AtKey(),
-          absl::StrCat("unknown task '", entry.key, "'; expected one of ", JoinNames(kKnownTasks)));
+    if (tasks && catalog::FindTask(entry.key) == nullptr) {
+      return reader.Error(entry.AtKey(), absl::StrCat("unknown task '", entry.key,
+                                                      "'; expected one of ", catalog::TaskNames()));
     }
     ISTAR_ASSIGN_OR_RETURN(std::string folder, reader.String(entry.value, /*non_empty=*/true));
     folders.emplace_back(entry.key, std::move(folder));

@@ -25,12 +25,15 @@ namespace istar::sweeps::internal {
 // such as `seed: {uniform: ...}` on a grid of 10^9 points fails fast instead of exhausting memory.
 inline constexpr int64_t kMaxTrials = 1'000'000;
 
-// One entry of grid.regularizers. The baseline's lambda and zeta axes are {0}, and cosreg's zeta
-// axis is {0}, so that expansion and sampling treat every entry alike.
+// One entry of grid.regularizers. lambda and zeta are {0} for a regularizer without them (the
+// baseline has neither, cosreg no zeta), so that expansion and sampling treat every entry alike
+// and draw in the order they always have (Note [Sampling], expand.cc); the regularizer's other
+// parameters follow, in its catalogue row's order.
 struct RegularizerAxes {
-  Regularizer regularizer = Regularizer::kBaseline;
+  std::string regularizer;  // a catalogue name
   Axis<double> lambda;
   Axis<double> zeta;
+  std::vector<std::pair<std::string, Axis<double>>> parameters;
 };
 
 struct SampleSettings {

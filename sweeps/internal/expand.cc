@@ -49,7 +49,7 @@ const std::string& FolderOf(const std::vector<std::pair<std::string, std::string
 
 // A trial with the settings that the model, task and regularizer fix; the rest come later.
 TrialSpec StartTrial(const SweepDocument& doc, const std::string& model, const std::string& task,
-                     Regularizer regularizer) {
+                     const std::string& regularizer) {
   TrialSpec trial;
   trial.model = model;
   trial.model_path = FolderOf(doc.models, model);
@@ -60,27 +60,48 @@ TrialSpec StartTrial(const SweepDocument& doc, const std::string& model, const s
   return trial;
 }
 
+// The shared axes under one setting of a regularizer entry, learning_rate outermost.
+absl::Status ExpandShared(const SweepDocument& doc, const TrialSpec& start, TrialList& out) {
+  for (const double learning_rate : doc.learning_rate.values) {
+    for (const int64_t batch_size : doc.batch_size.values) {
+      for (const int64_t epochs : doc.epochs.values) {
+        for (const int64_t seed : doc.seed.values) {
+          TrialSpec trial = start;
+          trial.learning_rate = learning_rate;
+          trial.batch_size = batch_size;
+          trial.epochs = epochs;
+          trial.seed = seed;
+          ISTAR_RETURN_IF_ERROR(out.Add(std::move(trial)));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The entry's own parameters from the `next`-th on (lambda and zeta are set), then the shared
+// axes.
+absl::Status ExpandParameters(const SweepDocument& doc, const TrialSpec& start,
+                              const RegularizerAxes& entry, size_t next, TrialList& out) {
+  if (next == entry.parameters.size()) return ExpandShared(doc, start, out);
+  const auto& [name, axis] = entry.parameters[next];
+  for (const double value : axis.values) {
+    TrialSpec trial = start;
+    trial.parameters[name] = value;
+    ISTAR_RETURN_IF_ERROR(ExpandParameters(doc, trial, entry, next + 1, out));
+  }
+  return absl::OkStatus();
+}
+
 // The grid points of one regularizer entry, from lambda inwards. See Note [Expansion order].
 absl::Status ExpandEntry(const SweepDocument& doc, const TrialSpec& start,
                          const RegularizerAxes& entry, TrialList& out) {
   for (const double lambda : entry.lambda.values) {
     for (const double zeta : entry.zeta.values) {
-      for (const double learning_rate : doc.learning_rate.values) {
-        for (const int64_t batch_size : doc.batch_size.values) {
-          for (const int64_t epochs : doc.epochs.values) {
-            for (const int64_t seed : doc.seed.values) {
-              TrialSpec trial = start;
-              trial.lambda = lambda;
-              trial.zeta = zeta;
-              trial.learning_rate = learning_rate;
-              trial.batch_size = batch_size;
-              trial.epochs = epochs;
-              trial.seed = seed;
-              ISTAR_RETURN_IF_ERROR(out.Add(std::move(trial)));
-            }
-          }
-        }
-      }
+      TrialSpec trial = start;
+      trial.lambda = lambda;
+      trial.zeta = zeta;
+      ISTAR_RETURN_IF_ERROR(ExpandParameters(doc, trial, entry, 0, out));
     }
   }
   return absl::OkStatus();
@@ -101,7 +122,8 @@ absl::StatusOr<std::vector<TrialSpec>> ExpandGrid(const SweepDocument& doc) {
 
 // Note [Sampling]
 // Each of the `count` draws picks, in this order: model, task, a regularizer entry (uniformly,
-// whatever its number of settings), its lambda, its zeta, learning_rate, batch_size, epochs, seed.
+// whatever its number of settings), its lambda, its zeta, its other parameters (catalogue
+// order), learning_rate, batch_size, epochs, seed.
 // Every axis takes its draw even when it has one value, so the stream of random numbers does not
 // depend on which axes are fixed. A list or {choice: ...} is a uniform choice (Random::Index);
 // integer {uniform: [a, b]} is Random::Between(a, b); number {uniform: [a, b]} is
@@ -152,6 +174,7 @@ absl::StatusOr<std::vector<TrialSpec>> SampleTrials(const SweepDocument& doc) {
     TrialSpec trial = StartTrial(doc, model, task, entry.regularizer);
     trial.lambda = Draw(random, entry.lambda);
     trial.zeta = Draw(random, entry.zeta);
+    for (const auto& [name, axis] : entry.parameters) trial.parameters[name] = Draw(random, axis);
     trial.learning_rate = Draw(random, doc.learning_rate);
     trial.batch_size = Draw(random, doc.batch_size);
     trial.epochs = Draw(random, doc.epochs);

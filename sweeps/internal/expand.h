@@ -5,11 +5,12 @@
 //
 // Note [Expansion order]
 // Grid trials come out as nested loops, outermost first: model, task, regularizer entry (in file
-// order), lambda, zeta (the entry's own axes, in file order), learning_rate, batch_size, epochs,
-// seed. So the seeds of one configuration are adjacent, and a partially finished sweep has whole
-// configurations done. A trial whose id equals an earlier one's (the same value listed twice, or
-// two entries that overlap) is kept once, at its first position. The order is part of the format
-// (docs/sweep-format.md): `istar sweep expand` prints it and the store numbers trials by it.
+// order), lambda, zeta, the entry's other parameters (in its catalogue row's order), learning_rate,
+// batch_size, epochs, seed. So the seeds of one configuration are adjacent, and a partially
+// finished sweep has whole configurations done. A trial whose id equals an earlier one's (the same
+// value listed twice, or two entries that overlap) is kept once, at its first position. The order
+// is part of the format (docs/sweep-format.md): `istar sweep expand` prints it and the store
+// numbers trials by it.
 #ifndef ISTAR_SWEEPS_INTERNAL_EXPAND_H_
 #define ISTAR_SWEEPS_INTERNAL_EXPAND_H_
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 #include "sweeps/internal/document.h"
 
 namespace istar::sweeps::internal {
@@ -17,9 +18,6 @@ namespace {
 
 constexpr std::string_view kGridKeys[] = {"model",      "task",   "regularizers", "learning_rate",
                                           "batch_size", "epochs", "seed"};
-constexpr std::string_view kCosRegKeys[] = {"lambda"};
-constexpr std::string_view kIStarKeys[] = {"lambda", "zeta"};
-
 // The `model:` or `task:` axis; without one, every name of `folders` in file order.
 absl::StatusOr<Axis<std::string>> ReadNames(
     const Reader& reader, const MapFields& grid, std::string_view key,
@@ -32,39 +30,57 @@ absl::StatusOr<Axis<std::string>> ReadNames(
   return ReadNameAxis(reader, *field, names, key, source, sampling);
 }
 
-// The settings map of a cosreg or istar entry; a bare name reads as an empty map, so that the
-// message is "missing required key 'lambda'".
+// The settings map of an entry; a bare name reads as an empty map, so that the message is
+// "missing required key 'lambda'".
 absl::StatusOr<MapFields> ReadSettings(const Reader& reader, const Field& settings,
                                        std::span<const std::string_view> keys) {
   if (settings.node.IsNull()) return MapFields(settings, {});
   return reader.Map(settings, keys);
 }
 
-// One entry with its name already read: `baseline`, `cosreg: {lambda: ...}` or
-// `istar: {lambda: ..., zeta: ...}`; `settings` is the entry's value (null for a bare name).
+Bounds BoundsOf(const catalog::Range& range) {
+  return Bounds{.min = range.min, .min_open = range.min_open, .max = range.max};
+}
+
+// One entry with its name already read: `baseline`, or `name: {parameter: axis, ...}` with the
+// parameters of the regularizer's catalogue row; `settings` is the entry's value (null for a bare
+// name). A parameter with a default may be left out.
 absl::StatusOr<RegularizerAxes> ReadRegularizerSettings(const Reader& reader,
-                                                        Regularizer regularizer,
+                                                        const catalog::RegularizerSpec& spec,
                                                         const Field& settings, bool sampling) {
-  RegularizerAxes axes{.regularizer = regularizer,
+  RegularizerAxes axes{.regularizer = std::string(spec.name),
                        .lambda = Axis<double>::Of({0.0}),
                        .zeta = Axis<double>::Of({0.0})};
-  if (regularizer == Regularizer::kBaseline) {
+  if (spec.parameters.empty()) {
     const bool empty =
         settings.node.IsNull() || (settings.node.IsMap() && settings.node.size() == 0);
     if (!empty) {
-      return reader.Error(settings, "baseline has no settings (it has no lambda or zeta)");
+      return reader.Error(settings, absl::StrCat(std::string(spec.name),
+                                                 " has no settings (it has no parameters, not "
+                                                 "even lambda)"));
     }
     return axes;
   }
-  const bool istar = regularizer == Regularizer::kIStar;
-  const std::span<const std::string_view> keys =
-      istar ? std::span<const std::string_view>(kIStarKeys) : kCosRegKeys;
+  std::vector<std::string_view> keys;
+  for (const catalog::ParameterSpec& parameter : spec.parameters) keys.push_back(parameter.name);
   ISTAR_ASSIGN_OR_RETURN(const MapFields map, ReadSettings(reader, settings, keys));
-  ISTAR_ASSIGN_OR_RETURN(const Field lambda, reader.Require(map, "lambda"));
-  ISTAR_ASSIGN_OR_RETURN(axes.lambda, ReadNumberAxis(reader, lambda, kAnyNumber, sampling));
-  if (istar) {
-    ISTAR_ASSIGN_OR_RETURN(const Field zeta, reader.Require(map, "zeta"));
-    ISTAR_ASSIGN_OR_RETURN(axes.zeta, ReadNumberAxis(reader, zeta, kUnitInterval, sampling));
+  for (const catalog::ParameterSpec& parameter : spec.parameters) {
+    Axis<double> axis = Axis<double>::Of({parameter.default_value.value_or(0.0)});
+    const Field* field = map.Find(parameter.name);
+    if (field == nullptr && !parameter.default_value.has_value()) {
+      return reader.Require(map, parameter.name).status();
+    }
+    if (field != nullptr) {
+      ISTAR_ASSIGN_OR_RETURN(axis,
+                             ReadNumberAxis(reader, *field, BoundsOf(parameter.range), sampling));
+    }
+    if (parameter.name == "lambda") {
+      axes.lambda = std::move(axis);
+    } else if (parameter.name == "zeta") {
+      axes.zeta = std::move(axis);
+    } else {
+      axes.parameters.emplace_back(std::string(parameter.name), std::move(axis));
+    }
   }
   return axes;
 }
@@ -87,16 +103,17 @@ absl::StatusOr<RegularizerAxes> ReadRegularizer(const Reader& reader, const Fiel
                                 ? absl::StrCat("a map with ", element.node.size(), " keys")
                                 : DescribeNode(element.node);
     return reader.Error(element, absl::StrCat("expected a regularizer name or a map with one key "
-                                              "(baseline, cosreg or istar), got ",
-                                              got));
+                                              "(",
+                                              catalog::RegularizerNames(), "), got ", got));
   }
   settings.path = ChildPath(element.path, name);
-  const std::optional<Regularizer> regularizer = ParseRegularizer(name);
-  if (!regularizer.has_value()) {
-    return reader.Error(name_field, absl::StrCat("unknown regularizer '", name,
-                                                 "'; expected one of baseline, cosreg, istar"));
+  const catalog::RegularizerSpec* spec = catalog::FindRegularizer(name);
+  if (spec == nullptr) {
+    return reader.Error(name_field,
+                        absl::StrCat("unknown regularizer '", name, "'; expected one of ",
+                                     catalog::RegularizerNames()));
   }
-  return ReadRegularizerSettings(reader, *regularizer, settings, sampling);
+  return ReadRegularizerSettings(reader, *spec, settings, sampling);
 }
 
 absl::StatusOr<std::vector<RegularizerAxes>> ReadRegularizers(const Reader& reader,
@@ -138,7 +155,11 @@ absl::Status CheckGridSize(const Reader& reader, const Field& grid, const SweepD
 double GridSize(const SweepDocument& doc) {
   double settings = 0.0;
   for (const RegularizerAxes& entry : doc.regularizers) {
-    settings += static_cast<double>(entry.lambda.values.size() * entry.zeta.values.size());
+    double points = static_cast<double>(entry.lambda.values.size() * entry.zeta.values.size());
+    for (const auto& [name, axis] : entry.parameters) {
+      points *= static_cast<double>(axis.values.size());
+    }
+    settings += points;
   }
   return settings * static_cast<double>(doc.model.values.size()) *
          static_cast<double>(doc.task.values.size()) *

@@ -144,7 +144,7 @@ class NewerCoordinator final : public v1::Coordinator::Service {
     v1::TrialSummary* trial = response->add_trials();
     trial->set_trial_id(std::string(64, 'a'));
     trial->set_state(v1::TRIAL_STATE_PENDING);
-    trial->set_regularizer("vicreg");
+    trial->set_regularizer("barlow_twins");  // not in this istar's catalogue
     return grpc::Status::OK;
   }
   grpc::Status GetSweep(grpc::ServerContext*, const v1::GetSweepRequest*,
@@ -170,9 +170,10 @@ TEST(CoordinatorClientTest, NamesItDoesNotKnowAreAnErrorNotADefault) {
   ASSERT_TRUE(client.ok()) << client.status();
   const absl::Status trials = (*client)->ListTrials("s", {}).status();
   EXPECT_EQ(trials.code(), absl::StatusCode::kFailedPrecondition) << trials;
-  EXPECT_THAT(std::string(trials.message()),
-              HasSubstr("regularizer \"vicreg\" for trial aaaaaaaaaaaa, which this istar does "
-                        "not know: use an istar of the coordinator's version"));
+  EXPECT_THAT(
+      std::string(trials.message()),
+      HasSubstr("regularizer \"barlow_twins\" for trial aaaaaaaaaaaa, which this istar does "
+                "not know: use an istar of the coordinator's version"));
   const absl::Status sweep = (*client)->GetSweep("s").status();
   EXPECT_EQ(sweep.code(), absl::StatusCode::kFailedPrecondition) << sweep;
   EXPECT_THAT(std::string(sweep.message()), HasSubstr("trial state 42"));

@@ -19,8 +19,6 @@ using ::istar::db::testing::ScratchDir;
 using ::istar::db::testing::TrialArgs;
 using ::testing::ElementsAre;
 
-using sweeps::Regularizer;
-
 constexpr double kTolerance = 1e-9;
 
 // One trial to store: its settings, its status and its final results.
@@ -68,13 +66,13 @@ class CompareTest : public ::testing::Test {
   void SetUp() override {
     std::unique_ptr<db::Store> writer = OpenStore(path_);
     ASSERT_NE(writer, nullptr);
-    const TrialArgs istar_a{.regularizer = Regularizer::kIStar, .lambda = -1, .zeta = 0.2};
-    const TrialArgs istar_b{.regularizer = Regularizer::kIStar, .lambda = -5, .zeta = 0.2};
+    const TrialArgs istar_a{.regularizer = "istar", .lambda = -1, .zeta = 0.2};
+    const TrialArgs istar_b{.regularizer = "istar", .lambda = -5, .zeta = 0.2};
     std::vector<Planned> planned = {
         {{.seed = 0}, {Accuracy(0.90)}},
         {{.seed = 1}, {Accuracy(0.92)}},
         {{.seed = 2}, {Accuracy(0.94)}},
-        {{.regularizer = Regularizer::kCosReg, .lambda = 1}, {Accuracy(0.925)}},
+        {{.regularizer = "cosreg", .lambda = 1}, {Accuracy(0.925)}},
         {istar_b, {Accuracy(0.90)}},
         {istar_a, {Accuracy(0.93), {"test", "accuracy", 0.5}, {"validation", "f1", 0.1}}},
     };
@@ -93,7 +91,7 @@ class CompareTest : public ::testing::Test {
     planned.push_back({running, {Accuracy(0.10)}, /*done=*/false});
     StoreTrials(*writer, "bert", planned, 1);
     const TrialArgs distil{
-        .model = "distilbert", .regularizer = Regularizer::kIStar, .lambda = -5, .zeta = 0.2};
+        .model = "distilbert", .regularizer = "istar", .lambda = -5, .zeta = 0.2};
     TrialArgs distil_1 = distil;
     distil_1.seed = 1;
     StoreTrials(*writer, "distil", {{distil, {Accuracy(0.85)}}, {distil_1, {Accuracy(0.87)}}}, 100);
@@ -109,8 +107,7 @@ class CompareTest : public ::testing::Test {
 TEST_F(CompareTest, GivesTheHandComputedTable) {
   absl::StatusOr<ComparisonTable> table = store_->Compare();
   ASSERT_TRUE(table.ok()) << table.status();
-  EXPECT_THAT(table->regularizers,
-              ElementsAre(Regularizer::kBaseline, Regularizer::kCosReg, Regularizer::kIStar));
+  EXPECT_THAT(table->regularizers, ElementsAre("baseline", "cosreg", "istar"));
   ASSERT_EQ(table->rows.size(), 2u);
 
   const ComparisonRow& bert = table->rows[0];
@@ -165,7 +162,7 @@ TEST_F(CompareTest, GivesTheHandComputedTable) {
 TEST_F(CompareTest, ASweepFilterKeepsOnlyItsTrials) {
   absl::StatusOr<ComparisonTable> table = store_->Compare({.sweeps = {"distil"}});
   ASSERT_TRUE(table.ok()) << table.status();
-  EXPECT_THAT(table->regularizers, ElementsAre(Regularizer::kIStar));
+  EXPECT_THAT(table->regularizers, ElementsAre("istar"));
   ASSERT_EQ(table->rows.size(), 1u);
   EXPECT_EQ(table->rows[0].model, "distilbert");
   EXPECT_EQ(store_->Compare({.sweeps = {"none"}}).status().code(), absl::StatusCode::kNotFound);
@@ -183,7 +180,7 @@ TEST_F(CompareTest, AnExplicitMetricAndSplitAreUsed) {
   absl::StatusOr<ComparisonTable> table = store_->Compare({.metric = "accuracy", .split = "test"});
   ASSERT_TRUE(table.ok()) << table.status();
   ASSERT_EQ(table->rows.size(), 1u);
-  EXPECT_THAT(table->regularizers, ElementsAre(Regularizer::kIStar));
+  EXPECT_THAT(table->regularizers, ElementsAre("istar"));
   EXPECT_NEAR(table->rows[0].cells[0]->mean, 0.5, kTolerance);
   EXPECT_EQ(table->rows[0].cells[0]->seeds, 1);
 }
@@ -194,6 +191,48 @@ TEST_F(CompareTest, AConfidenceOutsideZeroToOneIsInvalidArgument) {
   EXPECT_EQ(store_->Compare({.split = ""}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Two vicreg groups that differ only in gamma (a parameter without a column of its own, read from
+// the canonical configuration) are two groups, and the columns follow the catalogue's order
+// (baseline, cosreg, istar, vicreg, ...), whatever the order of submission.
+TEST(CompareParameters, GroupsDifferingInAnyRegularizerParameterStayApart) {
+  ScratchDir dir;
+  std::unique_ptr<db::Store> store = OpenStore(dir.Path("gamma.db"));
+  ASSERT_NE(store, nullptr);
+  // gamma 0.5: seeds 0, 1 -> 0.80, 0.84 (mean 0.82); gamma 2: seeds 0, 1 -> 0.90, 0.86 (0.88).
+  const struct {
+    int n;
+    double gamma;
+    int64_t seed;
+    double accuracy;
+  } vicreg[] = {{1, 0.5, 0, 0.80}, {2, 0.5, 1, 0.84}, {3, 2.0, 0, 0.90}, {4, 2.0, 1, 0.86}};
+  std::vector<sweeps::TrialSpec> trials;
+  for (const auto& v : vicreg) {
+    sweeps::TrialSpec trial =
+        MakeTrial(v.n, {.regularizer = "vicreg", .lambda = 1, .seed = v.seed});
+    trial.canonical_json =
+        "{\"gamma\":" + std::to_string(v.gamma) + ",\"n\":" + std::to_string(v.n) + "}";
+    trials.push_back(trial);
+  }
+  trials.push_back(MakeTrial(5, {.regularizer = "baseline"}));
+  ASSERT_TRUE(store->SubmitSweep(MakeSweep("v", trials)).ok());
+  const double accuracies[] = {0.80, 0.84, 0.90, 0.86, 0.85};
+  for (size_t i = 0; i < trials.size(); ++i) {
+    ASSERT_TRUE(store->MarkTrialRunning(trials[i].id).ok());
+    ASSERT_TRUE(store->MarkTrialDone(trials[i].id).ok());
+    const std::vector<FinalResult> results = {Accuracy(accuracies[i])};
+    ASSERT_TRUE(store->WriteFinalResults(trials[i].id, results).ok());
+  }
+  absl::StatusOr<ComparisonTable> table = store->Compare({});
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_THAT(table->regularizers, ElementsAre("baseline", "vicreg"));
+  ASSERT_EQ(table->rows.size(), 1u);
+  const ComparisonCell& cell = *table->rows[0].cells[1];
+  EXPECT_EQ(cell.groups, 2);
+  EXPECT_THAT(cell.chosen.parameters, ElementsAre(::testing::Pair("gamma", 2.0)));
+  EXPECT_NEAR(cell.mean, 0.88, kTolerance);
+  EXPECT_EQ(cell.seeds, 2);
+}
+
 TEST(CompareTies, PreferMoreSeedsThenSmallerHyperparameters) {
   ScratchDir dir;
   std::unique_ptr<db::Store> store = OpenStore(dir.Path("ties.db"));
@@ -201,8 +240,7 @@ TEST(CompareTies, PreferMoreSeedsThenSmallerHyperparameters) {
   // Three squad groups with the same mean f1 of 80: lambda -3 (1 seed), lambda -2 and lambda -1
   // (2 seeds each). More seeds beat one seed; of the two with 2 seeds, lambda -2 is smaller.
   auto squad = [](double lambda, int64_t seed) {
-    return TrialArgs{
-        .task = "squad", .regularizer = Regularizer::kIStar, .lambda = lambda, .seed = seed};
+    return TrialArgs{.task = "squad", .regularizer = "istar", .lambda = lambda, .seed = seed};
   };
   const FinalResult f1_80{"validation", "f1", 80};
   const FinalResult f1_79{"validation", "f1", 79};

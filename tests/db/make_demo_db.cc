@@ -36,7 +36,7 @@ struct Demo {
   int id;
   std::string model;
   std::string task;
-  sweeps::Regularizer regularizer;
+  std::string regularizer;
   double lambda;
   double zeta;
   int64_t seed;
@@ -77,23 +77,22 @@ absl::Status WriteTrajectory(Store& store, const std::string& trial_id) {
 }
 
 absl::Status Make(const std::string& path) {
-  using sweeps::Regularizer;
   const std::vector<Demo> demos = {
-      {0x1001, "bert", "sst2", Regularizer::kBaseline, 0, 0, 0, 0.90, ""},
-      {0x1002, "bert", "sst2", Regularizer::kBaseline, 0, 0, 1, 0.92, ""},
-      {0x1003, "bert", "sst2", Regularizer::kBaseline, 0, 0, 2, 0.94, ""},
-      {0x2001, "bert", "sst2", Regularizer::kCosReg, 1, 0, 0, 0.925, ""},
-      {0x3001, "bert", "sst2", Regularizer::kIStar, -5, 0.2, 0, 0.90, ""},
-      {0x3002, "bert", "sst2", Regularizer::kIStar, -5, 0.2, 1, 0.91, ""},
-      {0x3003, "bert", "sst2", Regularizer::kIStar, -5, 0.2, 2, 0.92, ""},
-      {0x3101, "bert", "sst2", Regularizer::kIStar, -1, 0.2, 0, 0.93, ""},
-      {0x3102, "bert", "sst2", Regularizer::kIStar, -1, 0.2, 1, 0.94, ""},
-      {0x3103, "bert", "sst2", Regularizer::kIStar, -1, 0.2, 2, 0.98, ""},
-      {0x4001, "distilbert", "sst2", Regularizer::kIStar, -5, 0.2, 0, 0.85, ""},
-      {0x4002, "distilbert", "sst2", Regularizer::kIStar, -5, 0.2, 1, 0.87, ""},
-      {0x5001, "albert", "qnli", Regularizer::kBaseline, 0, 0, 0, std::nullopt,
+      {0x1001, "bert", "sst2", "baseline", 0, 0, 0, 0.90, ""},
+      {0x1002, "bert", "sst2", "baseline", 0, 0, 1, 0.92, ""},
+      {0x1003, "bert", "sst2", "baseline", 0, 0, 2, 0.94, ""},
+      {0x2001, "bert", "sst2", "cosreg", 1, 0, 0, 0.925, ""},
+      {0x3001, "bert", "sst2", "istar", -5, 0.2, 0, 0.90, ""},
+      {0x3002, "bert", "sst2", "istar", -5, 0.2, 1, 0.91, ""},
+      {0x3003, "bert", "sst2", "istar", -5, 0.2, 2, 0.92, ""},
+      {0x3101, "bert", "sst2", "istar", -1, 0.2, 0, 0.93, ""},
+      {0x3102, "bert", "sst2", "istar", -1, 0.2, 1, 0.94, ""},
+      {0x3103, "bert", "sst2", "istar", -1, 0.2, 2, 0.98, ""},
+      {0x4001, "distilbert", "sst2", "istar", -5, 0.2, 0, 0.85, ""},
+      {0x4002, "distilbert", "sst2", "istar", -5, 0.2, 1, 0.87, ""},
+      {0x5001, "albert", "qnli", "baseline", 0, 0, 0, std::nullopt,
        "diverged: loss is NaN at step 812"},
-      {0x5002, "albert", "qnli", Regularizer::kIStar, -5, 0.2, 0, std::nullopt, ""},
+      {0x5002, "albert", "qnli", "istar", -5, 0.2, 0, std::nullopt, ""},
   };
   if (std::filesystem::exists(path)) {
     return absl::FailedPreconditionError(path + " exists; make_demo_db writes a new file");

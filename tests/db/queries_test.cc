@@ -22,8 +22,6 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-using sweeps::Regularizer;
-
 // Six trials: on sst2, bert baseline (trials 1 and 2: seeds 0 and 1) and istar (3, lambda -5),
 // albert baseline (0x100) and istar (0x101), whose ids share 62 digits; and bert on qnli (9),
 // in a second sweep.
@@ -35,9 +33,9 @@ class QueriesTest : public ::testing::Test {
     const std::vector<sweeps::TrialSpec> trials = {
         MakeTrial(1, {.model = "bert", .seed = 0}),
         MakeTrial(2, {.model = "bert", .seed = 1}),
-        MakeTrial(3, {.model = "bert", .regularizer = Regularizer::kIStar, .lambda = -5}),
+        MakeTrial(3, {.model = "bert", .regularizer = "istar", .lambda = -5}),
         MakeTrial(0x100, {.model = "albert", .seed = 0}),
-        MakeTrial(0x101, {.model = "albert", .regularizer = Regularizer::kIStar, .lambda = -5}),
+        MakeTrial(0x101, {.model = "albert", .regularizer = "istar", .lambda = -5}),
     };
     ASSERT_TRUE(writer->SubmitSweep(MakeSweep("grid", trials)).ok());
     ASSERT_TRUE(writer->SubmitSweep(MakeSweep("extra", {MakeTrial(9, {.task = "qnli"})})).ok());
@@ -72,11 +70,10 @@ TEST_F(QueriesTest, TrialsAreOrderedByModelTaskRegularizerAndSettings) {
 }
 
 TEST_F(QueriesTest, FilterFieldsCombineWithAndAndTheirValuesWithOr) {
-  EXPECT_THAT(Ids({.models = {"bert"}, .regularizers = {Regularizer::kBaseline}}),
+  EXPECT_THAT(Ids({.models = {"bert"}, .regularizers = {"baseline"}}),
               ElementsAre(HexId(9), HexId(1), HexId(2)));
-  EXPECT_THAT(
-      Ids({.models = {"bert"}, .tasks = {"sst2"}, .regularizers = {Regularizer::kBaseline}}),
-      ElementsAre(HexId(1), HexId(2)));
+  EXPECT_THAT(Ids({.models = {"bert"}, .tasks = {"sst2"}, .regularizers = {"baseline"}}),
+              ElementsAre(HexId(1), HexId(2)));
   EXPECT_THAT(Ids({.models = {"bert", "albert"}, .lambdas = {-5.0}}),
               ElementsAre(HexId(0x101), HexId(3)));
   EXPECT_THAT(Ids({.statuses = {TrialStatus::kDone}}), ElementsAre(HexId(3)));
@@ -95,7 +92,7 @@ TEST_F(QueriesTest, EachTrialComesWithItsFinalResults) {
   EXPECT_EQ(trial->final_results[1].split, "validation");
   EXPECT_EQ(trial->final_results[1].value, 0.9);
   EXPECT_EQ(trial->lambda, -5.0);
-  EXPECT_EQ(trial->regularizer, Regularizer::kIStar);
+  EXPECT_EQ(trial->regularizer, "istar");
 }
 
 TEST_F(QueriesTest, AnUnknownSweepIsNotFound) {

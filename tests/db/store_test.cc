@@ -33,7 +33,7 @@ TEST(StoreOpen, CreatesTheSchemaInANewFile) {
 
   RawDb raw(path);
   EXPECT_EQ(raw.Int("PRAGMA user_version"), CurrentSchemaVersion());
-  EXPECT_EQ(CurrentSchemaVersion(), 3);
+  EXPECT_EQ(CurrentSchemaVersion(), 4);
   EXPECT_EQ(raw.Int("PRAGMA application_id"), kApplicationId);
   EXPECT_EQ(raw.Int("SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
   for (const char* table : {"sweeps", "trials", "sweep_trials", "attempts", "workers", "metrics",
@@ -100,7 +100,7 @@ TEST(StoreOpen, MigratesAVersion1FileAndKeepsItsData) {
   absl::StatusOr<TrialRecord> trial = store->GetTrial(testing::HexId(7));
   ASSERT_TRUE(trial.ok()) << trial.status();
   EXPECT_EQ(trial->status, TrialStatus::kDone);
-  EXPECT_EQ(trial->regularizer, sweeps::Regularizer::kIStar);
+  EXPECT_EQ(trial->regularizer, "istar");
   EXPECT_EQ(trial->lambda, -5.0);
   EXPECT_EQ(trial->seed, 3);
   EXPECT_EQ(trial->ranks, 1);  // the new column's default
@@ -170,7 +170,7 @@ TEST(StoreOpen, MigratesAVersion2FileKeepingItsLeaseOrder) {
   ASSERT_NE(store, nullptr);
   {
     RawDb raw(path);
-    EXPECT_EQ(raw.Int("PRAGMA user_version"), 3);
+    EXPECT_EQ(raw.Int("PRAGMA user_version"), CurrentSchemaVersion());
     // Every trial, finished or not, numbered 1..7 once in the old order: trials 2 and 1 share
     // created_at and first position (2), so the id decides.
     EXPECT_EQ(raw.Column("SELECT id FROM trials ORDER BY queue_order"),
@@ -195,6 +195,79 @@ TEST(StoreOpen, MigratesAVersion2FileKeepingItsLeaseOrder) {
   absl::StatusOr<std::optional<Lease>> pair = store->LeaseTrial("w", 2, policy);
   ASSERT_TRUE(pair.ok() && pair->has_value()) << pair.status();
   EXPECT_EQ((*pair)->trial_id, testing::HexId(2));
+}
+
+// Version 4 rebuilds the trials table without the CHECK that listed three regularizers (Note
+// [Regularizer names are the catalogue's], schema.cc). Everything that refers to trials must
+// survive the rebuild, and still be enforced.
+TEST(StoreOpen, MigratesAVersion3FileToAcceptEveryCatalogueRegularizer) {
+  ScratchDir dir;
+  const std::string path = dir.Path("v3.db");
+  ASSERT_TRUE(CreateStoreAtVersion(path, 3).ok());
+  {
+    // Rows as a version 3 binary writes them: a sweep of three trials, the first leased by a
+    // worker (its attempt), with a metric row.
+    RawDb raw(path);
+    ASSERT_EQ(raw.Int("PRAGMA user_version"), 3);
+    std::string sql =
+        "INSERT INTO sweeps VALUES ('s', 'old', 'old.yaml', 'name: old', 3, 100);"
+        "INSERT INTO workers (id, host, registered_at, last_seen_at) VALUES ('w', 'h', 1, 1);";
+    for (int n = 1; n <= 3; ++n) {
+      const std::string id = testing::HexId(n);
+      sql +=
+          "INSERT INTO trials (id, canonical_json, model, task, regularizer, lambda, zeta,"
+          " batch_size, epochs, seed, learning_rate, status, created_at, queue_order) "
+          "VALUES ('" +
+          id + "', '{}', 'bert', 'sst2', 'istar', -1, 0.2, 32, 4, " + std::to_string(n) +
+          ", 1e-5, '" + (n == 1 ? "leased" : "pending") + "', 100, " + std::to_string(n) + ");" +
+          "INSERT INTO sweep_trials VALUES ('s', '" + id + "', " + std::to_string(n - 1) + ");";
+    }
+    sql += "INSERT INTO attempts (trial_id, attempt, worker_id, started_at) VALUES ('" +
+           testing::HexId(1) + "', 1, 'w', 100);" + "INSERT INTO metrics VALUES ('" +
+           testing::HexId(1) + "', 1, 0.1, 'train', 'loss', 0.5);";
+    ASSERT_EQ(raw.Exec(sql), "");
+    // The reason for version 4: a version 3 file refuses any other name.
+    EXPECT_THAT(
+        raw.Exec("UPDATE trials SET regularizer = 'vicreg' WHERE id = '" + testing::HexId(2) + "'"),
+        HasSubstr("CHECK constraint failed"));
+  }
+  std::unique_ptr<Store> store = OpenStore(path);
+  ASSERT_NE(store, nullptr);
+  RawDb raw(path);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), 4);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM trials"), 3);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM sweep_trials"), 3);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM attempts"), 1);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM metrics"), 1);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+  EXPECT_EQ(raw.Column("PRAGMA integrity_check"), std::vector<std::string>{"ok"});
+  EXPECT_EQ(raw.Column("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+                       "'trials' AND name NOT LIKE 'sqlite_%' ORDER BY name"),
+            (std::vector<std::string>{"trials_by_cell", "trials_by_queue_order", "trials_by_status",
+                                      "trials_queue"}));
+  // The lease, the queue order and the status came through.
+  EXPECT_EQ(
+      raw.Column("SELECT id || ' ' || status || ' ' || queue_order FROM trials ORDER BY id"),
+      (std::vector<std::string>{testing::HexId(1) + " leased 1", testing::HexId(2) + " pending 2",
+                                testing::HexId(3) + " pending 3"}));
+  // Foreign keys still hold for the rebuilt table, in both directions.
+  EXPECT_THAT(raw.Exec("PRAGMA foreign_keys = ON; INSERT INTO metrics VALUES ('" +
+                       testing::HexId(9) + "', 1, 0.1, 'train', 'loss', 0.5)"),
+              HasSubstr("FOREIGN KEY constraint failed"));
+  EXPECT_THAT(raw.Exec("PRAGMA foreign_keys = ON; DELETE FROM trials WHERE id = '" +
+                       testing::HexId(3) + "'; SELECT 1"),
+              "");
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM sweep_trials"), 2);  // ON DELETE CASCADE still there
+  // And every catalogue name is accepted now; an unknown one is refused by the store.
+  ASSERT_TRUE(
+      store->SubmitSweep(MakeSweep("new", {MakeTrial(4, {.regularizer = "vicreg", .lambda = 0.5})}))
+          .ok());
+  const absl::StatusOr<SubmitResult> unknown =
+      store->SubmitSweep(MakeSweep("bad", {MakeTrial(5, {.regularizer = "l2"})}));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(unknown.status().message()),
+              HasSubstr("unknown regularizer 'l2'; expected one of baseline, cosreg, istar"));
 }
 
 TEST(StoreOpen, ReadOnlyOpenOfAnOlderSchemaIsFailedPrecondition) {

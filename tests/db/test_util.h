@@ -34,7 +34,7 @@ inline std::string HexId(int n) {
 struct TrialArgs {
   std::string model = "bert";
   std::string task = "sst2";
-  sweeps::Regularizer regularizer = sweeps::Regularizer::kBaseline;
+  std::string regularizer = "baseline";
   double lambda = 0.0;
   double zeta = 0.0;
   double learning_rate = 1e-5;

@@ -48,6 +48,29 @@ TEST(Sampling, SameSeedDrawsTheSameTrialsAndAnotherSeedOthers) {
   EXPECT_NE(other, first);
 }
 
+TEST(Sampling, ARegularizersOwnParametersAreDrawnWithinTheirAxes) {
+  const SweepSpec sweep = Parse(R"yaml(
+name: vicreg
+models: {bert: /b}
+tasks: {sst2: /s}
+grid:
+  regularizers:
+    - vicreg: {lambda: {uniform: [0.1, 1]}, gamma: {log_uniform: [0.5, 4]}}
+sample: {count: 200, seed: 3}
+)yaml");
+  ASSERT_GT(sweep.trials.size(), 150u);
+  std::set<double> gammas;
+  for (const TrialSpec& t : sweep.trials) {
+    const double gamma = t.parameters.at("gamma");
+    EXPECT_GE(gamma, 0.5);
+    EXPECT_LE(gamma, 4.0);
+    EXPECT_GE(t.lambda, 0.1);
+    EXPECT_LE(t.lambda, 1.0);
+    gammas.insert(gamma);
+  }
+  EXPECT_GT(gammas.size(), 150u);  // drawn per trial, not fixed
+}
+
 // Expected values from an independent implementation of mt19937_64 (a few lines of Python
 // following the standard's definition, checked against its 10000th output, 9981545732273789042)
 // and the formulas of Note [Portable random draws]: per draw, 9 outputs in the order model, task,
@@ -78,7 +101,7 @@ sample: {count: 3, seed: 7}
 TEST(Sampling, ValuesStayWithinTheirDistributions) {
   const SweepSpec sweep = Parse(kSpace);
   std::set<int64_t> seeds;
-  std::set<Regularizer> regularizers;
+  std::set<std::string> regularizers;
   for (const TrialSpec& t : sweep.trials) {
     regularizers.insert(t.regularizer);
     seeds.insert(t.seed);
@@ -86,10 +109,10 @@ TEST(Sampling, ValuesStayWithinTheirDistributions) {
     EXPECT_TRUE(t.batch_size == 16 || t.batch_size == 32 || t.batch_size == 64) << t.batch_size;
     EXPECT_TRUE(t.epochs == 2 || t.epochs == 3) << t.epochs;
     EXPECT_TRUE(t.seed >= 0 && t.seed <= 9) << t.seed;
-    if (t.regularizer == Regularizer::kCosReg) {
+    if (t.regularizer == "cosreg") {
       EXPECT_TRUE(t.lambda >= 0.1 && t.lambda <= 10) << t.lambda;
       EXPECT_EQ(t.zeta, 0.0);
-    } else if (t.regularizer == Regularizer::kIStar) {
+    } else if (t.regularizer == "istar") {
       EXPECT_TRUE(t.lambda >= -10 && t.lambda <= -0.1) << t.lambda;  // the sign is kept
       EXPECT_TRUE(t.zeta >= 0.0 && t.zeta <= 1.0) << t.zeta;
     } else {
@@ -105,7 +128,7 @@ TEST(Sampling, LogUniformIsUniformInTheLogarithmOfTheMagnitude) {
   const SweepSpec sweep = Parse(kSpace);
   for (const TrialSpec& t : sweep.trials) {
     below_geometric_midpoint += t.learning_rate < 1e-5 ? 1 : 0;
-    if (t.regularizer != Regularizer::kIStar) continue;
+    if (t.regularizer != "istar") continue;
     ++istar;
     magnitude_below_one += std::abs(t.lambda) < 1.0 ? 1 : 0;  // |lambda| in [0.1, 10]
   }

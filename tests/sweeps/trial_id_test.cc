@@ -178,6 +178,32 @@ grid:
   }
 }
 
+TEST(TrialId, ANewRegularizersParametersAreKeysOfItsOwnWithTheirDefaults) {
+  const SweepSpec sweep = Parse(R"yaml(
+name: new
+models: {m: /m}
+tasks: {sst2: /s}
+grid:
+  regularizers:
+    - vicreg: {lambda: [0.5], gamma: [0.5, 2]}
+    - vicreg: {lambda: [0.5]}
+    - uniformity: {lambda: [-1]}
+    - sigreg: {lambda: [1]}
+)yaml");
+  ASSERT_EQ(sweep.trials.size(), 5u);
+  EXPECT_THAT(sweep.trials[0].canonical_json, HasSubstr("\"gamma\":0.5,"));
+  EXPECT_THAT(sweep.trials[1].canonical_json, HasSubstr("\"gamma\":2.0,"));
+  // Left out: the catalogue's default, written out, so the id does not depend on a default.
+  EXPECT_THAT(sweep.trials[2].canonical_json, HasSubstr("\"gamma\":1.0,"));
+  EXPECT_EQ(sweep.trials[2].Parameter("gamma"), 1.0);
+  EXPECT_THAT(sweep.trials[3].canonical_json, HasSubstr("\"t\":2.0"));
+  EXPECT_THAT(sweep.trials[3].canonical_json, Not(HasSubstr("gamma")));
+  EXPECT_EQ(sweep.trials[3].Parameter("gamma"), std::nullopt);
+  EXPECT_THAT(sweep.trials[4].canonical_json, HasSubstr("\"lambda\":1.0"));
+  EXPECT_THAT(sweep.trials[4].canonical_json, Not(HasSubstr("\"t\"")));
+  EXPECT_THAT(sweep.trials[4].canonical_json, HasSubstr("\"regularizer\":\"sigreg\""));
+}
+
 TEST(TrialId, NegativeZeroLambdaIsTheSameTrialAsZero) {
   EXPECT_EQ(OnlyId(Replace(kBase, "lambda: [-5]", "lambda: [-0.0]")),
             OnlyId(Replace(kBase, "lambda: [-5]", "lambda: [0]")));

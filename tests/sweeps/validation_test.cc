@@ -2,6 +2,7 @@
 // which field, and what was expected.
 #include <string>
 
+#include "catalog/catalog.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sweeps/sweep.h"
@@ -98,9 +99,8 @@ TEST(SweepValidation, ModelsAndTasksMapNamesToFolders) {
                  "got nothing"}});
   ExpectErrors(
       "name: t\nmodels: {bert: /b}\n", grid,
-      {{"tasks: {mnli: /data}",
-        "sweep.yaml:3:9: tasks.mnli: unknown task 'mnli'; "
-        "expected one of sst2, sst5, qnli, squad"},
+      {{"tasks: {imdb: /data}",
+        "sweep.yaml:3:9: tasks.imdb: unknown task 'imdb'; expected one of " + catalog::TaskNames()},
        {"tasks: {}", "sweep.yaml:3:8: tasks: expected at least one `task: data folder` entry"}});
 }
 
@@ -181,23 +181,33 @@ TEST(SweepValidation, GridModelsAndTasksMustBeDefinedAbove) {
 }
 
 TEST(SweepValidation, RegularizerEntriesAreANameOrAOneKeyMap) {
+  // The names come from the catalogue, so that adding a regularizer changes no test here.
+  const std::string names = catalog::RegularizerNames();
+  ASSERT_THAT(names, StartsWith("baseline, cosreg, istar, "));
   ExpectErrors(
       std::string(kHead) + "grid:\n  regularizers:\n", "",
       {{"    - l2",
-        "sweep.yaml:6:7: grid.regularizers[0]: unknown regularizer 'l2'; expected one "
-        "of baseline, cosreg, istar"},
+        "sweep.yaml:6:7: grid.regularizers[0]: unknown regularizer 'l2'; expected one of " + names},
        {"    - l2: {lambda: [1]}",
-        "sweep.yaml:6:7: grid.regularizers[0]: unknown regularizer "
-        "'l2'; expected one of baseline, cosreg, istar"},
+        "sweep.yaml:6:7: grid.regularizers[0]: unknown regularizer 'l2'; expected one of " + names},
        {"    - {cosreg: {lambda: [1]}, istar: {lambda: [1], zeta: [0]}}",
         "sweep.yaml:6:7: grid.regularizers[0]: expected a regularizer name or a map with one key "
-        "(baseline, cosreg or istar), got a map with 2 keys"},
+        "(" +
+            names + "), got a map with 2 keys"},
        {"    - [baseline]",
-        "sweep.yaml:6:7: grid.regularizers[0]: expected a regularizer name or "
-        "a map with one key (baseline, cosreg or istar), got a list"},
+        "sweep.yaml:6:7: grid.regularizers[0]: expected a regularizer name or a map with one key "
+        "(" +
+            names + "), got a list"},
        {"    - baseline: {lambda: [1]}",
         "sweep.yaml:6:17: grid.regularizers[0].baseline: baseline "
-        "has no settings (it has no lambda or zeta)"},
+        "has no settings (it has no parameters, not even lambda)"},
+       {"    - vicreg: {lambda: [1], gamma: [0]}",
+        "sweep.yaml:6:37: grid.regularizers[0].vicreg.gamma[0]: expected a number > 0, got 0"},
+       {"    - sigreg: {gamma: [1]}",
+        "sweep.yaml:6:16: grid.regularizers[0].sigreg.gamma: unknown key 'gamma'; allowed keys "
+        "are lambda"},
+       {"    - uniformity: {t: [2]}",
+        "sweep.yaml:6:19: grid.regularizers[0].uniformity: missing required key 'lambda'"},
        {"    - cosreg",
         "sweep.yaml:6:7: grid.regularizers[0].cosreg: missing required key "
         "'lambda'"},
