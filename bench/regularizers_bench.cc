@@ -2,6 +2,8 @@
 // (tests/reference/published_forms.h), on the sizes of BERT-base fine-tuning:
 //   IsoScore*: N = 53,248 points (13 layers x 32 sequences x 128 tokens), d = 768;
 //   CosReg:    N = 8,192 points, d = 768.
+// BM_Term/<name> times every regularizer of the catalogue on the first cloud, through
+// MakeRegularizer, as the trainer calls it.
 // BM_CovarianceProduct times the product X^T X alone: the floor for any exact IsoScore*.
 // BM_IsoScoreStarAutogradMatmul is the closed form with autograd's own matmul backward, to
 // measure Note [Scatter matrix with a one-product backward].
@@ -9,15 +11,17 @@
 // ISTAR_BENCH_DEVICE=cuda runs every benchmark on the GPU (deploy/gpu/run.sh): the tensors live
 // there, and each iteration ends by reading one gradient element back, which waits for the
 // stream, so the time is the GPU's and not the kernel launches'.
-#include <benchmark/benchmark.h>
-
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
 
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "regularizers/isotropy.h"
+#include "regularizers/regularizer.h"
 #include "tests/reference/published_forms.h"
 
 namespace istar {
@@ -96,12 +100,46 @@ void BM_CosRegPairwise(benchmark::State& state) {
   TimeForwardBackward(state, Points(kCosPoints), reference::PairwiseCosReg);
 }
 
+// Every catalogue term through the trainer's interface (regularizers/regularizer.h), forward and
+// backward, on the point cloud of one BERT-base step at the paper's defaults: 13 layers x 32
+// sequences x 128 tokens (N = 53,248), d = 768, each token's sequence known. The terms read every
+// layer here, for one comparison on one cloud (uniformity and SIGReg read the last layer alone
+// by default: a 13th of these rows).
+void BM_Term(benchmark::State& state, const char* name) {
+  constexpr int64_t kSequences = 32;
+  constexpr int64_t kTokens = 128;
+  std::vector<int64_t> layers(13);
+  for (int64_t k = 0; k < 13; ++k) layers[static_cast<size_t>(k)] = k + 1;
+  regularizers::PointCloud cloud{
+      .tokens = kSequences * kTokens,
+      .layers = layers,
+      .sequence =
+          at::floor_divide(at::arange(kSequences * kTokens, at::kLong), kTokens).to(BenchDevice()),
+      .sequences = kSequences};
+  const regularizers::ParameterValues values = std::string(name) == "istar"
+                                                   ? regularizers::ParameterValues{{"zeta", 0.2}}
+                                                   : regularizers::ParameterValues{};
+  const std::unique_ptr<const regularizers::Regularizer> term =
+      *regularizers::MakeRegularizer(name, values);
+  const at::Tensor s0 = Shrinkage();
+  TimeForwardBackward(state, Points(kIsoPoints), [&](const at::Tensor& points) {
+    cloud.points = points;
+    return *term->Term(cloud, {.shrinkage = s0, .draw_seed = 1});
+  });
+}
+
 BENCHMARK(BM_CovarianceProduct)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_IsoScoreStarClosedForm)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_IsoScoreStarAutogradMatmul)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_IsoScoreStarPublished)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CosRegClosedForm)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_CosRegPairwise)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Term, istar, "istar")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Term, cosreg, "cosreg")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Term, vicreg, "vicreg")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Term, uniformity, "uniformity")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Term, dispersion, "dispersion")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Term, sigreg, "sigreg")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace istar

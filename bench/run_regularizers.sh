@@ -11,7 +11,8 @@ trap 'rm -f "$out"' EXIT
 "$bench" --benchmark_format=csv --benchmark_min_time=2 >"$out" 2>/dev/null
 # CSV rows: "name/real_time",iterations,real_time,cpu_time,time_unit,...
 awk -F, '
-  /^"BM_/ { name = $1; gsub(/"/, "", name); sub(/\/.*/, "", name); ms[name] = $3;
+  /^"BM_/ { name = $1; gsub(/"/, "", name); sub(/\/(real_time|iterations).*/, "", name);
+            ms[name] = $3;
             order[++n] = name }
   function ratio(a, b, what) { printf "%-72s %7.2fx\n", what, ms[a] / ms[b] }
   END {
@@ -25,4 +26,8 @@ awk -F, '
           "IsoScore* closed form (fwd+bwd) / covariance product X^T X alone")
     ratio("BM_CosRegPairwise", "BM_CosRegClosedForm",
           "CosReg N x N form / closed form (fwd+bwd, N=8192, d=768)")
+    print ""
+    print "Each term through MakeRegularizer / I-STAR'"'"'s (fwd+bwd, N=53248 = 13 x 32 x 128, d=768):"
+    split("cosreg vicreg uniformity dispersion sigreg", terms, " ")
+    for (i = 1; i <= 5; i++) ratio("BM_Term/" terms[i], "BM_Term/istar", "  " terms[i])
   }' "$out"

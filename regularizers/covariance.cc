@@ -48,6 +48,7 @@ at::Tensor SafeMean(const CovarianceStats& s) { return s.sum / s.count.clamp_min
 class LocalSumImpl final : public CrossRankSum {
  public:
   int world_size() const override { return 1; }
+  int rank() const override { return 0; }
   at::Tensor Sum(const at::Tensor& local) const override { return local; }
 };
 

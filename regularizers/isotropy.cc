@@ -1,15 +1,16 @@
 // IsoScore*, CosReg and the analysis measures built on them, in closed form.
 #include "regularizers/isotropy.h"
 
-#include <cmath>
-#include <string>
-
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/custom_function.h>
+
+#include <cmath>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "regularizers/internal/point_cloud.h"
+#include "regularizers/internal/terms.h"
 
 namespace istar::regularizers {
 namespace {
@@ -168,5 +169,45 @@ absl::StatusOr<double> AverageCosineSimilarity(const at::Tensor& points, const a
   }
   return value;
 }
+
+namespace internal {
+namespace {
+
+// CosReg's term: the mean pairwise cosine similarity of every point.
+class CosRegTerm final : public Regularizer {
+ public:
+  absl::StatusOr<at::Tensor> Term(const PointCloud& cloud, const StepContext& step) const override {
+    return CosRegPenalty(cloud.points, {}, *step.ranks);
+  }
+};
+
+// I-STAR's term: 1 - IsoScore* of every point, shrunk towards the step's S0 by zeta.
+class IStarTerm final : public Regularizer {
+ public:
+  explicit IStarTerm(double zeta) : zeta_(zeta) {}
+
+  absl::StatusOr<at::Tensor> Term(const PointCloud& cloud, const StepContext& step) const override {
+    ISTAR_ASSIGN_OR_RETURN(
+        const at::Tensor iso,
+        IsoScoreStar(cloud.points, {},
+                     {.zeta = zeta_, .shrinkage = step.shrinkage, .ranks = step.ranks}));
+    return 1.0 - iso;
+  }
+
+ private:
+  double zeta_;
+};
+
+}  // namespace
+
+std::unique_ptr<const Regularizer> MakeCosReg(const ParameterValues&) {
+  return std::make_unique<CosRegTerm>();
+}
+
+std::unique_ptr<const Regularizer> MakeIStar(const ParameterValues& values) {
+  return std::make_unique<IStarTerm>(values.find("zeta")->second);
+}
+
+}  // namespace internal
 
 }  // namespace istar::regularizers

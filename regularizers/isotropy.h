@@ -13,11 +13,16 @@
 //     TwoNNIntrinsicDimension (Facco et al. 2017).
 //   - CovarianceStats / ShrinkageEstimator: the sufficient statistics behind IsoScore*, their exact
 //     merge, and the streaming float64 estimate of S0 over many batches.
+//   - Regularizers from the literature, to compare I-STAR against: VicRegPenalty (VICReg's
+//     variance and covariance terms), UniformityLoss (Wang & Isola) on sentence vectors made by
+//     PoolSentences, DispersionPenalty (the mean pairwise cosine within each sequence) and
+//     SigRegStatistic (LeJEPA's SIGReg).
 //
-// Every function is computed in closed form: IsoScore* = (PR(S) - 1) / (d - 1) with the
-// participation ratio PR(S) = trace(S)^2 / ||S||_F^2, and CosReg from the norm of the sum of unit
-// vectors. Neither needs an eigendecomposition nor an N x N matrix. See docs/isotropy.md for the
-// derivations and the tests for the published (eigenvalue, pairwise) forms they equal.
+// IsoScore* and CosReg are computed in closed form: IsoScore* = (PR(S) - 1) / (d - 1) with the
+// participation ratio PR(S) = trace(S)^2 / ||S||_F^2, and CosReg (and the dispersion penalty) from
+// the norm of a sum of unit vectors. Neither needs an eigendecomposition nor an N x N matrix. See
+// docs/isotropy.md for the derivations and the tests for the published (eigenvalue, pairwise)
+// forms they equal.
 //
 // Worker groups: statistics that span several ranks are summed through a CrossRankSum, so that
 // every rank computes the regularizer of the whole batch. LocalSum() is the one-process case.
@@ -28,7 +33,8 @@
 //   for (const at::Tensor& h : eval_batches) ISTAR_RETURN_IF_ERROR(s0.Add(h).status());
 //   ISTAR_ASSIGN_OR_RETURN(at::Tensor shrinkage, s0.Finish());
 //   ISTAR_ASSIGN_OR_RETURN(at::Tensor iso,
-//                          IsoScoreStar(hidden, not_padding, {.zeta = 0.2, .shrinkage = shrinkage}));
+//                          IsoScoreStar(hidden, not_padding, {.zeta = 0.2, .shrinkage =
+//                          shrinkage}));
 //   at::Tensor loss = task_loss + lambda * (1 - iso);
 //
 // Errors: invalid inputs give InvalidArgument naming the argument and what was expected (a point
@@ -59,11 +65,15 @@ class CrossRankSum {
   // Number of ranks taking part; 1 means the sum is the identity.
   virtual int world_size() const = 0;
 
+  // This process's rank in [0, world_size()): where a function that gathers rows through Sum
+  // (UniformityLoss) places this rank's rows.
+  virtual int rank() const = 0;
+
   // Returns the element-wise sum of `local` over all ranks (same shape, dtype and device).
   virtual at::Tensor Sum(const at::Tensor& local) const = 0;
 };
 
-// The one-process CrossRankSum: world_size() == 1 and Sum returns its argument.
+// The one-process CrossRankSum: world_size() == 1, rank() == 0 and Sum returns its argument.
 const CrossRankSum& LocalSum();
 
 // Sufficient statistics of a point cloud's covariance: count, sum and centred scatter matrix
@@ -184,6 +194,114 @@ class ShrinkageEstimator {
   int64_t points_ = 0;
   CovarianceStats stats_;  // float64, on the estimator's device
 };
+
+// -----------------------------------------------------------------------------
+// Regularizers from the literature
+//
+// Each returns a differentiable 0-dim tensor of the points' dtype (computed in that dtype), the
+// same on every rank of `ranks`, computed on the union of every rank's rows exactly as one process
+// holding all of them would (docs/isotropy.md, "Regularizers from the literature", says what each
+// sums over the ranks). Like IsoScore*, the counts and the value are checked after the sums over
+// ranks, so every rank returns the same error and none is left waiting in a collective; malformed
+// arguments (shapes, dtypes, options) are checked first, on each rank alone.
+// InvalidArgument, naming the function and the argument: points that are not a 2-D float32 or
+// float64 tensor, d < 2, too few rows in all, a malformed mask or id tensor, NaN or infinite
+// values, bad options.
+
+struct VicRegOptions {
+  // gamma: the target standard deviation of every dimension (the paper fixes it to 1); >= 0.
+  double gamma = 1.0;
+  // epsilon: added to the variance under the square root (the paper: 1e-4), so that the gradient
+  // stays finite where a dimension's variance is 0; > 0.
+  double epsilon = 1e-4;
+};
+
+// VICReg's variance and covariance terms (Bardes, Ponce & LeCun, ICLR 2022, eqs. 1-4), summed with
+// equal weight, on the kept rows of `points` ([N, d]; `keep` a bool [N] or undefined):
+//   v(Z) = (1/d) sum_j max(0, gamma - sqrt(C_jj + epsilon)),
+//   c(Z) = (1/d) sum_{i != j} C_ij^2,     value = v(Z) + c(Z),
+// C the unbiased (N - 1) sample covariance of the kept rows of every rank (ComputeCovarianceStats
+// and SumOverRanks: exact across ranks). Cost O(N d^2). VICReg weights the two terms (mu = 25,
+// nu = 1 in the paper); weigh them apart by calling twice or scale the sum in the loss.
+// InvalidArgument: malformed inputs, fewer than 2 kept rows in all, gamma < 0 or not finite,
+// epsilon <= 0 or not finite.
+[[nodiscard]] absl::StatusOr<at::Tensor> VicRegPenalty(const at::Tensor& points,
+                                                       const at::Tensor& keep,
+                                                       const VicRegOptions& options = {},
+                                                       const CrossRankSum& ranks = LocalSum());
+
+// The uniformity loss of Wang & Isola (ICML 2020) on sentence vectors `vectors` ([S, d]):
+//   log( (1/P) sum_{i<j} exp(-t ||u_i - u_j||^2) ),   u_i = x_i / max(||x_i||, 1e-12),
+// over the P = S (S - 1) / 2 pairs of distinct rows of all ranks (the rows are gathered over the
+// ranks through `ranks.Sum`: each rank's rows, at its offset in a zero-padded [S_total, d]
+// tensor, summed; Note [Gathering rows through a sum] in uniformity.cc). Every rank then holds all
+// rows and computes the same value; the gather's backward returns each rank's rows their
+// gradient. Cost O(S^2 d) time and O(S^2) memory, on every rank: meant for sentence vectors
+// (S = the batch's sentences), not for tokens. The value lies in [-4t, 0] for unit vectors.
+// InvalidArgument: malformed `vectors`, fewer than 2 rows in all, t <= 0 or not finite, NaN or
+// infinite values.
+[[nodiscard]] absl::StatusOr<at::Tensor> UniformityLoss(const at::Tensor& vectors, double t = 2.0,
+                                                        const CrossRankSum& ranks = LocalSum());
+
+enum class Pooling {
+  kMean,        // the mean of the real tokens' hidden states
+  kFirstToken,  // the hidden state at position 0 ([CLS] for BERT-like models)
+};
+
+// Sentence vectors of a batch: `hidden` [B, T, H] (float32 or float64), `attention_mask` [B, T]
+// (any dtype; non-zero = a real token) -> [B, H] in hidden's dtype, differentiable with respect to
+// `hidden`. kMean divides by the number of real tokens (a row with none gives the zero vector);
+// kFirstToken ignores the mask. Tensor-level: malformed shapes throw c10::Error (TORCH_CHECK).
+at::Tensor PoolSentences(const at::Tensor& hidden, const at::Tensor& attention_mask,
+                         Pooling pooling);
+
+// The average pairwise cosine among the rows of each sequence, averaged over sequences:
+//   (1/G) sum_g [ ||sum_{i in g} u_i||^2 - sum_{i in g} ||u_i||^2 ] / (n_g (n_g - 1)),
+// u_i = x_i / max(||x_i||, 1e-12) (so ||u_i||^2 = 1 but for zero rows: Note [Self terms of a
+// unit-vector sum] in dispersion.cc), which is (1/G) sum_g of the mean cosine over the
+// n_g (n_g - 1) ordered pairs of distinct rows of sequence g. `points` [N, d]; `group` [N] int64,
+// on the points' device, gives each row's sequence in [0, groups) on this rank (sequences do not
+// span ranks); groups with fewer than 2 rows are left out, and G counts the remaining groups of
+// every rank. Across ranks, the sum of the group terms and G are summed (2 numbers). Exact, O(N d)
+// time and O(groups d) extra memory, by the unit-vector-sum identity CosReg uses.
+// InvalidArgument: malformed `points`, `group` not int64 [N] on the points' device, ids outside
+// [0, groups), groups < 0, no group of 2 or more rows on any rank, NaN or infinite values.
+[[nodiscard]] absl::StatusOr<at::Tensor> DispersionPenalty(const at::Tensor& points,
+                                                           const at::Tensor& group, int64_t groups,
+                                                           const CrossRankSum& ranks = LocalSum());
+
+struct SigRegOptions {
+  int64_t projections = 256;  // M, the number of random directions (the paper: 256 slices); >= 1
+  int64_t knots = 17;         // K, quadrature points on [-t_max, t_max] (the paper: 17); >= 2
+  double t_max = 5.0;         // the integration range [-t_max, t_max] (the paper: 5); > 0
+  uint64_t seed = 0;          // seeds the directions; the same on every rank (the paper: the step)
+};
+
+// The M = options.projections random unit directions of SIGReg, as a float64 CPU tensor
+// [dims, M] whose column m is a_m: standard normal entries drawn from a CPU generator seeded by
+// options.seed (the same on every machine and rank), each column divided by its norm. dims >= 1
+// and M >= 1 (ISTAR_CHECK).
+at::Tensor SigRegDirections(int64_t dims, const SigRegOptions& options);
+
+// SIGReg, the sketched isotropic Gaussian regularizer of LeJEPA (Balestriero & LeCun 2025,
+// arXiv:2511.08544, Algorithm 1), on the kept rows of `points` ([N, d]; `keep` bool [N] or
+// undefined). For each direction a_m of SigRegDirections(d, options) (moved to the points'
+// device and dtype), the Epps-Pulley statistic of the projections y_i = <a_m, x_i> against
+// N(0, 1):
+//   T_m = N * integral_{-t_max}^{t_max} |phi_N(t) - exp(-t^2/2)|^2 exp(-t^2/2) dt,
+//   phi_N(t) = (1/N) sum_i exp(i t y_i)   (over the N kept rows of all ranks),
+// the integral by the trapezoid rule on `knots` equally spaced points; the value is the mean of
+// T_m over the M directions. Across ranks, N and the sums of cos(t_k y_i) and sin(t_k y_i) are
+// summed (1 + 2 M K numbers, one collective): exact for any split of the rows. Cost O(N d M) for
+// the projections and O(N M K) for the characteristic function, in O(N M + M K) memory (Note [ECF
+// sums without the N x M x K tensor] in sigreg.cc). The points are not standardized: SIGReg pulls
+// them towards N(0, I) itself.
+// InvalidArgument: malformed inputs, fewer than 2 kept rows in all, projections < 1, knots < 2,
+// t_max <= 0 or not finite, NaN or infinite values.
+[[nodiscard]] absl::StatusOr<at::Tensor> SigRegStatistic(const at::Tensor& points,
+                                                         const at::Tensor& keep,
+                                                         const SigRegOptions& options = {},
+                                                         const CrossRankSum& ranks = LocalSum());
 
 }  // namespace istar::regularizers
 

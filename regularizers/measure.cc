@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "regularizers/isotropy.h"
+#include "torch_boundary/torch_boundary.h"
 
 namespace istar::regularizers {
 namespace {
@@ -44,11 +45,7 @@ absl::StatusOr<IsotropyReport> Measure(const arrays::Matrix& points,
 absl::StatusOr<IsotropyReport> MeasureIsotropy(const arrays::Matrix& points,
                                                const MeasureOptions& options) {
   // The one place where this module's LibTorch exceptions meet torch-free callers.
-  try {
-    return Measure(points, options);
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("LibTorch: ", e.what_without_backtrace()));
-  }
+  return CatchTorch("LibTorch", [&] { return Measure(points, options); });
 }
 
 }  // namespace istar::regularizers

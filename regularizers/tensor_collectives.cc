@@ -88,6 +88,7 @@ class CommunicatorSum final : public CrossRankSum {
  public:
   explicit CommunicatorSum(comm::Communicator& group) : group_(group) {}
   int world_size() const override { return group_.size(); }
+  int rank() const override { return group_.rank(); }
   at::Tensor Sum(const at::Tensor& local) const override {
     return AllReduceFunction::apply(local,
                                     static_cast<int64_t>(reinterpret_cast<intptr_t>(&group_)));

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <vector>
 
 #include "regularizers/isotropy.h"
 #include "regularizers/tensor_collectives.h"
@@ -118,6 +119,139 @@ TEST_F(CollectivesTest, GlobalCosRegEqualsWholeBatchValueAndGradient) {
   EXPECT_LE(RelativeError(mine.grad(), whole_leaf.grad().slice(0, begin, end)), 1e-10);
 }
 
+TEST_F(CollectivesTest, RankIsTheCommunicatorsRank) {
+  EXPECT_EQ(ranks_->rank(), TestGroup().rank());
+  EXPECT_EQ(ranks_->world_size(), 2);
+  EXPECT_EQ(LocalSum().rank(), 0);
+}
+
+// The regularizers from the literature: each rank holds an uneven slice of one cloud (40% / 60%,
+// or whole sequences for the dispersion), and the value and each rank's gradient must be those of
+// one process holding the whole cloud.
+
+TEST_F(CollectivesTest, GlobalVicRegEqualsWholeBatchValueAndGradient) {
+  at::Generator gen = SeededGenerator(45);
+  const at::Tensor whole =
+      at::randn({53, 7}, gen, Float64()) * at::linspace(0.3, 2.0, 7, Float64()) + 4.0;
+  at::Tensor keep = at::rand({53}, gen, Float64()) > 0.2;  // some padding on both ranks
+  const VicRegOptions options{.gamma = 1.1, .epsilon = 1e-3};
+  const at::Tensor whole_leaf = whole.clone().requires_grad_();
+  const at::Tensor expected = *VicRegPenalty(whole_leaf, keep, options);
+  expected.backward();
+
+  const auto [begin, end] = MySlice(53);
+  const at::Tensor mine = whole.slice(0, begin, end).clone().requires_grad_();
+  absl::StatusOr<at::Tensor> value =
+      VicRegPenalty(mine, keep.slice(0, begin, end), options, *ranks_);
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_NEAR(value->item<double>(), expected.item<double>(), 1e-12 * expected.item<double>());
+  BackwardShare(*value);
+  EXPECT_LE(RelativeError(mine.grad(), whole_leaf.grad().slice(0, begin, end)), 1e-10);
+}
+
+TEST_F(CollectivesTest, GlobalUniformityEqualsWholeBatchValueAndGradient) {
+  at::Generator gen = SeededGenerator(46);
+  const at::Tensor whole = at::randn({23, 6}, gen, Float64()) + 0.4;
+  const at::Tensor whole_leaf = whole.clone().requires_grad_();
+  const at::Tensor expected = *UniformityLoss(whole_leaf, 2.0);
+  expected.backward();
+
+  const auto [begin, end] = MySlice(23);  // 9 and 14 rows
+  const at::Tensor mine = whole.slice(0, begin, end).clone().requires_grad_();
+  absl::StatusOr<at::Tensor> value = UniformityLoss(mine, 2.0, *ranks_);
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_NEAR(value->item<double>(), expected.item<double>(), 1e-12);
+  BackwardShare(*value);
+  EXPECT_LE(RelativeError(mine.grad(), whole_leaf.grad().slice(0, begin, end)), 1e-10);
+}
+
+TEST_F(CollectivesTest, GlobalUniformityWithOneRankEmptyAndTooFewVectorsOnBoth) {
+  at::Generator gen = SeededGenerator(47);
+  const at::Tensor whole = at::randn({5, 3}, gen, Float64());
+  const at::Tensor whole_leaf = whole.clone().requires_grad_();
+  const at::Tensor expected = *UniformityLoss(whole_leaf, 1.5);
+  expected.backward();
+  const at::Tensor mine =
+      (TestGroup().rank() == 1 ? whole : whole.slice(0, 0, 0)).clone().requires_grad_();
+  absl::StatusOr<at::Tensor> value = UniformityLoss(mine, 1.5, *ranks_);
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_NEAR(value->item<double>(), expected.item<double>(), 1e-13);
+  BackwardShare(*value);
+  ASSERT_TRUE(mine.grad().defined());
+  EXPECT_EQ(mine.grad().size(0), mine.size(0));
+  if (TestGroup().rank() == 1) {
+    EXPECT_LE(RelativeError(mine.grad(), whole_leaf.grad()), 1e-10);
+  }
+  // One vector in all (on rank 0): both ranks fail alike, after the gather.
+  const at::Tensor lonely = TestGroup().rank() == 0 ? whole.slice(0, 0, 1) : whole.slice(0, 0, 0);
+  const absl::StatusOr<at::Tensor> too_few = UniformityLoss(lonely, 2.0, *ranks_);
+  EXPECT_EQ(too_few.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(too_few.status().message(), HasSubstr("at least 2 vectors"));
+}
+
+TEST_F(CollectivesTest, GlobalDispersionEqualsWholeBatchValueAndGradient) {
+  // Seven sequences of 5, 1, 7, 3, 9, 2 and 6 rows (33 rows); rank 0 holds the first three (13
+  // rows), rank 1 the other four (20 rows), each numbering its own sequences from 0.
+  at::Generator gen = SeededGenerator(48);
+  const std::vector<int64_t> lengths = {5, 1, 7, 3, 9, 2, 6};
+  std::vector<int64_t> ids;
+  for (size_t g = 0; g < lengths.size(); ++g) ids.insert(ids.end(), lengths[g], g);
+  const at::Tensor whole_group = at::tensor(ids, at::kLong);
+  const at::Tensor whole = at::randn({33, 5}, gen, Float64()) + 0.3;
+  const at::Tensor whole_leaf = whole.clone().requires_grad_();
+  const at::Tensor expected = *DispersionPenalty(whole_leaf, whole_group, 7);
+  expected.backward();
+
+  const bool first = TestGroup().rank() == 0;
+  const int64_t begin = first ? 0 : 13;
+  const int64_t end = first ? 13 : 33;
+  const at::Tensor mine = whole.slice(0, begin, end).clone().requires_grad_();
+  const at::Tensor my_group = whole_group.slice(0, begin, end) - (first ? 0 : 3);
+  absl::StatusOr<at::Tensor> value = DispersionPenalty(mine, my_group, first ? 3 : 4, *ranks_);
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_NEAR(value->item<double>(), expected.item<double>(), 1e-14);
+  BackwardShare(*value);
+  EXPECT_LE(RelativeError(mine.grad(), whole_leaf.grad().slice(0, begin, end)), 1e-10);
+}
+
+TEST_F(CollectivesTest, GlobalDispersionCountsSequencesOfEveryRank) {
+  // Rank 0 holds only a one-row sequence: it contributes nothing, and still the group's value is
+  // rank 1's mean over its sequences; with no pair anywhere, both ranks fail alike.
+  at::Generator gen = SeededGenerator(49);
+  const at::Tensor rows = at::randn({6, 3}, gen, Float64());
+  const at::Tensor group = at::tensor({0, 0, 1, 1, 1, 0}, at::kLong);
+  const double expected = DispersionPenalty(rows, group, 2)->item<double>();
+  const bool first = TestGroup().rank() == 0;
+  absl::StatusOr<at::Tensor> value =
+      first ? DispersionPenalty(rows.slice(0, 0, 1), at::zeros({1}, at::kLong), 1, *ranks_)
+            : DispersionPenalty(rows, group, 2, *ranks_);
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_NEAR(value->item<double>(), expected, 1e-15);
+  const absl::StatusOr<at::Tensor> none =
+      DispersionPenalty(rows.slice(0, 0, 2), at::tensor({0, 1}, at::kLong), 2, *ranks_);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(none.status().message(), HasSubstr("2 or more rows"));
+}
+
+TEST_F(CollectivesTest, GlobalSigRegEqualsWholeBatchValueAndGradient) {
+  at::Generator gen = SeededGenerator(50);
+  const at::Tensor whole = at::randn({41, 6}, gen, Float64()) * 1.4 + 0.2;
+  at::Tensor keep = at::rand({41}, gen, Float64()) > 0.25;
+  const SigRegOptions options{.projections = 24, .knots = 17, .t_max = 5.0, .seed = 123};
+  const at::Tensor whole_leaf = whole.clone().requires_grad_();
+  const at::Tensor expected = *SigRegStatistic(whole_leaf, keep, options);
+  expected.backward();
+
+  const auto [begin, end] = MySlice(41);
+  const at::Tensor mine = whole.slice(0, begin, end).clone().requires_grad_();
+  absl::StatusOr<at::Tensor> value =
+      SigRegStatistic(mine, keep.slice(0, begin, end), options, *ranks_);
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_NEAR(value->item<double>(), expected.item<double>(), 1e-12 * expected.item<double>());
+  BackwardShare(*value);
+  EXPECT_LE(RelativeError(mine.grad(), whole_leaf.grad().slice(0, begin, end)), 1e-10);
+}
+
 TEST_F(CollectivesTest, RankWithNoRowsStillTakesPartForwardAndBackward) {
   // Rank 1 holds no rows (the tail of an epoch smaller than the group): it must still join both
   // collectives and both backward all-reduces, and everyone gets the value of rank 0's rows.
@@ -164,6 +298,13 @@ TEST_F(CollectivesTest, NonFiniteRowsOnOneRankFailEveryRankAlike) {
   EXPECT_THAT(value.status().message(), HasSubstr("NaN or infinite"));
   const absl::StatusOr<at::Tensor> penalty = CosRegPenalty(mine, {}, *ranks_);
   EXPECT_EQ(penalty.status().code(), absl::StatusCode::kInvalidArgument);
+  for (const absl::StatusOr<at::Tensor>& result :
+       {VicRegPenalty(mine, {}, {}, *ranks_), UniformityLoss(mine, 2.0, *ranks_),
+        DispersionPenalty(mine, at::zeros({10}, at::kLong), 1, *ranks_),
+        SigRegStatistic(mine, {}, {.projections = 8}, *ranks_)}) {
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument) << result.status();
+    EXPECT_THAT(result.status().message(), HasSubstr("NaN or infinite"));
+  }
 }
 
 }  // namespace

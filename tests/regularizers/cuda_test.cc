@@ -1,10 +1,16 @@
 // The regularizers on CUDA tensors (issue 8; docs/building.md, "The GPU build"): IsoScore* and
 // CosReg in float32 on the GPU against the float64 CPU closed forms and the published forms
-// (tests/reference), values and gradients. Skipped, saying so, where LibTorch sees no CUDA device
+// (tests/reference), values and gradients; the regularizers from the literature against
+// themselves in float64 on the CPU. Skipped, saying so, where LibTorch sees no CUDA device
 // (every CI machine; the GPU build of deploy/gpu/ runs them).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
+
+#include <cmath>
+#include <functional>
+#include <utility>
+#include <vector>
 
 #include "regularizers/isotropy.h"
 #include "tests/reference/published_forms.h"
@@ -80,6 +86,29 @@ TEST_F(RegularizersOnCuda, CosRegInFloat32MatchesFloat64OnTheCpuAndThePairwiseFo
   EXPECT_NEAR(gpu_value, cpu_value, 1e-5);
   EXPECT_LT(RelativeError(cpu_grad, pairwise_grad), 1e-8);
   EXPECT_LT(RelativeError(gpu_grad, cpu_grad), 1e-3);
+}
+
+TEST_F(RegularizersOnCuda, LiteratureRegularizersInFloat32MatchFloat64OnTheCpu) {
+  // VICReg, uniformity, dispersion and SIGReg: each in float32 on the GPU against itself in
+  // float64 on the CPU (their own tests check the float64 values against the published forms).
+  const at::Tensor points = HiddenLikePoints().slice(0, 0, 2048);
+  const at::Tensor group = at::arange(2048, at::kLong).floor_divide(64);  // 32 sequences
+  at::manual_seed(9);
+  const at::Tensor keep = at::rand({2048}, at::kDouble) > 0.1;
+  const std::vector<std::pair<const char*, std::function<at::Tensor(const at::Tensor&)>>> losses = {
+      {"VICReg", [&](const at::Tensor& x) { return *VicRegPenalty(x, keep.to(x.device())); }},
+      {"uniformity", [](const at::Tensor& x) { return *UniformityLoss(x.slice(0, 0, 256), 2.0); }},
+      {"dispersion",
+       [&](const at::Tensor& x) { return *DispersionPenalty(x, group.to(x.device()), 32); }},
+      {"SIGReg", [&](const at::Tensor& x) {
+         return *SigRegStatistic(x * 0.3, keep.to(x.device()), {.seed = 3});
+       }}};
+  for (const auto& [name, loss] : losses) {
+    const auto [gpu_value, gpu_grad] = ValueAndGradient(points, cuda_, at::kFloat, loss);
+    const auto [cpu_value, cpu_grad] = ValueAndGradient(points, cpu_, at::kDouble, loss);
+    EXPECT_NEAR(gpu_value, cpu_value, 1e-4 * std::max(1.0, std::abs(cpu_value))) << name;
+    EXPECT_LT(RelativeError(gpu_grad, cpu_grad), 1e-3) << name;
+  }
 }
 
 }  // namespace

@@ -4,6 +4,11 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
 
 namespace istar::testing {
 
@@ -30,6 +35,33 @@ inline at::Tensor GaussianPoints(int64_t n, const at::Tensor& cov, double mean,
 
 inline at::Generator SeededGenerator(uint64_t seed) {
   return at::detail::createCPUGenerator(seed);
+}
+
+// Checks autograd's gradient of `f` (a 0-dim float64 tensor of a float64 tensor) at `x` against
+// central differences (f(x + h e) - f(x - h e)) / 2h at `samples` entries of x drawn by `gen`:
+// each within `tolerance` of the larger of the entry's own size and 1% of the gradient's largest
+// entry (so that an entry that should be 0 must be 0 to that scale).
+inline void ExpectGradientMatchesFiniteDifferences(
+    const std::function<at::Tensor(const at::Tensor&)>& f, const at::Tensor& x, int samples,
+    at::Generator& gen, double step = 1e-5, double tolerance = 1e-6) {
+  const at::Tensor leaf = x.detach().clone().requires_grad_();
+  f(leaf).backward();
+  ASSERT_TRUE(leaf.grad().defined()) << "no gradient reached the points";
+  const at::Tensor grad = leaf.grad().flatten();
+  const double scale = grad.abs().max().item<double>();
+  ASSERT_GT(scale, 0.0) << "the gradient is identically zero";
+  const at::Tensor picks = at::randint(x.numel(), {samples}, gen, at::kLong);
+  for (int s = 0; s < samples; ++s) {
+    const int64_t index = picks[s].item<int64_t>();
+    at::Tensor plus = x.detach().clone();
+    at::Tensor minus = x.detach().clone();
+    plus.view({-1})[index] += step;
+    minus.view({-1})[index] -= step;
+    const double numeric = (f(plus).item<double>() - f(minus).item<double>()) / (2.0 * step);
+    const double analytic = grad[index].item<double>();
+    EXPECT_NEAR(numeric, analytic, tolerance * std::max(std::abs(analytic), 0.01 * scale))
+        << "entry " << index;
+  }
 }
 
 }  // namespace istar::testing
