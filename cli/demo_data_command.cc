@@ -34,15 +34,8 @@ absl::StatusOr<int64_t> CountLines(const std::string& path) {
 // beside it, `istar train` initialises it from the trial's seed (docs/training.md).
 absl::Status WriteTinyBertConfig(const std::string& model_dir) {
   ISTAR_ASSIGN_OR_RETURN(const int64_t vocab_size, CountLines(model_dir + "/vocab.txt"));
-  models::ModelConfig config = models::DefaultConfig(models::Architecture::kBert);
-  config.vocab_size = vocab_size;
-  config.hidden_size = 32;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = 2;
-  config.intermediate_size = 64;
-  config.max_position_embeddings = 128;
   std::ofstream out(model_dir + "/config.json");
-  out << models::ModelConfigToJson(config) << "\n";
+  out << models::ModelConfigToJson(models::TinyBertConfig(vocab_size)) << "\n";
   if (!out) return absl::InternalError(absl::StrCat(model_dir, "/config.json: cannot write"));
   return absl::OkStatus();
 }
@@ -59,10 +52,19 @@ absl::Status Run(const DemoDataFlags& flags) {
   const tasks::DemoOptions options{.seed = flags.seed};
   ISTAR_RETURN_IF_ERROR(tasks::WriteDemoSentimentTask(sst2, options));
   ISTAR_RETURN_IF_ERROR(tasks::WriteDemoQaTask(squad, options));
+  // The other GLUE tasks, in their exact file formats: one folder each, named as the catalogue.
+  std::string glue;
+  for (const tasks::Task task : {tasks::Task::kCola, tasks::Task::kMrpc, tasks::Task::kQqp,
+                                 tasks::Task::kRte, tasks::Task::kStsb, tasks::Task::kMnli}) {
+    const std::string name(tasks::TaskName(task));
+    ISTAR_RETURN_IF_ERROR(tasks::WriteDemoGlueTask(task, flags.dir + "/" + name, options));
+    absl::StrAppend(&glue, glue.empty() ? "" : ", ", name);
+  }
   ISTAR_RETURN_IF_ERROR(tasks::WriteDemoVocab(model + "/vocab.txt"));
   ISTAR_RETURN_IF_ERROR(WriteTinyBertConfig(model));
-  std::cout << "wrote " << sst2 << " (SST-2 format), " << squad << " (SQuAD v1.1 format) and "
-            << model << " (a tiny random BERT: config.json + vocab.txt)\n"
+  std::cout << "wrote " << sst2 << " (SST-2 format), " << squad << " (SQuAD v1.1 format), "
+            << flags.dir << "/{" << glue << "} (GLUE formats) and " << model
+            << " (a tiny random BERT: config.json + vocab.txt)\n"
             << "try: istar train examples/train-demo.yaml (run where " << flags.dir
             << " is ./demo)\n";
   return absl::OkStatus();
@@ -74,9 +76,13 @@ CommandRunner AddDemoDataCommand(CLI::App& app) {
   auto flags = std::make_shared<DemoDataFlags>();
   CLI::App* cmd = app.add_subcommand(
       "demo-data",
-      "Write synthetic demo data: a sentiment task in SST-2 format, a QA task in SQuAD format, and "
-      "a tiny random BERT folder (config.json + vocab.txt) that `istar train` initialises.");
-  cmd->add_option("DIR", flags->dir, "Output folder (gets sst2/, squad/ and model/)")->required();
+      "Write synthetic demo data: a sentiment task in SST-2 format, a QA task in SQuAD format, "
+      "CoLA, MRPC, QQP, RTE, STS-B and MNLI tasks in GLUE's formats, and a tiny random BERT "
+      "folder (config.json + vocab.txt) that `istar train` initialises.");
+  cmd->add_option("DIR", flags->dir,
+                  "Output folder (gets sst2/, squad/, cola/, mrpc/, qqp/, rte/, stsb/, mnli/ and "
+                  "model/)")
+      ->required();
   cmd->add_option("--seed", flags->seed, "Seed of the generated data")->default_val(1);
   return [flags] {
     const absl::Status status = Run(*flags);

@@ -73,13 +73,19 @@ absl::StatusOr<int> Train(const TrainFlags& flags, const sweeps::TrialSpec& tria
   options.on_progress = isatty(STDERR_FILENO) ? DrawBar : PrintLine;
   absl::StatusOr<trainer::TrialResult> result = trainer::RunTrial(trial, options);
   if (!result.ok()) return result.status();
-  if (!leader) return result->status == "failed" ? 1 : 0;
-  std::cout << "trial " << trial.id.substr(0, 12) << " " << result->status << " after "
-            << result->steps << " steps";
+  if (!leader) return result->status == trainer::TrialOutcome::kFailed ? 1 : 0;
+  std::cout << "trial " << trial.id.substr(0, 12) << " "
+            << trainer::TrialOutcomeName(result->status) << " after " << result->steps << " steps";
   if (group != nullptr) std::cout << " on " << group->size() << " ranks";
   for (const auto& [name, value] : result->final_metrics) std::cout << ", " << name << " " << value;
+  // Further evaluation splits (MNLI's "validation_mismatched"), named.
+  for (const auto& [split, scores] : result->split_metrics) {
+    if (split == "validation") continue;
+    for (const auto& [name, value] : scores)
+      std::cout << ", " << split << " " << name << " " << value;
+  }
   std::cout << "\n";
-  if (result->status == "failed") {
+  if (result->status == trainer::TrialOutcome::kFailed) {
     std::cerr << "istar train: " << result->error << "\n";
     return 1;
   }

@@ -186,6 +186,17 @@ const char* ArchitectureName(Architecture architecture) {
   return "?";
 }
 
+ModelConfig TinyBertConfig(int64_t vocab_size, int64_t max_positions) {
+  ModelConfig config = DefaultConfig(Architecture::kBert);
+  config.vocab_size = vocab_size;
+  config.hidden_size = 32;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = 2;
+  config.intermediate_size = 64;
+  config.max_position_embeddings = max_positions;
+  return config;
+}
+
 ModelConfig DefaultConfig(Architecture architecture) {
   ModelConfig config;  // the member initialisers are BERT's defaults
   config.architecture = architecture;

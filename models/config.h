@@ -76,6 +76,11 @@ struct ModelConfig {
 // documented defaults, distilbert-base-uncased).
 ModelConfig DefaultConfig(Architecture architecture);
 
+// The tiny BERT of the demos and tests (`istar demo-data`, tests/trainer/): hidden size 32,
+// 2 layers of 2 heads, intermediate size 64, over a vocabulary of `vocab_size` tokens with
+// `max_positions` positions.
+ModelConfig TinyBertConfig(int64_t vocab_size, int64_t max_positions = 128);
+
 // Reads a config.json. The architecture is its model_type ("bert", "albert", "distilbert"), or,
 // if model_type is absent, inferred from the first entry of "architectures" by prefix
 // ("AlbertFor..." is ALBERT). Returns:

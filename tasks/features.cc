@@ -20,7 +20,7 @@ absl::StatusOr<std::vector<Feature>> ClassificationFeatures(const TaskData& data
                                                             const EncodeSettings& settings) {
   const EncodeOptions options{.max_length = settings.max_seq_length,
                               .truncation = Truncation::kLongestFirst};
-  const bool pairs = data.task == Task::kQnli;
+  const bool pairs = TaskSpecOf(data.task).kind != catalog::TaskKind::kSingleSentence;
   std::vector<Feature> features;
   features.reserve(data.classification.size());
   for (size_t i = 0; i < data.classification.size(); ++i) {
@@ -31,6 +31,7 @@ absl::StatusOr<std::vector<Feature>> ClassificationFeatures(const TaskData& data
     features.push_back({.input_ids = std::move(encoding.ids),
                         .token_type_ids = std::move(encoding.token_type_ids),
                         .label = example.label,
+                        .score = example.score,
                         .example_index = static_cast<int64_t>(i)});
   }
   return features;

@@ -1,11 +1,13 @@
 // File: tasks/task.h
 // -----------------------------------------------------------------------------
-// The four fine-tuning tasks of the I-STAR paper (SST-2, SST-5, QNLI, SQuAD v1.1): readers for
-// their files, model features (token ids, labels, SQuAD answer positions in sliding windows),
+// The fine-tuning tasks of the I-STAR paper (SST-2, SST-5, QNLI, SQuAD v1.1, and the GLUE tasks
+// CoLA, MRPC, QQP, RTE, STS-B and MNLI of its ICLR version): readers for their files, model
+// features (token ids, labels or regression scores, SQuAD answer positions in sliding windows),
 // SQuAD post-processing (logits to answer strings), the metrics, and small synthetic tasks that
-// let a tiny model train with no downloads. File formats, label mappings, windowing and the
-// metrics are described in docs/tasks.md. This module is LibTorch-free: tensors are built from
-// Feature by the trainer.
+// let a tiny model train with no downloads. What the rest of istar knows of a task (its kind,
+// labels, metrics and evaluation splits) is its row of the catalogue (catalog/catalog.h), which
+// TaskSpecOf returns. File formats, label mappings, windowing and the metrics are described in
+// docs/tasks.md. This module is LibTorch-free: tensors are built from Feature by the trainer.
 //
 // Example:
 //
@@ -15,6 +17,11 @@
 //                          tasks::BuildFeatures(dev, *tokenizer, {.max_seq_length = 256}));
 //   // ... run the model, take the argmax of each feature's logits into `predictions` ...
 //   ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, tasks::ScoreClassification(dev, predictions));
+//
+//   // Every evaluation split of a task (MNLI: "dev" and "dev_mismatched"):
+//   for (std::string_view name : tasks::TaskSpecOf(Task::kMnli).eval_splits) {
+//     ISTAR_ASSIGN_OR_RETURN(tasks::TaskData eval, ReadEvalSplit(Task::kMnli, "mnli", name));
+//   }
 //
 // Thread safety: every function is a pure function of its arguments (the readers and writers
 // touch only the files they name) and may be called concurrently; concurrent writes to the same
@@ -37,6 +44,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "catalog/catalog.h"
 #include "tokenizers/tokenizer.h"
 
 namespace istar::tasks {
@@ -44,29 +52,46 @@ namespace istar::tasks {
 // ---------------------------------------------------------------------------------------------
 // Tasks and splits.
 
-enum class Task { kSst2, kSst5, kQnli, kSquad };
+// One per row of the task catalogue (catalog::Tasks()), in its order.
+enum class Task { kSst2, kSst5, kQnli, kSquad, kCola, kMrpc, kQqp, kRte, kStsb, kMnli };
 
-// "sst2", "sst5", "qnli" or "squad" (exactly, lower case); nullopt for anything else.
+// The catalogue name: "sst2", "sst5", "qnli", "squad", "cola", "mrpc", "qqp", "rte", "stsb",
+// "mnli" (exactly, lower case); nullopt for anything else.
 std::optional<Task> ParseTask(std::string_view name);
-// The inverse of ParseTask: "sst2", "sst5", "qnli", "squad".
+// The inverse of ParseTask.
 std::string_view TaskName(Task task);
-// Classes of a classification task: 2 (SST-2), 5 (SST-5), 2 (QNLI); 0 for SQuAD (a span task).
+// The task's catalogue row: kind, labels, metrics (primary first), evaluation splits.
+const catalog::TaskSpec& TaskSpecOf(Task task);
+// Classes of a classification task, the size of its catalogue labels: 2 (SST-2, QNLI, CoLA, MRPC,
+// QQP, RTE), 5 (SST-5), 3 (MNLI); 0 for SQuAD (a span task) and STS-B (a regression task: its
+// model has one output, see TaskSpecOf(task).kind).
 int64_t NumLabels(Task task);
-// The metric a sweep optimises: "accuracy" for the classification tasks, "f1" for SQuAD. It is
-// a key of Scores::values.
+// The metric a sweep optimises, the catalogue's primary_metric: "accuracy" (SST-2, SST-5, QNLI,
+// RTE, MNLI), "f1" (SQuAD, MRPC, QQP), "matthews_corr" (CoLA), "pearson" (STS-B). It is a key of
+// Scores::values.
 std::string_view PrimaryMetric(Task task);
 
-enum class Split { kTrain, kDev };
+// A split of a task's files. kDevMismatched exists for MNLI only (dev_mismatched.tsv; kDev is its
+// dev_matched.tsv).
+enum class Split { kTrain, kDev, kDevMismatched };
+
+// "train", "dev", "dev_mismatched": the names the catalogue's eval_splits use.
+std::string_view SplitName(Split split);
+// The inverse of SplitName; nullopt for anything else.
+std::optional<Split> ParseSplit(std::string_view name);
 
 // ---------------------------------------------------------------------------------------------
 // Examples, as read from the files.
 
-// One sentence (SST-2, SST-5) or sentence pair (QNLI: question, sentence).
+// One sentence (SST-2, SST-5, CoLA) or sentence pair (QNLI: question, sentence; MRPC, RTE, STS-B:
+// sentence1, sentence2; QQP: question1, question2; MNLI: premise, hypothesis).
 struct ClassificationExample {
   std::string text_a;
   std::string text_b;  // empty for single-sentence tasks
-  int64_t label = 0;   // 0 .. NumLabels(task) - 1; see docs/tasks.md for each mapping
-  int64_t line = 0;    // the line of the file it came from, from 1
+  // 0 .. NumLabels(task) - 1, see docs/tasks.md for each mapping; -1 for STS-B (regression).
+  int64_t label = 0;
+  int64_t line = 0;  // the line of the file it came from, from 1
+  double score = 0;  // STS-B: the gold similarity, in [0, 5]; 0 for the other tasks
 };
 
 struct SquadAnswer {
@@ -88,15 +113,27 @@ struct TaskData {
   std::string path;  // the file it was read from
   std::vector<ClassificationExample> classification;
   std::vector<SquadExample> squad;
+  // The lines of the rows the reader skipped, in file order: QQP's rows without exactly 6 fields
+  // (docs/tasks.md, "QQP"). Empty for every other task, whose readers reject such rows.
+  std::vector<int64_t> skipped_lines;
 };
 
-// Reads a split from a task folder:
-//   sst2, qnli: train.tsv, dev.tsv (GLUE layout);
+// Reads a split from a task folder (the folders of GLUE's download script, glue_data/<TASK>/):
+//   sst2, qnli, cola, mrpc, qqp, rte, stsb: train.tsv, dev.tsv;
+//   mnli:       train.tsv, dev_matched.tsv (Split::kDev), dev_mismatched.tsv (kDevMismatched);
 //   sst5:       ids-sst-train.csv / ids-sst-dev.csv, else train.tsv / dev.tsv (same format);
 //   squad:      train-v1.1.json / dev-v1.1.json.
-// Returns NotFound if the file is missing, or the reader's InvalidArgument.
+// Returns NotFound if the file is missing, InvalidArgument for kDevMismatched of a task other
+// than MNLI, or the reader's InvalidArgument.
 [[nodiscard]] absl::StatusOr<TaskData> ReadTaskData(Task task, const std::string& folder,
                                                     Split split);
+
+// Reads the evaluation split called `split_name`, one of TaskSpecOf(task).eval_splits ("dev";
+// MNLI also "dev_mismatched"), as ReadTaskData does. This is how a caller that walks the
+// catalogue's eval_splits reads each of them. Errors: InvalidArgument if the name is not one of
+// the task's evaluation splits; else as ReadTaskData.
+[[nodiscard]] absl::StatusOr<TaskData> ReadEvalSplit(Task task, const std::string& folder,
+                                                     std::string_view split_name);
 
 // GLUE SST-2: header "sentence\tlabel", then "sentence\tlabel" rows with labels 0 (negative) /
 // 1 (positive). Surrounding whitespace of the sentence is trimmed (GLUE rows end with a space
@@ -117,6 +154,45 @@ struct TaskData {
 // Errors as ReadSst2Tsv (4 fields, labels 0..4).
 [[nodiscard]] absl::StatusOr<TaskData> ReadSst5(const std::string& path);
 
+// The GLUE readers below take the files of GLUE's download script as they are (docs/tasks.md
+// shows each format). Fields are trimmed of ASCII whitespace; rows have exactly the header's
+// number of fields. Errors: NotFound (missing file); InvalidArgument "path:line: ..." for a bad
+// header, a row with the wrong number of fields (except QQP's, which are skipped), or a bad label.
+
+// GLUE CoLA train.tsv / dev.tsv: NO header; rows "source\tlabel\tauthor's mark\tsentence" with
+// labels 0 (unacceptable) / 1 (acceptable); the mark ("", "*", "?", ...) is ignored.
+[[nodiscard]] absl::StatusOr<TaskData> ReadColaTsv(const std::string& path);
+
+// GLUE MRPC: header "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String" (GLUE's files start with the
+// byte-order mark of Microsoft's originals, which is skipped); the label comes first:
+// 0 (not_equivalent) / 1 (equivalent).
+[[nodiscard]] absl::StatusOr<TaskData> ReadMrpcTsv(const std::string& path);
+
+// GLUE QQP: header "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate"; labels 0
+// (not_duplicate) / 1 (duplicate). A row without exactly 6 fields is skipped and its line
+// recorded in TaskData::skipped_lines (as Hugging Face's GLUE loaders drop it); a 6-field row
+// with another label is an error.
+[[nodiscard]] absl::StatusOr<TaskData> ReadQqpTsv(const std::string& path);
+
+// GLUE RTE: header "index\tsentence1\tsentence2\tlabel"; labels "entailment" -> 0,
+// "not_entailment" -> 1.
+[[nodiscard]] absl::StatusOr<TaskData> ReadRteTsv(const std::string& path);
+
+// GLUE STS-B: the header of 10 fields
+//   "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore";
+// text_a is sentence1, text_b sentence2; the score, a decimal number in [0, 5], goes to
+// ClassificationExample::score, and label is -1. Errors also for a score that is not a finite
+// decimal number or lies outside [0, 5].
+[[nodiscard]] absl::StatusOr<TaskData> ReadStsbTsv(const std::string& path);
+
+// GLUE MNLI: train.tsv (12 fields: index, promptID, pairID, genre, sentence1_binary_parse,
+// sentence2_binary_parse, sentence1_parse, sentence2_parse, sentence1, sentence2, label1,
+// gold_label) or dev_matched.tsv / dev_mismatched.tsv (16 fields: label1 .. label5, then
+// gold_label); the header says which. text_a is sentence1 (field 8, from 0), text_b sentence2
+// (field 9), the label the last field: "entailment" -> 0, "neutral" -> 1, "contradiction" -> 2.
+// split is set to kTrain; ReadTaskData sets the real one.
+[[nodiscard]] absl::StatusOr<TaskData> ReadMnliTsv(const std::string& path);
+
 // SQuAD v1.1 JSON ({"data": [{"paragraphs": [{"context", "qas": [{"id", "question",
 // "answers": [{"text", "answer_start"}]}]}]}]}); each question becomes one SquadExample holding
 // a copy of its context. Errors: NotFound; InvalidArgument "path:line:column: invalid JSON: ..."
@@ -136,7 +212,9 @@ struct EncodeSettings {
 struct Feature {
   std::vector<int32_t> input_ids;
   std::vector<int32_t> token_type_ids;
-  int64_t label = -1;         // classification: the example's label; -1 for SQuAD
+  int64_t label = -1;  // classification: the example's label; -1 for SQuAD and STS-B
+  // Regression (STS-B): the example's score, the target of the model's one output; 0 otherwise.
+  double score = 0;
   int64_t example_index = 0;  // index into TaskData::classification or TaskData::squad
   // SQuAD only. Token indices of the first answer's first and last token in this window; both 0
   // ([CLS]) when the answer is not entirely inside the window (and for dev examples' windows
@@ -148,12 +226,13 @@ struct Feature {
   std::vector<std::pair<int64_t, int64_t>> context_offsets;
 };
 
-// Tokenises every example. Classification: one feature per example, [CLS] a [SEP] (b [SEP]),
-// truncated longest-first to max_seq_length. SQuAD: [CLS] question [SEP] window [SEP] for each
-// window of the context: the question is cut to max_query_length tokens, each window holds at
-// most max_seq_length - question - 3 context tokens and starts doc_stride tokens before the
-// previous one ends (Hugging Face's only_second + stride + return_overflowing_tokens), so one
-// example gives one or more features, in order. Answer char positions go to bytes with
+// Tokenises every example. Classification and regression: one feature per example, [CLS] a [SEP]
+// for single-sentence tasks, [CLS] a [SEP] b [SEP] for the others (the catalogue's kind), truncated
+// longest-first to max_seq_length, with the example's label and score. SQuAD: [CLS] question [SEP]
+// window [SEP] for each window of the context: the question is cut to max_query_length tokens, each
+// window holds at most max_seq_length - question - 3 context tokens and starts doc_stride tokens
+// before the previous one ends (Hugging Face's only_second + stride + return_overflowing_tokens),
+// so one example gives one or more features, in order. Answer char positions go to bytes with
 // tokenizers::CodePointIndexToByteOffset, then to the tokens that cover them.
 // Errors: InvalidArgument if the settings are not positive, or if max_seq_length cannot hold the
 // special tokens, the question and doc_stride + 1 context tokens (so windows always advance).
@@ -187,6 +266,26 @@ struct SquadPrediction {
 // must have the same size (a programming error otherwise: checked, aborts).
 double Accuracy(std::span<const int64_t> predictions, std::span<const int64_t> labels);
 
+// Binary metrics, class 1 positive (docs/tasks.md, "Metrics"). Every value must be 0 or 1 and the
+// spans the same size (a programming error otherwise: checked, aborts).
+//
+// Matthews correlation coefficient, in [-1, 1]:
+//   (TP TN - FP FN) / sqrt((TP + FP) (TP + FN) (TN + FP) (TN + FN)),
+// 0 when a factor under the root is 0 (one class only, in the predictions or in the labels, or
+// empty input), as scikit-learn's matthews_corrcoef returns.
+double MatthewsCorrelation(std::span<const int64_t> predictions, std::span<const int64_t> labels);
+// F1 of class 1: 2 P R / (P + R) with P = TP / (TP + FP), R = TP / (TP + FN), i.e.
+// 2 TP / (2 TP + FP + FN); 0 when TP = 0 (scikit-learn's f1_score, zero_division=0).
+double BinaryF1(std::span<const int64_t> predictions, std::span<const int64_t> labels);
+
+// Correlations of two series of the same size (checked, aborts). Pearson's r is
+// cov(x, y) / (sd(x) sd(y)), clamped to [-1, 1]; Spearman's rho is Pearson's r of the ranks, where
+// tied values get the mean of the ranks they span (scipy.stats.spearmanr). Both are 0 when they
+// are undefined (fewer than 2 values, or either series constant), as the binary metrics, where
+// scipy would return NaN; NaN if any value is NaN or infinite.
+double PearsonCorrelation(std::span<const double> x, std::span<const double> y);
+double SpearmanCorrelation(std::span<const double> x, std::span<const double> y);
+
 // The official SQuAD v1.1 normalisation: lower-case (ASCII), remove ASCII punctuation (Python's
 // string.punctuation), remove the whole words "a", "an", "the", collapse whitespace to single
 // spaces, trim. "The  Cat's hat!" -> "cats hat".
@@ -197,16 +296,26 @@ double ExactMatch(std::string_view prediction, std::string_view gold);
 // multiplicity); 0 if they share no token (so 0 if either is empty).
 double F1(std::string_view prediction, std::string_view gold);
 
-// Named metric values: {"accuracy": 0.91} (a fraction) for classification;
+// Named metric values, keyed by the task's catalogue metrics: FRACTIONS for the classification
+// and regression tasks ({"accuracy": 0.91}, {"matthews_corr": 0.55, "accuracy": 0.82},
+// {"f1": 0.89, "accuracy": 0.85}, {"pearson": 0.88, "spearman": 0.87});
 // {"exact_match": 80.1, "f1": 88.2} (PERCENTAGES, as the official SQuAD script prints) for SQuAD.
 struct Scores {
   std::map<std::string, double> values;
 };
 
-// Accuracy of one predicted label per classification example (in example order).
-// Errors: InvalidArgument if sizes differ or data is SQuAD.
+// The task's catalogue metrics of one predicted label per classification example (in example
+// order): accuracy, plus matthews_corr (CoLA) or f1 of class 1 (MRPC, QQP).
+// Errors: InvalidArgument if sizes differ, a prediction is not a label of the task
+// (0 .. NumLabels - 1), or data is not a classification task (SQuAD, STS-B).
 [[nodiscard]] absl::StatusOr<Scores> ScoreClassification(const TaskData& data,
                                                          std::span<const int64_t> predictions);
+
+// {"pearson", "spearman"} of one predicted score per example of a regression task (STS-B)
+// against the gold scores, in example order. Errors: InvalidArgument if sizes differ or data is
+// not a regression task.
+[[nodiscard]] absl::StatusOr<Scores> ScoreRegression(const TaskData& data,
+                                                     std::span<const double> predictions);
 
 // Exact match and F1 as the official v1.1 script computes them: per question the best over its
 // gold answers, averaged over ALL questions (a question without a prediction scores 0) and
@@ -236,6 +345,20 @@ struct DemoOptions {
 // them ("where does the red fox live ?" -> "paris"). Errors as WriteDemoSentimentTask.
 [[nodiscard]] absl::Status WriteDemoQaTask(const std::string& folder,
                                            const DemoOptions& options = {});
+
+// Writes a synthetic task in the exact file format of GLUE's copy of `task` (docs/tasks.md,
+// "Demo data"): for CoLA, MRPC, QQP, RTE and STS-B folder/train.tsv and folder/dev.tsv, for MNLI
+// folder/train.tsv, dev_matched.tsv and dev_mismatched.tsv (dev_examples rows each), for SST-2
+// WriteDemoSentimentTask's files. Sentences are made of the demo sentiment words; a label (or
+// STS-B's score) follows from their polarity: CoLA's "acceptable" sentences are the positive
+// ones; the first sentence of a pair is always positive, and the pair is equivalent / a
+// duplicate / an entailment (STS-B: a score in [4, 5]) when the second is positive too, not
+// (contradiction; STS-B [0, 1]) when it is negative; MNLI's neutral hypotheses (STS-B [2, 3])
+// hold neutral words only.
+// Errors: InvalidArgument for another task (SQuAD: WriteDemoQaTask) or negative sizes; Internal
+// if a file cannot be written.
+[[nodiscard]] absl::Status WriteDemoGlueTask(Task task, const std::string& folder,
+                                             const DemoOptions& options = {});
 
 // Writes a WordPiece vocab.txt covering every word of both demo tasks: [PAD]=0, [UNK]=1, [CLS]=2,
 // [SEP]=3, [MASK]=4, then the words, punctuation and the ASCII letters (so any lower-case text

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -98,6 +99,90 @@ TEST(DemoQa, AnswersAreSpansOfTheirContextAndDeterministic) {
   absl::StatusOr<TaskData> dev = ReadTaskData(Task::kSquad, folder.path() + "/a", Split::kDev);
   ASSERT_TRUE(dev.ok()) << dev.status();
   EXPECT_EQ(dev->squad.size(), 200u);
+}
+
+// Every GLUE demo reads back with the task's own reader, every evaluation split included, with
+// both classes (or the whole score range) present.
+TEST(DemoGlue, EveryTaskReadsBackWithItsReaderInEverySplit) {
+  TempFolder folder;
+  for (Task task : {Task::kCola, Task::kMrpc, Task::kQqp, Task::kRte, Task::kStsb, Task::kMnli}) {
+    const std::string dir = folder.path() + "/" + std::string(TaskName(task));
+    ASSERT_TRUE(
+        WriteDemoGlueTask(task, dir, {.seed = 2, .train_examples = 90, .dev_examples = 30}).ok())
+        << TaskName(task);
+    absl::StatusOr<TaskData> train = ReadTaskData(task, dir, Split::kTrain);
+    ASSERT_TRUE(train.ok()) << train.status();
+    EXPECT_EQ(train->classification.size(), 90u) << TaskName(task);
+    EXPECT_TRUE(train->skipped_lines.empty()) << TaskName(task);
+    std::map<int64_t, int> labels;
+    double low = 5;
+    double high = 0;
+    for (const ClassificationExample& example : train->classification) {
+      ++labels[example.label];
+      low = std::min(low, example.score);
+      high = std::max(high, example.score);
+      EXPECT_EQ(example.text_b.empty(), task == Task::kCola) << TaskName(task);
+    }
+    if (task == Task::kStsb) {
+      EXPECT_EQ(labels.size(), 1u);  // -1: regression
+      EXPECT_LE(low, 1.0);
+      EXPECT_GE(high, 4.0);
+    } else {
+      EXPECT_EQ(static_cast<int64_t>(labels.size()), NumLabels(task)) << TaskName(task);
+    }
+    for (std::string_view split : TaskSpecOf(task).eval_splits) {
+      absl::StatusOr<TaskData> eval = ReadEvalSplit(task, dir, split);
+      ASSERT_TRUE(eval.ok()) << eval.status();
+      EXPECT_EQ(eval->classification.size(), 30u) << TaskName(task) << " " << split;
+    }
+  }
+  EXPECT_NE(Contents(folder.path() + "/mnli/dev_matched.tsv"),
+            Contents(folder.path() + "/mnli/dev_mismatched.tsv"));
+}
+
+TEST(DemoGlue, SameSeedSameFilesAndOtherTasksAreInvalidArgument) {
+  TempFolder folder;
+  ASSERT_TRUE(WriteDemoGlueTask(Task::kStsb, folder.path() + "/a", {.seed = 3}).ok());
+  ASSERT_TRUE(WriteDemoGlueTask(Task::kStsb, folder.path() + "/b", {.seed = 3}).ok());
+  EXPECT_EQ(Contents(folder.path() + "/a/train.tsv"), Contents(folder.path() + "/b/train.tsv"));
+  EXPECT_EQ(WriteDemoGlueTask(Task::kSquad, folder.path() + "/c").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteDemoGlueTask(Task::kMnli, folder.path() + "/d", {.dev_examples = -1}).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// The features of every pair task hold both texts ([CLS] a [SEP] b [SEP], token types 0 then 1)
+// and STS-B's carry the gold score; the demo vocabulary covers every GLUE demo.
+TEST(DemoGlue, FeaturesEncodePairsAndCarryTheRegressionScore) {
+  TempFolder folder;
+  const std::string vocab = folder.path() + "/vocab.txt";
+  ASSERT_TRUE(WriteDemoVocab(vocab).ok());
+  absl::StatusOr<std::unique_ptr<tokenizers::Tokenizer>> tokenizer =
+      tokenizers::LoadWordPieceVocab(vocab);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  for (Task task : {Task::kCola, Task::kMrpc, Task::kQqp, Task::kRte, Task::kStsb, Task::kMnli}) {
+    const std::string dir = folder.path() + "/" + std::string(TaskName(task));
+    ASSERT_TRUE(WriteDemoGlueTask(task, dir, {.train_examples = 20, .dev_examples = 5}).ok());
+    absl::StatusOr<TaskData> data = ReadTaskData(task, dir, Split::kTrain);
+    ASSERT_TRUE(data.ok()) << data.status();
+    absl::StatusOr<std::vector<Feature>> features =
+        BuildFeatures(*data, **tokenizer, {.max_seq_length = 64});
+    ASSERT_TRUE(features.ok()) << features.status();
+    ASSERT_EQ(features->size(), data->classification.size());
+    for (size_t i = 0; i < features->size(); ++i) {
+      const Feature& feature = (*features)[i];
+      int separators = 0;
+      for (int32_t id : feature.input_ids) {
+        ASSERT_NE(id, (*tokenizer)->unk_id()) << TaskName(task);
+        separators += id == 3 ? 1 : 0;  // [SEP]
+      }
+      const bool pair = task != Task::kCola;
+      EXPECT_EQ(separators, pair ? 2 : 1) << TaskName(task);
+      EXPECT_EQ(feature.token_type_ids.back(), pair ? 1 : 0) << TaskName(task);
+      EXPECT_EQ(feature.label, data->classification[i].label) << TaskName(task);
+      EXPECT_EQ(feature.score, data->classification[i].score) << TaskName(task);
+    }
+  }
 }
 
 }  // namespace

@@ -62,6 +62,35 @@ TEST(ClassificationFeatures, EncodesSinglesAndPairsWithLabels) {
   EXPECT_EQ(truncated.token_type_ids.front(), 0);
 }
 
+TEST(ClassificationFeatures, GlueTasksEncodeByKindAndCarryTheRegressionScore) {
+  TempFolder folder;
+  auto tokenizer = DemoTokenizer(folder);
+  ASSERT_NE(tokenizer, nullptr);
+  // STS-B: a pair, label -1, the score as the target.
+  TaskData stsb{.task = Task::kStsb};
+  stsb.classification = {{"the film was superb", "the plot was superb", -1, 2, 3.8}};
+  absl::StatusOr<std::vector<Feature>> features = BuildFeatures(stsb, *tokenizer, {});
+  ASSERT_TRUE(features.ok()) << features.status();
+  ASSERT_EQ(features->size(), 1u);
+  EXPECT_EQ(features->front().input_ids.size(), 11u);  // [CLS] 4 words [SEP] 4 words [SEP]
+  EXPECT_EQ(features->front().token_type_ids.back(), 1);
+  EXPECT_EQ(features->front().label, -1);
+  EXPECT_DOUBLE_EQ(features->front().score, 3.8);
+  // MNLI: a pair; CoLA: one sentence (its empty text_b is not encoded).
+  TaskData mnli{.task = Task::kMnli};
+  mnli.classification = {{"the film was superb", "the film was long", 2, 2}};
+  features = BuildFeatures(mnli, *tokenizer, {});
+  ASSERT_TRUE(features.ok()) << features.status();
+  EXPECT_EQ(features->front().input_ids.size(), 11u);
+  EXPECT_EQ(features->front().label, 2);
+  EXPECT_DOUBLE_EQ(features->front().score, 0.0);
+  TaskData cola{.task = Task::kCola};
+  cola.classification = {{"the film was superb", "", 1, 1}};
+  features = BuildFeatures(cola, *tokenizer, {});
+  ASSERT_TRUE(features.ok()) << features.status();
+  EXPECT_EQ(features->front().input_ids.size(), 6u);  // [CLS] 4 words [SEP]
+  EXPECT_EQ(features->front().token_type_ids.back(), 0);
+}
 TEST(SquadFeatures, ConsecutiveWindowsOverlapByDocStride) {
   TempFolder folder;
   auto tokenizer = DemoTokenizer(folder);

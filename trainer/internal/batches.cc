@@ -49,6 +49,7 @@ HostBatch Collate(std::span<const tasks::Feature> features, std::span<const int6
       batch.token_type_ids[row + t] = t < f.token_type_ids.size() ? f.token_type_ids[t] : 0;
     }
     batch.labels.push_back(f.label);
+    batch.scores.push_back(f.score);
     batch.start_positions.push_back(f.start_position);
     batch.end_positions.push_back(f.end_position);
     batch.lengths.push_back(static_cast<int64_t>(f.input_ids.size()));

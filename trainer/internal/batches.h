@@ -19,6 +19,7 @@ struct HostBatch {
   std::vector<int64_t> attention_mask;  // 1 for tokens, 0 for padding
   std::vector<int64_t> token_type_ids;
   std::vector<int64_t> labels;           // [rows]
+  std::vector<double> scores;            // [rows]: regression targets (STS-B; 0 otherwise)
   std::vector<int64_t> start_positions;  // [rows]: SQuAD answer start token (0 otherwise)
   std::vector<int64_t> end_positions;    // [rows]: SQuAD answer end token (0 otherwise)
   std::vector<int64_t> lengths;          // [rows]: real tokens of each row

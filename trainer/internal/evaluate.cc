@@ -31,26 +31,30 @@ models::Batch ToModelBatch(const HostBatch& host, const at::Device& device) {
 
 // Note [Sharded evaluation]
 // Each rank fills only the entries of its own batches in buffers laid out for the whole split
-// (one prediction per example; the logits of every feature's tokens one after another) and
+// (one row of outputs per example; the logits of every feature's tokens one after another) and
 // leaves the rest 0. An all-reduce sum then gives every rank every entry exactly, since x + 0 is
-// x in floating point: the same predictions, bit for bit, as one process computing them all.
-absl::StatusOr<tasks::Scores> EvaluateDev(models::TaskModel& model, const tasks::TaskData& dev,
-                                          const std::vector<tasks::Feature>& features,
-                                          int64_t pad_id, comm::Communicator& group,
-                                          comm::Communicator& tensors) {
+// x in floating point: the same outputs, bit for bit, as one process computing them all.
+absl::StatusOr<tasks::Scores> EvaluateSplit(models::TaskModel& model,
+                                            const tasks::TaskAdapter& adapter,
+                                            const tasks::TaskData& data,
+                                            const std::vector<tasks::Feature>& features,
+                                            int64_t pad_id, comm::Communicator& group,
+                                            comm::Communicator& tensors) {
   at::NoGradGuard no_grad;
   model.module().eval();
   const at::Device device = model.module().parameters().front().device();
-  const bool squad = dev.task == tasks::Task::kSquad;
+  const bool spans = adapter.head == tasks::HeadKind::kQuestionAnswering;
   const auto on_device = [&](at::ScalarType dtype) {
     return at::TensorOptions(dtype).device(device);
   };
-  at::Tensor predictions =
-      at::zeros({static_cast<int64_t>(dev.classification.size())}, on_device(at::kDouble));
-  // Where each feature's logits start in the flat start/end buffers (SQuAD).
+  // Sequence heads: [examples, num_outputs] in double (exact for float32 and float64 outputs).
+  at::Tensor outputs =
+      at::zeros({spans ? 0 : static_cast<int64_t>(data.classification.size()), adapter.num_outputs},
+                on_device(at::kDouble));
+  // Where each feature's logits start in the flat start/end buffers (question answering).
   std::vector<int64_t> offsets(features.size() + 1, 0);
   for (size_t f = 0; f < features.size(); ++f) {
-    offsets[f + 1] = offsets[f] + (squad ? static_cast<int64_t>(features[f].input_ids.size()) : 0);
+    offsets[f + 1] = offsets[f] + (spans ? static_cast<int64_t>(features[f].input_ids.size()) : 0);
   }
   at::Tensor start_logits = at::zeros({offsets.back()}, on_device(at::kFloat));
   at::Tensor end_logits = at::zeros({offsets.back()}, on_device(at::kFloat));
@@ -61,7 +65,7 @@ absl::StatusOr<tasks::Scores> EvaluateDev(models::TaskModel& model, const tasks:
        k += static_cast<size_t>(group.size())) {
     const HostBatch host = Collate(features, batches[k], pad_id);
     const models::ModelOutput out = model.Forward(ToModelBatch(host, device));
-    if (squad) {
+    if (spans) {
       for (int64_t r = 0; r < host.rows; ++r) {
         const int64_t offset = offsets[static_cast<size_t>(batches[k][r])];
         const int64_t length = host.lengths[r];
@@ -71,19 +75,16 @@ absl::StatusOr<tasks::Scores> EvaluateDev(models::TaskModel& model, const tasks:
       continue;
     }
     const at::Tensor rows = at::tensor(host.example_indices, at::kLong).to(device);
-    predictions.index_copy_(0, rows, out.logits.argmax(-1).to(at::kDouble));
+    outputs.index_copy_(0, rows, out.logits.reshape({host.rows, -1}).to(at::kDouble));
   }
-  if (!squad) {
-    ISTAR_RETURN_IF_ERROR(regularizers::AllReduceSum(tensors, predictions));
-    const std::vector<double> labels = ToVector<double>(predictions);
-    return tasks::ScoreClassification(dev, std::vector<int64_t>(labels.begin(), labels.end()));
+  if (!spans) {
+    ISTAR_RETURN_IF_ERROR(regularizers::AllReduceSum(tensors, outputs));
+    return tasks::ScoreSequenceOutputs(data, ToVector<double>(outputs));
   }
   ISTAR_RETURN_IF_ERROR(regularizers::AllReduceSum(tensors, start_logits));
   ISTAR_RETURN_IF_ERROR(regularizers::AllReduceSum(tensors, end_logits));
-  ISTAR_ASSIGN_OR_RETURN(std::vector<tasks::SquadPrediction> answers,
-                         tasks::PostprocessSquad(dev, features, ToVector<float>(start_logits),
-                                                 ToVector<float>(end_logits)));
-  return tasks::ScoreSquad(dev, answers);
+  return tasks::ScoreSpanOutputs(data, features, ToVector<float>(start_logits),
+                                 ToVector<float>(end_logits));
 }
 
 }  // namespace istar::trainer::internal
