@@ -44,8 +44,6 @@
 
 namespace {
 
-using istar::sweeps::Regularizer;
-
 constexpr int64_t kVocab = 1000;
 constexpr char kUsage[] =
     "usage: istar_data_parallel_bench [--regularizer baseline|cosreg|istar] [--batch 32]\n"
@@ -154,9 +152,9 @@ istar::models::ModelConfig BenchConfig(const Flags& f) {
 istar::trainer::RegularizerSettings MakeRegularizer(const Flags& f) {
   istar::trainer::RegularizerSettings settings;
   if (f.regularizer == "cosreg") {
-    settings = {.kind = Regularizer::kCosReg, .lambda = 1.0};
+    settings = {.name = "cosreg", .lambda = 1.0};
   } else if (f.regularizer == "istar") {
-    settings = {.kind = Regularizer::kIStar, .lambda = -1.0, .zeta = 0.2};
+    settings = {.name = "istar", .lambda = -1.0, .zeta = 0.2};
     // S0: the sample covariance of random points, made once (seeded: the same on every rank).
     at::manual_seed(2);
     const at::Tensor sample = at::randn({4096, f.hidden}, at::kDouble);
@@ -265,7 +263,7 @@ absl::StatusOr<StepSample> Step(Trainer& t, Groups& groups, const at::Device& de
   t.optimizer->zero_grad();
   const istar::models::ModelOutput out = t.model->Forward(t.shard);
   istar::trainer::PointCloud cloud;
-  if (t.regularizer.kind != Regularizer::kBaseline) {
+  if (t.regularizer.name != "baseline") {
     cloud = istar::trainer::GatherPoints(out.hidden_states, t.shard.attention_mask, t.layers);
   }
   const at::Tensor task_sum = istar::trainer::ClassificationLossSum(out.logits, t.labels);

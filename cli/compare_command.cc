@@ -42,14 +42,10 @@ std::string CellText(const std::optional<db::ComparisonCell>& cell, int digits) 
   return text;
 }
 
-std::string Name(sweeps::Regularizer regularizer) {
-  return std::string(sweeps::RegularizerName(regularizer));
-}
-
 // Rows (model, task), one column per regularizer: the table a paper prints.
 Table WideTable(const db::ComparisonTable& table, int digits) {
   Table out{.columns = {"model", "task", "metric"}};
-  for (const sweeps::Regularizer r : table.regularizers) out.columns.push_back(Name(r));
+  for (const std::string& r : table.regularizers) out.columns.push_back(r);
   for (const db::ComparisonRow& row : table.rows) {
     std::vector<Cell> cells = {Text(row.model), Text(row.task), Text(row.metric)};
     for (const auto& cell : row.cells) cells.push_back(Text(CellText(cell, digits)));
@@ -72,17 +68,18 @@ Table LongTable(const db::ComparisonTable& table, bool hyperparameters_only) {
     for (size_t i = 0; i < row.cells.size(); ++i) {
       if (!row.cells[i]) continue;
       const db::ComparisonCell& cell = *row.cells[i];
-      std::vector<Cell> cells = {Text(row.model),
-                                 Text(row.task),
-                                 Text(row.metric),
-                                 Text(Name(table.regularizers[i])),
-                                 Number(cell.chosen.lambda),
-                                 Number(cell.chosen.zeta),
-                                 Number(cell.chosen.learning_rate),
-                                 Number(cell.chosen.batch_size),
-                                 Number(cell.chosen.epochs),
-                                 Number(cell.seeds),
-                                 Number(cell.groups)};
+      std::vector<Cell> cells = {
+          Text(row.model),
+          Text(row.task),
+          Text(row.metric),
+          Text(RegularizerLabel(table.regularizers[i], cell.chosen.parameters)),
+          Number(cell.chosen.lambda),
+          Number(cell.chosen.zeta),
+          Number(cell.chosen.learning_rate),
+          Number(cell.chosen.batch_size),
+          Number(cell.chosen.epochs),
+          Number(cell.seeds),
+          Number(cell.groups)};
       if (!hyperparameters_only) {
         const auto& d = cell.vs_baseline;
         cells.push_back(Number(cell.mean));

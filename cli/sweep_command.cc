@@ -5,16 +5,21 @@
 #include <cstdint>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 #include "cli/commands.h"
 #include "cli/sweep_actions.h"
+#include "cli/table.h"
 #include "sweeps/sweep.h"
 
 namespace istar::cli {
@@ -26,56 +31,27 @@ struct ExpandFlags {
   int64_t limit = -1;  // -1: every trial
 };
 
-constexpr int kTableColumns = 10;
-constexpr const char* kHeaders[kTableColumns] = {"id",   "model", "task",  "regularizer", "lambda",
-                                                 "zeta", "lr",    "batch", "epochs",      "seed"};
-constexpr int kFirstNumericColumn = 4;  // numbers are right-aligned
-
-std::string Number(double value) { return absl::StrFormat("%g", value); }
-
-// A trial's table cells; "-" where its regularizer has no such setting.
-std::vector<std::string> Row(const sweeps::TrialSpec& trial) {
-  const bool has_lambda = trial.regularizer != sweeps::Regularizer::kBaseline;
-  const bool has_zeta = trial.regularizer == sweeps::Regularizer::kIStar;
-  return {trial.id.substr(0, 12),
-          trial.model,
-          trial.task,
-          std::string(sweeps::RegularizerName(trial.regularizer)),
-          has_lambda ? Number(trial.lambda) : "-",
-          has_zeta ? Number(trial.zeta) : "-",
-          Number(trial.learning_rate),
-          absl::StrCat(trial.batch_size),
-          absl::StrCat(trial.epochs),
-          absl::StrCat(trial.seed)};
-}
-
 void PrintTable(const std::vector<sweeps::TrialSpec>& trials, size_t shown) {
-  std::vector<std::vector<std::string>> rows = {{std::begin(kHeaders), std::end(kHeaders)}};
-  for (size_t i = 0; i < shown; ++i) rows.push_back(Row(trials[i]));
-  size_t widths[kTableColumns] = {};
-  for (const auto& row : rows) {
-    for (int c = 0; c < kTableColumns; ++c) widths[c] = std::max(widths[c], row[c].size());
+  Table table{.columns = TrialColumns()};
+  for (size_t i = 0; i < shown; ++i) {
+    table.rows.push_back(TrialRowCells(TrialCellsOf(trials[i]), /*short_id=*/true));
   }
-  for (const auto& row : rows) {
-    std::string line;
-    for (int c = 0; c < kTableColumns; ++c) {
-      const std::string padding(widths[c] - row[c].size(), ' ');
-      if (c > 0) line += "  ";
-      line += c >= kFirstNumericColumn ? padding + row[c] : row[c] + padding;
-    }
-    line.erase(line.find_last_not_of(' ') + 1);
-    std::cout << line << "\n";
-  }
+  WriteTable(table, TableFormat::kText, std::cout);
 }
 
-// "N trials (B baseline, C cosreg, I istar)".
+// "N trials (B baseline, C cosreg, I istar)": the paper's three always, then any other
+// regularizer the sweep has, in the catalogue's order.
 std::string CountLine(const std::vector<sweeps::TrialSpec>& trials) {
-  int64_t counts[3] = {0, 0, 0};
-  for (const sweeps::TrialSpec& trial : trials) ++counts[static_cast<int>(trial.regularizer)];
+  std::map<std::string, int64_t> counts;
+  for (const sweeps::TrialSpec& trial : trials) ++counts[trial.regularizer];
+  std::vector<std::string> parts;
+  for (const catalog::RegularizerSpec& spec : catalog::Regularizers()) {
+    const std::string name(spec.name);
+    const bool paper = name == "baseline" || name == "cosreg" || name == "istar";
+    if (paper || counts[name] > 0) parts.push_back(absl::StrCat(counts[name], " ", name));
+  }
   return absl::StrCat(trials.size(), trials.size() == 1 ? " trial (" : " trials (",
-                      counts[static_cast<int>(sweeps::Regularizer::kBaseline)], " baseline, ",
-                      counts[static_cast<int>(sweeps::Regularizer::kCosReg)], " cosreg, ",
-                      counts[static_cast<int>(sweeps::Regularizer::kIStar)], " istar)");
+                      absl::StrJoin(parts, ", "), ")");
 }
 
 // An array of {"id": ..., "config": the canonical configuration}, the config exactly what the id

@@ -70,14 +70,17 @@ absl::Status RunStatus(const RemoteFlags& flags) {
   if (!flags.trials) return absl::OkStatus();
   ISTAR_ASSIGN_OR_RETURN(const std::vector<db::TrialRecord> trials,
                          client->ListTrials(flags.target));
-  Table table{.columns = {"trial", "state", "model", "task", "regularizer", "lambda", "zeta",
-                          "seed", "attempts", "worker", "error"}};
+  Table table{.columns = TrialColumns()};
+  for (const char* column : {"status", "attempts", "worker", "error"}) {
+    table.columns.push_back(column);
+  }
   for (const db::TrialRecord& t : trials) {
-    table.rows.push_back({Text(t.id.substr(0, 12)), Text(std::string(db::TrialStatusName(t.status))),
-                          Text(t.model), Text(t.task),
-                          Text(std::string(sweeps::RegularizerName(t.regularizer))),
-                          Number(t.lambda), Number(t.zeta), Number(t.seed), Number(t.attempts),
-                          Text(t.worker_id.value_or("")), Text(t.error.value_or(""))});
+    std::vector<Cell> row = TrialRowCells(TrialCellsOf(t), /*short_id=*/true);
+    row.push_back(Text(std::string(db::TrialStatusName(t.status))));
+    row.push_back(Number(t.attempts));
+    row.push_back(Text(t.worker_id.value_or("")));
+    row.push_back(Text(t.error.value_or("")));
+    table.rows.push_back(std::move(row));
   }
   WriteTable(table, TableFormat::kText, std::cout);
   return absl::OkStatus();

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "catalog/catalog.h"
+
 namespace istar::cli {
 namespace {
 
@@ -159,6 +161,66 @@ std::string FormatDouble(double value) {
   char buffer[64];
   const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
   return ec == std::errc() ? std::string(buffer, end) : "nan";
+}
+
+std::string RegularizerLabel(const std::string& name,
+                             const std::map<std::string, double>& parameters) {
+  std::string label = name;
+  for (const auto& [parameter, value] : parameters) {
+    label += " " + parameter + "=" + FormatDouble(value);
+  }
+  return label;
+}
+
+TrialCells TrialCellsOf(const sweeps::TrialSpec& trial) {
+  return {.id = trial.id,
+          .model = trial.model,
+          .task = trial.task,
+          .regularizer = trial.regularizer,
+          .parameters = trial.parameters,
+          .lambda = trial.Parameter("lambda"),
+          .zeta = trial.Parameter("zeta"),
+          .learning_rate = trial.learning_rate,
+          .batch_size = trial.batch_size,
+          .epochs = trial.epochs,
+          .seed = trial.seed};
+}
+
+TrialCells TrialCellsOf(const db::TrialRecord& trial) {
+  const catalog::RegularizerSpec* spec = catalog::FindRegularizer(trial.regularizer);
+  const auto has = [&](std::string_view name) {
+    return spec == nullptr || spec->FindParameter(name) != nullptr;
+  };
+  return {.id = trial.id,
+          .model = trial.model,
+          .task = trial.task,
+          .regularizer = trial.regularizer,
+          .parameters = trial.parameters,
+          .lambda = has("lambda") ? std::optional<double>(trial.lambda) : std::nullopt,
+          .zeta = has("zeta") ? std::optional<double>(trial.zeta) : std::nullopt,
+          .learning_rate = trial.learning_rate,
+          .batch_size = trial.batch_size,
+          .epochs = trial.epochs,
+          .seed = trial.seed};
+}
+
+std::vector<std::string> TrialColumns() {
+  return {"id",   "model",         "task",       "regularizer", "lambda",
+          "zeta", "learning_rate", "batch_size", "epochs",      "seed"};
+}
+
+std::vector<Cell> TrialRowCells(const TrialCells& trial, bool short_id) {
+  constexpr size_t kShortId = 12;
+  return {Text(short_id ? trial.id.substr(0, kShortId) : trial.id),
+          Text(trial.model),
+          Text(trial.task),
+          Text(RegularizerLabel(trial.regularizer, trial.parameters)),
+          Number(trial.lambda),
+          Number(trial.zeta),
+          Number(trial.learning_rate),
+          Number(trial.batch_size),
+          Number(trial.epochs),
+          Number(trial.seed)};
 }
 
 Cell Text(std::string text) { return {std::move(text), Cell::Kind::kText}; }

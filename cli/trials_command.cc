@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 #include "cli/commands.h"
 #include "cli/table.h"
 #include "db/store.h"
@@ -20,8 +21,6 @@
 namespace istar::cli {
 namespace {
 
-// Text output shows this many digits of a trial id; any unique prefix works as an id elsewhere.
-constexpr size_t kShortId = 12;
 constexpr size_t kShortError = 48;
 
 struct TrialsFlags {
@@ -57,12 +56,11 @@ absl::Status AddStatus(const std::string& text, db::TrialFilter& filter) {
 }
 
 absl::Status AddRegularizer(const std::string& text, db::TrialFilter& filter) {
-  const std::optional<sweeps::Regularizer> regularizer = sweeps::ParseRegularizer(text);
-  if (!regularizer) {
+  if (catalog::FindRegularizer(text) == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown regularizer '", text, "' (baseline, cosreg, istar)"));
+        absl::StrCat("unknown regularizer '", text, "' (", catalog::RegularizerNames(), ")"));
   }
-  filter.regularizers.push_back(*regularizer);
+  filter.regularizers.push_back(text);
   return absl::OkStatus();
 }
 
@@ -124,24 +122,16 @@ Table MakeTable(const std::vector<db::TrialRecord>& trials, TableFormat format) 
   for (const db::TrialRecord& trial : trials) {
     for (const db::FinalResult& r : trial.final_results) results.emplace(r.split, r.name);
   }
-  Table table{.columns = {"id", "model", "task", "regularizer", "lambda", "zeta", "learning_rate",
-                          "batch_size", "epochs", "seed", "status", "attempts"}};
+  Table table{.columns = TrialColumns()};
+  table.columns.push_back("status");
+  table.columns.push_back("attempts");
   for (const auto& [split, name] : results) table.columns.push_back(split + "/" + name);
   table.columns.push_back("error");
   const bool text = format == TableFormat::kText;
   for (const db::TrialRecord& trial : trials) {
-    std::vector<Cell> row = {Text(text ? trial.id.substr(0, kShortId) : trial.id),
-                             Text(trial.model),
-                             Text(trial.task),
-                             Text(std::string(sweeps::RegularizerName(trial.regularizer))),
-                             Number(trial.lambda),
-                             Number(trial.zeta),
-                             Number(trial.learning_rate),
-                             Number(trial.batch_size),
-                             Number(trial.epochs),
-                             Number(trial.seed),
-                             Text(std::string(db::TrialStatusName(trial.status))),
-                             Number(trial.attempts)};
+    std::vector<Cell> row = TrialRowCells(TrialCellsOf(trial), /*short_id=*/text);
+    row.push_back(Text(std::string(db::TrialStatusName(trial.status))));
+    row.push_back(Number(trial.attempts));
     std::map<std::pair<std::string, std::string>, double> values;
     for (const db::FinalResult& r : trial.final_results) values[{r.split, r.name}] = r.value;
     for (const auto& key : results) {

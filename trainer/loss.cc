@@ -5,7 +5,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/check.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 #include "regularizers/isotropy.h"
 
 namespace istar::trainer {
@@ -44,6 +46,8 @@ PointCloud GatherPoints(const std::vector<at::Tensor>& hidden_states,
     parts.push_back(h.reshape({-1, h.size(-1)}).index_select(0, rows));
   }
   cloud.points = parts.size() == 1 ? parts[0] : at::cat(parts, 0);
+  cloud.sequence = at::floor_divide(rows, attention_mask.size(1));
+  cloud.sequences = attention_mask.size(0);
   return cloud;
 }
 
@@ -69,6 +73,42 @@ at::Tensor SpanLossSum(const at::Tensor& start_logits, const at::Tensor& end_log
          2.0;
 }
 
+uint64_t DrawSeed(int64_t seed, int64_t step) {
+  // SplitMix64 (Steele, Lea & Flood 2014) of the seed, then of that mixed with the step.
+  const auto mix = [](uint64_t z) {
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  return mix(mix(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(step));
+}
+
+absl::StatusOr<std::unique_ptr<const regularizers::Regularizer>> MakeTerm(
+    const RegularizerSettings& settings) {
+  regularizers::ParameterValues values(settings.parameters.begin(), settings.parameters.end());
+  // zeta has a field of its own (and a column in the database) but is I-STAR's parameter only.
+  const catalog::RegularizerSpec* spec = catalog::FindRegularizer(settings.name);
+  if (spec != nullptr && spec->FindParameter("zeta") != nullptr) {
+    values.emplace("zeta", settings.zeta);
+  }
+  return regularizers::MakeRegularizer(settings.name, values);
+}
+
+bool HasTerm(const RegularizerSettings& regularizer) {
+  const catalog::RegularizerSpec* spec = catalog::FindRegularizer(regularizer.name);
+  return spec != nullptr && spec->has_lambda();
+}
+
+bool NeedsShrinkage(const RegularizerSettings& regularizer) {
+  const catalog::RegularizerSpec* spec = catalog::FindRegularizer(regularizer.name);
+  return spec != nullptr && spec->uses_shrinkage && regularizer.zeta > 0.0;
+}
+
+absl::Status CheckTrainable(const RegularizerSettings& regularizer) {
+  return MakeTerm(regularizer).status();
+}
+
 // Note [Per-rank objective]
 // The whole batch's loss is L = (1/B) sum_i l_i + reg, B = global_rows, reg computed on every
 // rank's points through differentiable all-reduces. Rank r back-propagates
@@ -84,26 +124,16 @@ absl::StatusOr<StepLoss> ComputeStepLoss(const at::Tensor& task_loss_sum, int64_
                                          const regularizers::CrossRankSum& ranks) {
   StepLoss loss;
   const at::Tensor share = task_loss_sum / static_cast<double>(global_rows);
-  switch (regularizer.kind) {
-    case sweeps::Regularizer::kBaseline:
-      loss.regularizer = at::zeros({}, share.options());
-      break;
-    case sweeps::Regularizer::kCosReg: {
-      ISTAR_ASSIGN_OR_RETURN(at::Tensor penalty,
-                             regularizers::CosRegPenalty(cloud.points, {}, ranks));
-      loss.regularizer = regularizer.lambda * penalty.to(share.scalar_type());
-      break;
-    }
-    case sweeps::Regularizer::kIStar: {
-      ISTAR_ASSIGN_OR_RETURN(
-          at::Tensor iso,
-          regularizers::IsoScoreStar(cloud.points, {},
-                                     {.zeta = regularizer.zeta,
-                                      .shrinkage = regularizer.shrinkage,
-                                      .ranks = &ranks}));
-      loss.regularizer = regularizer.lambda * (1.0 - iso.to(share.scalar_type()));
-      break;
-    }
+  ISTAR_ASSIGN_OR_RETURN(const std::unique_ptr<const regularizers::Regularizer> term,
+                         MakeTerm(regularizer));
+  if (term == nullptr) {
+    loss.regularizer = at::zeros({}, share.options());
+  } else {
+    ISTAR_ASSIGN_OR_RETURN(const at::Tensor value,
+                           term->Term(cloud, {.ranks = &ranks,
+                                              .shrinkage = regularizer.shrinkage,
+                                              .draw_seed = regularizer.draw_seed}));
+    loss.regularizer = regularizer.lambda * value.to(share.scalar_type());
   }
   if (ranks.world_size() == 1) {
     loss.task = share;

@@ -26,29 +26,53 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "regularizers/isotropy.h"
+#include "regularizers/regularizer.h"
 #include "sweeps/sweep.h"
 
 namespace istar::trainer {
 
 // The regularizer of a trial, as the loss sees it.
 struct RegularizerSettings {
-  sweeps::Regularizer kind = sweeps::Regularizer::kBaseline;
+  std::string name = "baseline";  // a catalogue regularizer (catalog/catalog.h)
   double lambda = 0.0;   // weight of the regularizer term; negative lambda lowers isotropy
   double zeta = 0.0;     // I-STAR's shrinkage weight in [0, 1]
+  std::map<std::string, double> parameters;  // its other parameters: vicreg's gamma, ...
   at::Tensor shrinkage;  // S0 [H, H] (any float dtype); required by I-STAR when zeta > 0
+  // What SIGReg draws its random directions from: the same on every rank, a new value each step
+  // (DrawSeed), so that a resumed trial draws what the uninterrupted one drew.
+  uint64_t draw_seed = 0;
 };
 
-// Hidden states of chosen layers at the real tokens of one batch.
-struct PointCloud {
-  at::Tensor points;            // [layers.size() * tokens, H]
-  int64_t tokens = 0;           // real tokens per layer (rows of one layer)
-  std::vector<int64_t> layers;  // 1-based layer numbers, in row order
-};
+// The draw seed of step `step` of a trial with seed `seed` (SplitMix64 of the pair).
+uint64_t DrawSeed(int64_t seed, int64_t step);
+
+// OK when the trainer can compute `regularizer`'s term: the status of
+// regularizers::MakeRegularizer (InvalidArgument for a name the catalogue does not know, a
+// missing parameter or a value out of range).
+[[nodiscard]] absl::Status CheckTrainable(const RegularizerSettings& regularizer);
+
+// True when `regularizer` adds a term to the loss: every catalogue row with a lambda (all but the
+// baseline). The step needs the point cloud only then (or to log isotropy).
+bool HasTerm(const RegularizerSettings& regularizer);
+
+// True when its term shrinks towards S0 (the row's uses_shrinkage) with zeta > 0: the loop then
+// estimates S0 at the start of every epoch.
+bool NeedsShrinkage(const RegularizerSettings& regularizer);
+
+// The regularizer of `settings`, built (regularizers/regularizer.h); null for the baseline.
+[[nodiscard]] absl::StatusOr<std::unique_ptr<const regularizers::Regularizer>> MakeTerm(
+    const RegularizerSettings& settings);
+
+// Hidden states of chosen layers at the real tokens of one batch (regularizers/regularizer.h).
+using PointCloud = regularizers::PointCloud;
 
 // The 1-based transformer layers the regularizer reads: 1..num_layers if `requested` is empty,
 // else `requested` sorted and deduplicated. InvalidArgument for a layer outside 1..num_layers.
@@ -56,8 +80,8 @@ struct PointCloud {
     int64_t num_layers, std::span<const int64_t> requested);
 
 // The point cloud of `layers` (1-based indexes into `hidden_states`, whose entry 0 is the
-// embedding output) at the positions where `attention_mask` ([B, T]) is non-zero. Differentiable
-// with respect to the hidden states.
+// embedding output) at the positions where `attention_mask` ([B, T]) is non-zero, with each
+// token's sequence (its row of the batch). Differentiable with respect to the hidden states.
 PointCloud GatherPoints(const std::vector<at::Tensor>& hidden_states,
                         const at::Tensor& attention_mask, std::span<const int64_t> layers);
 
@@ -66,8 +90,9 @@ PointCloud GatherPoints(const std::vector<at::Tensor>& hidden_states,
 struct StepLoss {
   at::Tensor total;
   at::Tensor task;  // mean cross-entropy of the whole batch
-  at::Tensor
-      regularizer;  // baseline: 0; CosReg: lambda * penalty; I-STAR: lambda * (1 - IsoScore*)
+  // lambda * the regularizer's term (regularizers/regularizer.h): 0 for the baseline,
+  // lambda * (1 - IsoScore*) for I-STAR, ... (docs/isotropy.md)
+  at::Tensor regularizer;
   // What this rank back-propagates. One process: `total` itself. R ranks: R * (this rank's share
   // of the task loss) + regularizer, whose gradients, averaged over the ranks (GradientAverager,
   // trainer/data_parallel.h), are the gradient of `total` (Note [Per-rank objective], loss.cc).

@@ -40,7 +40,9 @@ PointCloud Detached(const PointCloud& cloud) {
 PointCloud EmptyCloud(const StepOptions& options) {
   return {.points = at::zeros({0, options.hidden}, options.options).requires_grad_(),
           .tokens = 0,
-          .layers = options.layers};
+          .layers = options.layers,
+          .sequence = at::zeros({0}, options.options.dtype(at::kLong)),
+          .sequences = 0};
 }
 
 // Rows of layer k of micro-batch m within a joined cloud: layer k's block starts at
@@ -62,7 +64,7 @@ absl::StatusOr<StepResult> OnePass(const MicroBatchForward& forward, const StepO
                                    const RegularizerSettings& regularizer,
                                    const regularizers::CrossRankSum& ranks,
                                    GradientAverager* averager) {
-  const bool with_cloud = regularizer.kind != sweeps::Regularizer::kBaseline || options.log;
+  const bool with_cloud = HasTerm(regularizer) || options.log;
   MicroBatchOutput out;
   if (options.local_rows > 0) {
     ISTAR_ASSIGN_OR_RETURN(out, forward({.begin = 0, .end = options.local_rows}, with_cloud));
@@ -105,7 +107,7 @@ absl::StatusOr<StepResult> AccumulatedPasses(const MicroBatchForward& forward,
                                              const RegularizerSettings& regularizer,
                                              const regularizers::CrossRankSum& ranks,
                                              GradientAverager* averager) {
-  const bool regularized = regularizer.kind != sweeps::Regularizer::kBaseline;
+  const bool regularized = HasTerm(regularizer);
   std::vector<Shard> parts;
   for (int64_t m = 0; m < options.micro_batches; ++m) {
     const Shard rows =
@@ -194,8 +196,19 @@ PointCloud JoinClouds(const std::vector<PointCloud>& parts, const std::vector<in
       rows.push_back(PartOf(part.points, part.tokens, layer, 0, part.tokens));
     }
   }
-  for (const PointCloud& part : parts) joined.tokens += part.tokens;
+  // Each part's sequences follow those of the parts before it.
+  std::vector<at::Tensor> sequence;
+  bool sequences_known = true;
+  for (const PointCloud& part : parts) {
+    joined.tokens += part.tokens;
+    if (!part.sequence.defined()) sequences_known = false;
+    if (sequences_known) sequence.push_back(part.sequence + joined.sequences);
+    joined.sequences += part.sequences;
+  }
   joined.points = rows.empty() ? at::zeros({0, hidden}, options) : at::cat(rows);
+  joined.sequence = !sequences_known   ? at::Tensor()
+                    : sequence.empty() ? at::zeros({0}, options.dtype(at::kLong))
+                                       : at::cat(sequence);
   return joined;
 }
 

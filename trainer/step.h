@@ -77,8 +77,9 @@ struct StepResult {
                                                        GradientAverager* averager);
 
 // The union of `parts` (clouds of the same layers, in the same order) as one cloud laid out as
-// GatherPoints lays one out: each layer's rows of every part together, layer after layer. With
-// no parts: [0, hidden] of `options`.
+// GatherPoints lays one out: each layer's rows of every part together, layer after layer, and
+// each part's sequences numbered after those of the parts before it (undefined if a part's are).
+// With no parts: [0, hidden] of `options`.
 PointCloud JoinClouds(const std::vector<PointCloud>& parts, const std::vector<int64_t>& layers,
                       int64_t hidden, const at::TensorOptions& options);
 

@@ -8,8 +8,8 @@
 #include "base/status_macros.h"
 #include "comm/communicator.h"
 #include "db/store.h"
+#include "torch_boundary/torch_boundary.h"
 #include "trainer/internal/loop.h"
-#include "trainer/internal/torch_boundary.h"
 
 namespace istar::trainer {
 namespace {
@@ -98,15 +98,26 @@ class StoreSink final : public ResultSink {
 absl::StatusOr<TrialResult> CreateAndRun(const sweeps::TrialSpec& trial, const RunOptions& options,
                                          comm::Communicator& group, ResultSink* sink,
                                          const std::function<absl::Status()>& before_run) {
-  ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<internal::TrialLoop> loop,
-                         internal::CatchTorch([&] {
+  ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<internal::TrialLoop> loop, CatchTorch("LibTorch", [&] {
                            return internal::TrialLoop::Create(trial, options, group);
                          }));
   ISTAR_RETURN_IF_ERROR(before_run());
-  return internal::CatchTorch([&] { return loop->Run(sink); });
+  return CatchTorch("LibTorch", [&] { return loop->Run(sink); });
 }
 
 }  // namespace
+
+std::string_view TrialOutcomeName(TrialOutcome outcome) {
+  switch (outcome) {
+    case TrialOutcome::kDone:
+      return "done";
+    case TrialOutcome::kFailed:
+      return "failed";
+    case TrialOutcome::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
 
 absl::StatusOr<TrialResult> TrainTrial(const sweeps::TrialSpec& trial, const RunOptions& options,
                                        ResultSink* sink) {
@@ -147,8 +158,10 @@ absl::StatusOr<TrialResult> RunTrial(const sweeps::TrialSpec& trial, const RunOp
     if (started) store->MarkTrialFailed(trial.id, ErrorText(result.status())).IgnoreError();
     return result.status();
   }
-  if (result->status == "done") ISTAR_RETURN_IF_ERROR(store->MarkTrialDone(trial.id));
-  if (result->status == "failed") {
+  if (result->status == TrialOutcome::kDone) {
+    ISTAR_RETURN_IF_ERROR(store->MarkTrialDone(trial.id));
+  }
+  if (result->status == TrialOutcome::kFailed) {
     ISTAR_RETURN_IF_ERROR(store->MarkTrialFailed(trial.id, result->error));
   }
   return result;

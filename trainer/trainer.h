@@ -2,9 +2,11 @@
 // -----------------------------------------------------------------------------
 // Fine-tunes one trial of a sweep in this process: the standalone trainer behind `istar train`
 // (docs/training.md). RunTrial loads the trial's model and task data, trains for its epochs with
-// the task loss plus its isotropy regularizer (baseline, CosReg or I-STAR), evaluates on the dev
-// split after every epoch, checkpoints, and writes its metric and isotropy trajectories, final
-// results and status to the SQLite results store (db/store.h). This header is LibTorch-free.
+// the task loss plus its isotropy regularizer (baseline, CosReg or I-STAR), evaluates on every
+// evaluation split of the task (dev; MNLI also dev_mismatched) after every epoch, checkpoints,
+// and writes its metric and isotropy trajectories, final results and status to the SQLite
+// results store (db/store.h). Head, loss and metrics follow the task's kind (tasks/adapter.h).
+// This header is LibTorch-free.
 //
 // The model folder (TrialSpec::model_path) is a Hugging Face checkpoint folder: config.json,
 // model.safetensors (or pytorch_model.bin) and a tokenizer (vocab.txt, tokenizer.json or
@@ -17,7 +19,8 @@
 //   ISTAR_ASSIGN_OR_RETURN(trainer::TrialResult result,
 //                          trainer::RunTrial(trial, {.db_path = "results.db",
 //                                                    .checkpoint_dir = "checkpoints"}));
-//   if (result.status == "failed") std::cerr << result.error << "\n";  // "diverged: ..."
+//   if (result.status == TrialOutcome::kFailed) std::cerr << result.error << "\n";  // "diverged:
+//   ..."
 //
 // Worker groups: every rank of an mpirun job calls RunTrial with the same trial and options and
 // its own communicator in RunOptions::group; the ranks train one model together, data parallel,
@@ -34,6 +37,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "db/records.h"
@@ -45,15 +49,28 @@ class Communicator;
 
 namespace istar::trainer {
 
+// How a run that could start ended.
+enum class TrialOutcome {
+  kDone,     // trained to the end; RunTrial marks the trial done in the store
+  kFailed,   // the run failed (TrialResult::error says why); RunTrial marks the trial failed
+  kStopped,  // RunOptions::should_stop asked to stop: the trial stays "running" in the store and
+             // the next RunTrial resumes from its last checkpoint
+};
+
+// "done", "failed", "stopped".
+std::string_view TrialOutcomeName(TrialOutcome outcome);
+
 // How a RunTrial call ended (when it could run at all).
 struct TrialResult {
-  // "done": trained to the end, marked done in the store; "failed": the run failed (the message
-  // is in `error`, the trial is marked failed); "stopped": RunOptions::should_stop asked to stop
-  // (the trial stays "running" in the store; the next RunTrial resumes from its last checkpoint).
-  std::string status;
+  TrialOutcome status = TrialOutcome::kDone;
   std::string error;  // why it failed, e.g. "diverged: loss is nan at step 12"; empty otherwise
-  std::map<std::string, double> final_metrics;  // the dev split's scores ("accuracy", ...)
-  int64_t steps = 0;                            // optimizer steps taken, resumed ones included
+  // The scores of the task's first evaluation split, stored as split "validation" ("accuracy",
+  // "f1", "pearson", ...: every metric of the task's catalogue row).
+  std::map<std::string, double> final_metrics;
+  // Every evaluation split's scores, by the split name they are stored under: "validation", and
+  // for MNLI also "validation_mismatched" (tasks::StoredSplitName).
+  std::map<std::string, std::map<std::string, double>> split_metrics;
+  int64_t steps = 0;  // optimizer steps taken, resumed ones included
 };
 
 // Progress of a running trial, reported after every optimizer step.
@@ -75,7 +92,7 @@ struct RunOptions {
   // Report progress: to `on_progress` when set, else as a plain line on stderr every 10 steps.
   bool progress = true;
   std::function<void(const Progress&)> on_progress;
-  // Polled before every step; returning true ends the run with status "stopped" (tests of
+  // Polled before every step; returning true ends the run with status kStopped (tests of
   // interruption and resuming; a signal handler's flag).
   std::function<bool()> should_stop;
   // Asked on rank 0 when a run stops at a stop request: true writes a preemption checkpoint
@@ -140,7 +157,7 @@ class ResultSink {
 
 // Trains `trial` as RunTrial does, writing its rows to `sink` (non-null on rank 0 of the group,
 // null on the other ranks) and nothing else: the caller owns the trial's status (a worker group
-// reports it to the coordinator). Returns "done", "failed" (diverged) or "stopped" results like
+// reports it to the coordinator). Returns kDone, kFailed (diverged) or kStopped results like
 // RunTrial, the same on every rank; RunTrial's errors otherwise (agreed ones as there).
 // options.db_path is not used.
 [[nodiscard]] absl::StatusOr<TrialResult> TrainTrial(const sweeps::TrialSpec& trial,

@@ -28,17 +28,25 @@ namespace {
 
 using internal::IsTransient;
 
-// What rank 0 tells the group to do next (broadcast as JSON).
+// What rank 0 tells the group to do next (broadcast as JSON, the kind as its number: every rank
+// runs the same binary).
+enum class OrderKind {
+  kTrain,  // train `lease`
+  kWait,   // nothing pending: ask again after wait_ms
+  kStop,   // stop asked for, max_trials reached or idle for too long
+  kError,  // the coordinator refused (error_code, error)
+};
+
 struct Order {
-  std::string kind;  // "train", "wait", "stop", "error"
-  db::Lease lease;   // train
+  OrderKind kind = OrderKind::kStop;
+  db::Lease lease;  // kTrain
   int64_t wait_ms = 0;
-  int64_t error_code = 0;  // error
+  int64_t error_code = 0;  // kError
   std::string error;
 };
 
 std::string Encode(const Order& order) {
-  return nlohmann::json{{"kind", order.kind},
+  return nlohmann::json{{"kind", static_cast<int>(order.kind)},
                         {"trial_id", order.lease.trial_id},
                         {"sweep_yaml", order.lease.sweep_yaml},
                         {"attempt", order.lease.attempt},
@@ -52,7 +60,7 @@ std::string Encode(const Order& order) {
 Order Decode(const std::string& text) {
   const nlohmann::json json = nlohmann::json::parse(text);
   Order order;
-  order.kind = json.at("kind").get<std::string>();
+  order.kind = static_cast<OrderKind>(json.at("kind").get<int>());
   order.lease.trial_id = json.at("trial_id").get<std::string>();
   order.lease.sweep_yaml = json.at("sweep_yaml").get<std::string>();
   order.lease.attempt = json.at("attempt").get<int64_t>();
@@ -133,28 +141,30 @@ class Leader {
 
   // What the group does next.
   Order Next(bool stop_requested, int64_t trials_ended) {
-    if (stop_requested) return {.kind = "stop"};
-    if (options_.max_trials > 0 && trials_ended >= options_.max_trials) return {.kind = "stop"};
+    if (stop_requested) return {.kind = OrderKind::kStop};
+    if (options_.max_trials > 0 && trials_ended >= options_.max_trials) {
+      return {.kind = OrderKind::kStop};
+    }
     std::chrono::milliseconds retry_after(500);
     const absl::StatusOr<std::optional<db::Lease>> lease =
         client_.LeaseTrial(worker_id_, ranks_, &retry_after);
     if (!lease.ok() && !IsTransient(lease.status())) {
-      return {.kind = "error",
+      return {.kind = OrderKind::kError,
               .error_code = static_cast<int64_t>(lease.status().code()),
               .error = std::string(lease.status().message())};
     }
     if (lease.ok() && lease->has_value()) {
       idle_since_.reset();
-      return {.kind = "train", .lease = **lease};
+      return {.kind = OrderKind::kTrain, .lease = **lease};
     }
     const auto now = std::chrono::steady_clock::now();
     if (!idle_since_.has_value()) idle_since_ = now;
     if (options_.exit_when_idle_for.count() > 0 &&
         now - *idle_since_ >= options_.exit_when_idle_for) {
-      return {.kind = "stop"};
+      return {.kind = OrderKind::kStop};
     }
     if (!lease.ok()) retry_after = std::chrono::seconds(1);  // unreachable: try again soon
-    return {.kind = "wait", .wait_ms = retry_after.count()};
+    return {.kind = OrderKind::kWait, .wait_ms = retry_after.count()};
   }
 
   // Ends the lease as the training ended: complete, fail or requeue; nothing for a lease that
@@ -177,14 +187,14 @@ class Leader {
                        .retryable = Retryable(result.status()),
                        .infrastructure = Retryable(result.status())},
                       patience);
-    } else if (result->status == "done") {
+    } else if (result->status == trainer::TrialOutcome::kDone) {
       reported = sink.Flush(patience);
       if (reported.ok()) {
         reported = Retry(patience, [&] {
           return client_.CompleteTrial(trial, token, sink.final_results());
         });
       }
-    } else if (result->status == "failed") {
+    } else if (result->status == trainer::TrialOutcome::kFailed) {
       reported = sink.Flush(patience);
       if (reported.ok()) reported = Fail(trial, token, {.error = result->error}, patience);
     } else {  // stopped by a stop request: preemption
@@ -197,8 +207,9 @@ class Leader {
       }
     }
     std::cerr << "istar worker: trial " << name << " "
-              << (result.ok() ? absl::StrCat(result->status, " after ", result->steps, " steps, ",
-                                             sink.rows_sent(), " rows sent")
+              << (result.ok() ? absl::StrCat(std::string(trainer::TrialOutcomeName(result->status)),
+                                             " after ", result->steps, " steps, ", sink.rows_sent(),
+                                             " rows sent")
                               : absl::StrCat("failed: ", result.status().message(), " (",
                                              sink.rows_sent(), " rows sent)"))
               << (reported.ok() ? std::string()
@@ -295,12 +306,12 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
     if (leader) message = Encode(rank0->Next(stopping[0] > 0, trials_ended));
     ISTAR_RETURN_IF_ERROR(BroadcastText(group, message));
     const Order order = Decode(message);
-    if (order.kind == "stop") return absl::OkStatus();
-    if (order.kind == "error") {
+    if (order.kind == OrderKind::kStop) return absl::OkStatus();
+    if (order.kind == OrderKind::kError) {
       return absl::Status(static_cast<absl::StatusCode>(order.error_code),
                           absl::StrCat("coordinator: ", order.error));
     }
-    if (order.kind == "wait") {
+    if (order.kind == OrderKind::kWait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(order.wait_ms));
       continue;
     }

@@ -58,6 +58,12 @@ expect generate_rank 2 'exceeds' -- "$istar" generate "$work/x.npy" --dims 4 --r
 printf 'name: t\nmodels: {m: /x}\ntasks: {sst2: /d}\ngrid:\n  seed: [0, 1]\n  regularizers:\n    - baseline\n    - istar: {lambda: [1, 2], zeta: [0.2, 0.5]}\n' > "$work/sweep.yaml"
 expect sweep_expand 0 '^10 trials \(2 baseline, 0 cosreg, 8 istar\)' -- "$istar" sweep expand "$work/sweep.yaml"
 expect sweep_expand_json 0 '"id": "[0-9a-f]{64}"' -- "$istar" sweep expand "$work/sweep.yaml" --json
+expect sweep_expand_columns 0 '^id +model +task +regularizer +lambda +zeta +learning_rate +batch_size +epochs +seed$' -- \
+  "$istar" sweep expand "$work/sweep.yaml"
+# A regularizer's other parameters join its name; it has no zeta (an empty cell).
+printf 'name: t\nmodels: {m: /x}\ntasks: {sst2: /d}\ngrid:\n  regularizers:\n    - vicreg: {lambda: [0.5], gamma: [2]}\n' > "$work/vicreg.yaml"
+expect sweep_expand_vicreg 0 '^[0-9a-f]{12}  m +sst2  vicreg gamma=2 +0\.5 +1e-05 +32 +4 +0$' -- \
+  "$istar" sweep expand "$work/vicreg.yaml"
 sed 's/0\.5\]/1.5]/' "$work/sweep.yaml" > "$work/bad-zeta.yaml"
 expect sweep_bad_zeta 2 'bad-zeta\.yaml:8:43: grid\.regularizers\[1\]\.istar\.zeta\[1\]: expected a number in \[0, 1\], got 1\.5' -- \
   "$istar" sweep expand "$work/bad-zeta.yaml"

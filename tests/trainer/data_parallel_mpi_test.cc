@@ -94,7 +94,7 @@ TokenBatch RandomBatch(int64_t rows, int64_t cols, uint64_t seed) {
 
 struct Case {
   const char* name;
-  sweeps::Regularizer kind;
+  std::string kind;
   double lambda;
   double zeta;
   bool squad;
@@ -113,9 +113,9 @@ double Step(models::TaskModel& model, const TokenBatch& batch, int64_t global_ro
   const at::Tensor task_sum =
       c.squad ? SpanLossSum(out.start_logits, out.end_logits, batch.starts, batch.ends)
               : ClassificationLossSum(out.logits, batch.labels);
-  absl::StatusOr<StepLoss> loss = ComputeStepLoss(
-      task_sum, global_rows, cloud,
-      {.kind = c.kind, .lambda = c.lambda, .zeta = c.zeta, .shrinkage = s0}, ranks);
+  absl::StatusOr<StepLoss> loss =
+      ComputeStepLoss(task_sum, global_rows, cloud,
+                      {.name = c.kind, .lambda = c.lambda, .zeta = c.zeta, .shrinkage = s0}, ranks);
   EXPECT_TRUE(loss.ok()) << loss.status();
   loss->objective.backward();
   return loss->total.item<double>();
@@ -202,15 +202,20 @@ TEST_P(GradientEquivalenceTest, TwoRanksOnPartsOfABatchGiveTheWholeBatchGradient
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Regularizers, GradientEquivalenceTest,
-    ::testing::Values(Case{"baseline", sweeps::Regularizer::kBaseline, 0, 0, false},
-                      Case{"cosreg", sweeps::Regularizer::kCosReg, 0.7, 0, false},
-                      Case{"istar", sweeps::Regularizer::kIStar, -1.5, 0, false},
-                      Case{"istar_shrinkage", sweeps::Regularizer::kIStar, 2.0, 0.3, false},
-                      Case{"squad_baseline", sweeps::Regularizer::kBaseline, 0, 0, true},
-                      Case{"squad_istar", sweeps::Regularizer::kIStar, -1.5, 0.3, true}),
-    [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Regularizers, GradientEquivalenceTest,
+                         ::testing::Values(Case{"baseline", "baseline", 0, 0, false},
+                                           Case{"cosreg", "cosreg", 0.7, 0, false},
+                                           Case{"istar", "istar", -1.5, 0, false},
+                                           Case{"istar_shrinkage", "istar", 2.0, 0.3, false},
+                                           Case{"vicreg", "vicreg", 0.9, 0, false},
+                                           Case{"uniformity", "uniformity", 0.7, 0, false},
+                                           Case{"dispersion", "dispersion", -0.8, 0, false},
+                                           Case{"sigreg", "sigreg", 0.5, 0, false},
+                                           Case{"squad_baseline", "baseline", 0, 0, true},
+                                           Case{"squad_istar", "istar", -1.5, 0.3, true}),
+                         [](const ::testing::TestParamInfo<Case>& info) {
+                           return std::string(info.param.name);
+                         });
 
 TEST(GradientAverager, AveragesDefinedGradientsAndKeepsMissingOnesMissing) {
   if (TestGroup().size() != 2) GTEST_SKIP() << ::istar::testing::kNeedsTwoRanks;
@@ -332,9 +337,9 @@ TEST(GpuGroup, TwoGpusGiveTheOneGpuGradientInFloat32) {
   const TokenBatch batch = on_gpu(cpu_batch);
   at::Generator gen = at::detail::createCPUGenerator(9);
   const at::Tensor s0 = at::cov((at::randn({300, 16}, gen, at::kDouble)).t()).to(gpu);
-  for (const Case& c : {Case{"baseline", sweeps::Regularizer::kBaseline, 0, 0, false},
-                        Case{"cosreg", sweeps::Regularizer::kCosReg, 0.7, 0, false},
-                        Case{"istar_shrinkage", sweeps::Regularizer::kIStar, 2.0, 0.3, false}}) {
+  for (const Case& c :
+       {Case{"baseline", "baseline", 0, 0, false}, Case{"cosreg", "cosreg", 0.7, 0, false},
+        Case{"istar_shrinkage", "istar", 2.0, 0.3, false}}) {
     SCOPED_TRACE(c.name);
     const auto model_on_gpu = [&](uint64_t seed) {
       std::unique_ptr<models::TaskModel> model =
@@ -435,7 +440,7 @@ class GroupTrialTest : public ::testing::Test {
     absl::StatusOr<TrialResult> result =
         RunTrial(trial, {.db_path = db, .progress = false, .float64 = true});
     EXPECT_TRUE(result.ok()) << result.status();
-    EXPECT_EQ(result->status, "done") << result->error;
+    EXPECT_EQ(result->status, TrialOutcome::kDone) << result->error;
     return db;
   }
 
@@ -491,7 +496,7 @@ class GroupTrialTest : public ::testing::Test {
                          .float64 = true,
                          .group = &TestGroup()});
     ASSERT_TRUE(result.ok()) << result.status();
-    EXPECT_EQ(result->status, "done") << result->error;
+    EXPECT_EQ(result->status, TrialOutcome::kDone) << result->error;
     if (TestGroup().rank() == 0) ExpectSameRows(alone, group_db, trial.id);
     ASSERT_TRUE(TestGroup().Barrier().ok());
   }
@@ -530,7 +535,7 @@ TEST_F(GroupTrialTest, StopOnOneRankStopsTheGroupAndResumeMatchesOneProcess) {
                        .float64 = true,
                        .group = &TestGroup()});
   ASSERT_TRUE(stopped.ok()) << stopped.status();
-  EXPECT_EQ(stopped->status, "stopped");
+  EXPECT_EQ(stopped->status, TrialOutcome::kStopped);
   EXPECT_EQ(stopped->steps, 7);
   absl::StatusOr<TrialResult> resumed =
       RunTrial(trial, {.db_path = group_db,
@@ -539,7 +544,7 @@ TEST_F(GroupTrialTest, StopOnOneRankStopsTheGroupAndResumeMatchesOneProcess) {
                        .float64 = true,
                        .group = &TestGroup()});
   ASSERT_TRUE(resumed.ok()) << resumed.status();
-  EXPECT_EQ(resumed->status, "done");
+  EXPECT_EQ(resumed->status, TrialOutcome::kDone);
   EXPECT_EQ(resumed->steps, 10);
   if (TestGroup().rank() == 0) ExpectSameRows(alone, group_db, trial.id);
   ASSERT_TRUE(TestGroup().Barrier().ok());
@@ -566,7 +571,7 @@ TEST_F(GroupTrialTest, TensorsGoOverTheTensorGroupAndDecisionsOverTheHostGroup) 
                                                         .group = &host,
                                                         .tensor_group = &tensors});
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->status, "done") << result->error;
+  EXPECT_EQ(result->status, TrialOutcome::kDone) << result->error;
   // The model's float64 gradients alone are more than the host group's largest buffer (the
   // CPU generator's state: 5,056 bytes) many times over.
   EXPECT_GT(tensors.allreduce_bytes(), 100 * host.largest_bytes());

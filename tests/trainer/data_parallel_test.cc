@@ -49,7 +49,7 @@ TEST(ComputeStepLoss, OneProcessIsTheMeanTaskLossPlusTheRegularizer) {
   const at::Tensor logits = at::randn({6, 3}, at::kDouble);
   const at::Tensor labels = at::tensor(std::vector<int64_t>{0, 2, 1, 1, 0, 2});
   PointCloud cloud{.points = at::randn({20, 4}, at::kDouble), .tokens = 20, .layers = {1}};
-  const RegularizerSettings cosreg{.kind = sweeps::Regularizer::kCosReg, .lambda = 0.5};
+  const RegularizerSettings cosreg{.name = "cosreg", .lambda = 0.5};
   absl::StatusOr<StepLoss> loss =
       ComputeStepLoss(ClassificationLossSum(logits, labels), 6, cloud, cosreg);
   ASSERT_TRUE(loss.ok()) << loss.status();

@@ -39,10 +39,11 @@ FinishedRun RunToTheEnd(const sweeps::TrialSpec& trial, const std::string& db,
                         const std::string& checkpoint_dir) {
   absl::StatusOr<TrialResult> result =
       RunTrial(trial, {.db_path = db, .checkpoint_dir = checkpoint_dir, .progress = false});
-  if (!result.ok() || result->status != "done") {
+  if (!result.ok() || result->status != TrialOutcome::kDone) {
     ADD_FAILURE() << "the run did not end done: "
-                  << (result.ok() ? result->status + " " + result->error
-                                  : result.status().ToString());
+                  << (result.ok()
+                          ? std::string(TrialOutcomeName(result->status)) + " " + result->error
+                          : result.status().ToString());
     return {};
   }
   return {*result, ReadFile(fs::path(checkpoint_dir) / trial.id / "epoch-2" / "model.safetensors")};
@@ -67,14 +68,8 @@ class TrainerTest : public ::testing::Test {
     std::ifstream vocab(*root_ / "model" / "vocab.txt");
     int64_t lines = 0;
     for (std::string line; std::getline(vocab, line);) ++lines;
-    models::ModelConfig config = models::DefaultConfig(models::Architecture::kBert);
-    config.vocab_size = lines;
-    config.hidden_size = 32;
-    config.num_hidden_layers = 2;
-    config.num_attention_heads = 2;
-    config.intermediate_size = 64;
-    config.max_position_embeddings = 64;
-    std::ofstream(*root_ / "model" / "config.json") << models::ModelConfigToJson(config);
+    std::ofstream(*root_ / "model" / "config.json")
+        << models::ModelConfigToJson(models::TinyBertConfig(lines, /*max_positions=*/64));
   }
   static void TearDownTestSuite() {
     std::error_code error;
@@ -127,7 +122,7 @@ TEST_F(TrainerTest, LearnsDemoSentimentWellAboveChance) {
   const std::string db = Path("db");
   absl::StatusOr<TrialResult> result = RunTrial(trial, {.db_path = db, .progress = false});
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->status, "done") << result->error;
+  EXPECT_EQ(result->status, TrialOutcome::kDone) << result->error;
   EXPECT_GE(result->final_metrics.at("accuracy"), 0.8);
   EXPECT_EQ(result->steps, 3 * 20);
 
@@ -159,7 +154,7 @@ TEST_F(TrainerTest, NegativeIStarLambdaLowersIsotropyAndPositiveRaisesIt) {
   for (const sweeps::TrialSpec* trial : {&baseline, &lower, &higher}) {
     absl::StatusOr<TrialResult> result = RunTrial(*trial, {.db_path = db, .progress = false});
     ASSERT_TRUE(result.ok()) << result.status();
-    ASSERT_EQ(result->status, "done") << result->error;
+    ASSERT_EQ(result->status, TrialOutcome::kDone) << result->error;
   }
   const double base = FinalUnionIsoScore(db, baseline.id);
   EXPECT_LT(FinalUnionIsoScore(db, lower.id), base);
@@ -188,7 +183,7 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
                 return fs::exists(first_epoch);
               }});
   ASSERT_TRUE(stopped.ok()) << stopped.status();
-  ASSERT_EQ(stopped->status, "stopped");
+  ASSERT_EQ(stopped->status, TrialOutcome::kStopped);
   EXPECT_EQ(stopped->steps, 20);
   const FinishedRun rest = RunToTheEnd(trial, db, resumed);
   EXPECT_EQ(rest.result.steps, full.result.steps);
@@ -211,7 +206,7 @@ TEST_F(TrainerTest, PreemptedMidEpochResumesInsideTheEpochWithTheSameWeights) {
       trial, {.db_path = Path("db"), .checkpoint_dir = unsaved, .progress = false,
               .should_stop = [&] { return ++calls > 30; }});
   ASSERT_TRUE(dropped.ok()) << dropped.status();
-  ASSERT_EQ(dropped->status, "stopped");
+  ASSERT_EQ(dropped->status, TrialOutcome::kStopped);
   EXPECT_FALSE(fs::exists(fs::path(unsaved) / trial.id / "step-30"));
 
   const std::string resumed = Path("ckpt");
@@ -222,7 +217,7 @@ TEST_F(TrainerTest, PreemptedMidEpochResumesInsideTheEpochWithTheSameWeights) {
               .should_stop = [&] { return ++calls > 30; },
               .checkpoint_on_stop = [] { return true; }});
   ASSERT_TRUE(stopped.ok()) << stopped.status();
-  ASSERT_EQ(stopped->status, "stopped");
+  ASSERT_EQ(stopped->status, TrialOutcome::kStopped);
   EXPECT_EQ(stopped->steps, 30);
   const fs::path preempted = fs::path(resumed) / trial.id / "step-30";
   EXPECT_TRUE(fs::exists(preempted / "state.json"));
@@ -255,15 +250,15 @@ TEST_F(TrainerTest, GpuRunPreemptedMidEpochResumesWithTheSameWeights) {
   const std::string full_ckpt = Path("ckpt");
   absl::StatusOr<TrialResult> full = run(Path("db"), full_ckpt, 0);
   ASSERT_TRUE(full.ok()) << full.status();
-  ASSERT_EQ(full->status, "done");
+  ASSERT_EQ(full->status, TrialOutcome::kDone);
   const std::string ckpt = Path("ckpt");
   const std::string db = Path("db");
   absl::StatusOr<TrialResult> stopped = run(db, ckpt, 30);
   ASSERT_TRUE(stopped.ok()) << stopped.status();
-  ASSERT_EQ(stopped->status, "stopped");
+  ASSERT_EQ(stopped->status, TrialOutcome::kStopped);
   absl::StatusOr<TrialResult> rest = run(db, ckpt, 0);
   ASSERT_TRUE(rest.ok()) << rest.status();
-  ASSERT_EQ(rest->status, "done");
+  ASSERT_EQ(rest->status, TrialOutcome::kDone);
   const auto weights = [&](const std::string& dir) {
     return ReadFile(fs::path(dir) / trial.id / "epoch-2" / "model.safetensors");
   };
@@ -276,7 +271,7 @@ TEST_F(TrainerTest, SquadTrainsAndReportsExactMatchAndF1) {
   const std::string db = Path("db");
   absl::StatusOr<TrialResult> result = RunTrial(trial, {.db_path = db, .progress = false});
   ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(result->status, "done") << result->error;
+  ASSERT_EQ(result->status, TrialOutcome::kDone) << result->error;
   ASSERT_TRUE(result->final_metrics.contains("f1"));
   ASSERT_TRUE(result->final_metrics.contains("exact_match"));
   // Percentages; 40 steps of a tiny random model find some answers (25.1 with this seed).
@@ -291,7 +286,7 @@ TEST_F(TrainerTest, Float64OptionTrainsAndCheckpointsInFloat64) {
       trial,
       {.db_path = Path("db"), .checkpoint_dir = checkpoints, .progress = false, .float64 = true});
   ASSERT_TRUE(result.ok()) << result.status();
-  ASSERT_EQ(result->status, "done") << result->error;
+  ASSERT_EQ(result->status, TrialOutcome::kDone) << result->error;
   const std::string weights =
       ReadFile(fs::path(checkpoints) / trial.id / "epoch-1" / "model.safetensors");
   EXPECT_NE(weights.find("\"F64\""), std::string::npos);
@@ -303,7 +298,7 @@ TEST_F(TrainerTest, DivergingRunEndsFailedWithDivergedError) {
   const std::string db = Path("db");
   absl::StatusOr<TrialResult> result = RunTrial(trial, {.db_path = db, .progress = false});
   ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->status, "failed");
+  EXPECT_EQ(result->status, TrialOutcome::kFailed);
   EXPECT_THAT(result->error, ::testing::StartsWith("diverged: "));
   auto store = db::Store::Open(db);
   ASSERT_TRUE(store.ok());

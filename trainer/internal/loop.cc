@@ -15,17 +15,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "catalog/catalog.h"
 #include "comm/communicator.h"
 #include "regularizers/isotropy.h"
 #include "regularizers/tensor_collectives.h"
+#include "tasks/adapter.h"
 #include "tasks/task.h"
+#include "torch_boundary/torch_boundary.h"
 #include "trainer/autocast.h"
 #include "trainer/data_parallel.h"
 #include "trainer/internal/batches.h"
 #include "trainer/internal/checkpoint.h"
 #include "trainer/internal/evaluate.h"
 #include "trainer/internal/gpu_memory.h"
-#include "trainer/internal/torch_boundary.h"
+#include "trainer/internal/task_head.h"
 #include "trainer/loss.h"
 #include "trainer/step.h"
 
@@ -70,10 +73,16 @@ std::unique_ptr<torch::optim::AdamW> MakeOptimizer(torch::nn::Module& module, do
   return std::make_unique<torch::optim::AdamW>(std::move(groups), options(weight_decay));
 }
 
-std::vector<db::FinalResult> FinalResults(const std::map<std::string, double>& scores) {
+// Each evaluation split's scores, keyed by the split name they are stored under
+// (tasks::StoredSplitName: "validation", MNLI's "validation_mismatched").
+using SplitScores = std::map<std::string, std::map<std::string, double>>;
+
+std::vector<db::FinalResult> FinalResults(const SplitScores& splits) {
   std::vector<db::FinalResult> finals;
-  for (const auto& [name, value] : scores) {
-    finals.push_back({.split = "validation", .name = name, .value = value});
+  for (const auto& [split, scores] : splits) {
+    for (const auto& [name, value] : scores) {
+      finals.push_back({.split = split, .name = name, .value = value});
+    }
   }
   return finals;
 }
@@ -118,7 +127,8 @@ class Loop final : public TrialLoop {
   // and, `with_cloud`, its point cloud.
   absl::StatusOr<MicroBatchOutput> Forward(std::span<const int64_t> indices, bool with_cloud);
   absl::Status LogStep(const PointCloud& cloud, const StepLoss& loss, double lr, ResultSink* sink);
-  absl::StatusOr<tasks::Scores> Evaluate(ResultSink* sink);
+  // Scores every evaluation split and writes its metric rows. A collective.
+  absl::StatusOr<SplitScores> Evaluate(ResultSink* sink);
   // Rank 0: the sink's rows stored (ResultSink::Sync), then the checkpoint written; skipped
   // (OK) while rows cannot be delivered.
   absl::Status Checkpoint(const CheckpointState& state, const at::Tensor* shrinkage,
@@ -155,16 +165,22 @@ class Loop final : public TrialLoop {
   const regularizers::CrossRankSum* ranks_ = &regularizers::LocalSum();
   std::unique_ptr<GradientAverager> averager_;
   tasks::TaskData train_data_;
-  tasks::TaskData dev_data_;
   std::vector<tasks::Feature> train_features_;
-  std::vector<tasks::Feature> dev_features_;
+  // One of the task's evaluation splits (its catalogue row's eval_splits, in order).
+  struct EvalSplit {
+    std::string stored_name;  // tasks::StoredSplitName: "validation", ...
+    tasks::TaskData data;
+    std::vector<tasks::Feature> features;
+  };
+  std::vector<EvalSplit> eval_splits_;
   TrialModel model_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::vector<int64_t> layers_;
   RegularizerSettings regularizer_;
   std::string trial_dir_;  // empty: no checkpoints
   int64_t pad_id_ = 0;
-  bool squad_ = false;
+  // Head, outputs and loss, by the task's kind: the loop never names a task.
+  tasks::TaskAdapter adapter_;
   const at::Device device_;
   int64_t step_ = 0;
   int64_t saved_step_ = -1;  // step_ of the last checkpoint written or restored
@@ -183,8 +199,6 @@ absl::Status Loop::LoadData() {
   if (!task.has_value()) return absl::InvalidArgumentError("unknown task: " + trial_.task);
   ISTAR_ASSIGN_OR_RETURN(train_data_,
                          tasks::ReadTaskData(*task, trial_.task_path, tasks::Split::kTrain));
-  ISTAR_ASSIGN_OR_RETURN(dev_data_,
-                         tasks::ReadTaskData(*task, trial_.task_path, tasks::Split::kDev));
   // See docs/training.md, "SQuAD": stride and question length shrink with short sequences.
   const int64_t length = trial_.training.max_seq_length;
   const tasks::EncodeSettings encode{.max_seq_length = length,
@@ -192,9 +206,20 @@ absl::Status Loop::LoadData() {
                                      .max_query_length = std::min<int64_t>(64, length / 4)};
   ISTAR_ASSIGN_OR_RETURN(train_features_,
                          tasks::BuildFeatures(train_data_, *model_.tokenizer, encode));
-  ISTAR_ASSIGN_OR_RETURN(dev_features_, tasks::BuildFeatures(dev_data_, *model_.tokenizer, encode));
-  if (train_features_.empty() || dev_features_.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(trial_.task_path, ": empty train or dev split"));
+  if (train_features_.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(trial_.task_path, ": empty train split"));
+  }
+  eval_splits_.clear();
+  for (const std::string_view name : tasks::TaskSpecOf(*task).eval_splits) {
+    EvalSplit split{.stored_name = tasks::StoredSplitName(name)};
+    ISTAR_ASSIGN_OR_RETURN(split.data, tasks::ReadEvalSplit(*task, trial_.task_path, name));
+    ISTAR_ASSIGN_OR_RETURN(split.features,
+                           tasks::BuildFeatures(split.data, *model_.tokenizer, encode));
+    if (split.features.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(split.data.path, ": empty evaluation split ", std::string(name)));
+    }
+    eval_splits_.push_back(std::move(split));
   }
   return absl::OkStatus();
 }
@@ -202,13 +227,11 @@ absl::Status Loop::LoadData() {
 absl::Status Loop::Init() {
   const std::optional<tasks::Task> task = tasks::ParseTask(trial_.task);
   if (!task.has_value()) return absl::InvalidArgumentError("unknown task: " + trial_.task);
-  squad_ = *task == tasks::Task::kSquad;
+  adapter_ = tasks::AdapterOf(*task);
   at::manual_seed(static_cast<uint64_t>(trial_.seed));
-  ISTAR_ASSIGN_OR_RETURN(
-      model_, LoadTrialModel(
-                  trial_.model_path,
-                  squad_ ? models::Head::kQuestionAnswering : models::Head::kSequenceClassification,
-                  squad_ ? 2 : tasks::NumLabels(*task), static_cast<uint64_t>(trial_.seed)));
+  ISTAR_ASSIGN_OR_RETURN(model_,
+                         LoadTrialModel(trial_.model_path, HeadOf(adapter_), adapter_.num_outputs,
+                                        static_cast<uint64_t>(trial_.seed)));
   if (options_.float64) model_.model->module().to(at::kDouble);
   if (device_.is_cuda()) {
     if (!at::hasCUDA()) {
@@ -220,9 +243,21 @@ absl::Status Loop::Init() {
   }
   pad_id_ = std::max<int32_t>(0, model_.tokenizer->pad_id());
   ISTAR_RETURN_IF_ERROR(LoadData());
-  ISTAR_ASSIGN_OR_RETURN(layers_, ResolveLayers(model_.model->config().num_hidden_layers,
-                                                trial_.training.regularizer_layers));
-  regularizer_ = {.kind = trial_.regularizer, .lambda = trial_.lambda, .zeta = trial_.zeta};
+  regularizer_ = {.name = trial_.regularizer,
+                  .lambda = trial_.lambda,
+                  .zeta = trial_.zeta,
+                  .parameters = trial_.parameters};
+  ISTAR_RETURN_IF_ERROR(CheckTrainable(regularizer_));
+  // An empty regularizer_layers means the regularizer's default: every layer, or the last one
+  // for the sentence-level objectives (catalog/catalog.h, DefaultLayers).
+  const int64_t num_layers = model_.model->config().num_hidden_layers;
+  std::vector<int64_t> requested = trial_.training.regularizer_layers;
+  const catalog::RegularizerSpec* spec = catalog::FindRegularizer(trial_.regularizer);
+  if (requested.empty() && spec != nullptr &&
+      spec->default_layers == catalog::DefaultLayers::kLast) {
+    requested = {num_layers};
+  }
+  ISTAR_ASSIGN_OR_RETURN(layers_, ResolveLayers(num_layers, requested));
   const auto features = static_cast<int64_t>(train_features_.size());
   steps_per_epoch_ = (features + trial_.batch_size - 1) / trial_.batch_size;
   total_steps_ = steps_per_epoch_ * trial_.epochs;
@@ -334,13 +369,7 @@ absl::StatusOr<MicroBatchOutput> Loop::Forward(std::span<const int64_t> indices,
     result.cloud = GatherPoints(out.hidden_states, batch.attention_mask, layers_);
     result.cloud.points = result.cloud.points.to(dtype);  // a no-op unless autocast ran
   }
-  auto on_device = [&](const std::vector<int64_t>& values) {
-    return at::tensor(values).to(device_);
-  };
-  result.task_loss_sum =
-      squad_ ? SpanLossSum(out.start_logits.to(dtype), out.end_logits.to(dtype),
-                           on_device(host.start_positions), on_device(host.end_positions))
-             : ClassificationLossSum(out.logits.to(dtype), on_device(host.labels));
+  result.task_loss_sum = TaskLossSum(adapter_, out, host, dtype, device_);
   return result;
 }
 
@@ -350,6 +379,7 @@ absl::StatusOr<Loop::StepOutcome> Loop::Step(std::span<const int64_t> indices, b
   const Shard shard = ShardOf(global_rows, group_.rank(), group_.size());
   const std::span<const int64_t> mine = indices.subspan(shard.begin, shard.rows());
   const at::ScalarType dtype = options_.float64 ? at::kDouble : at::kFloat;
+  regularizer_.draw_seed = DrawSeed(trial_.seed, step_);
   model_.model->module().train();
   optimizer_->zero_grad();
   const StepOptions step{.global_rows = global_rows,
@@ -439,20 +469,25 @@ absl::Status Loop::LogStep(const PointCloud& cloud, const StepLoss& loss, double
   });
 }
 
-absl::StatusOr<tasks::Scores> Loop::Evaluate(ResultSink* sink) {
-  ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, EvaluateDev(*model_.model, dev_data_, dev_features_,
-                                                           pad_id_, group_, tensors_));
+absl::StatusOr<SplitScores> Loop::Evaluate(ResultSink* sink) {
+  SplitScores splits;
   std::vector<db::MetricRow> rows;
-  for (const auto& [name, value] : scores.values) {
-    rows.push_back({.trial_id = trial_.id,
-                    .step = step_,
-                    .epoch = EpochPosition(),
-                    .split = "validation",
-                    .name = name,
-                    .value = value});
+  for (const EvalSplit& split : eval_splits_) {
+    ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores,
+                           EvaluateSplit(*model_.model, adapter_, split.data, split.features,
+                                         pad_id_, group_, tensors_));
+    for (const auto& [name, value] : scores.values) {
+      rows.push_back({.trial_id = trial_.id,
+                      .step = step_,
+                      .epoch = EpochPosition(),
+                      .split = split.stored_name,
+                      .name = name,
+                      .value = value});
+    }
+    splits[split.stored_name] = std::move(scores.values);
   }
   ISTAR_RETURN_IF_ERROR(OnLeader([&] { return sink->WriteMetrics(rows); }));
-  return scores;
+  return splits;
 }
 
 void Loop::ReportProgress(int64_t epoch, double loss) {
@@ -553,7 +588,7 @@ absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
     // checkpoints] in checkpoint.cc): skipped, and the epoch's S0 is the saved one.
     const int64_t done_in_epoch = epoch == start_epoch_ ? step_ - epoch * steps_per_epoch_ : 0;
     ResetPeakGpuMemory(device_);
-    if (regularizer_.kind == sweeps::Regularizer::kIStar && trial_.zeta > 0.0) {
+    if (NeedsShrinkage(regularizer_)) {
       if (done_in_epoch > 0 && resumed_shrinkage_.defined()) {
         regularizer_.shrinkage = resumed_shrinkage_;
       } else {
@@ -567,18 +602,17 @@ absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
       ISTAR_ASSIGN_OR_RETURN(const double stopping_ranks, SumOverRanks(stop ? 1.0 : 0.0));
       if (stopping_ranks > 0) {
         ISTAR_RETURN_IF_ERROR(SaveOnStop(epoch, sink));
-        return TrialResult{.status = "stopped", .steps = step_};
+        return TrialResult{.status = TrialOutcome::kStopped, .steps = step_};
       }
       const bool log = step_ % every == 0 || b + 1 == batches.size();
       ISTAR_ASSIGN_OR_RETURN(StepOutcome outcome, Step(batches[b], log, sink));
       if (outcome.has_value())
-        return TrialResult{.status = "failed", .error = *outcome, .steps = step_};
+        return TrialResult{.status = TrialOutcome::kFailed, .error = *outcome, .steps = step_};
       if (eval_every > 0 && step_ % eval_every == 0)
         ISTAR_RETURN_IF_ERROR(Evaluate(sink).status());
       ReportProgress(epoch, last_loss_);
     }
-    ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(sink));
-    result.final_metrics = scores.values;
+    ISTAR_ASSIGN_OR_RETURN(result.split_metrics, Evaluate(sink));
     ISTAR_RETURN_IF_ERROR(LogPeakGpuMemory(sink));
     if (!trial_dir_.empty()) {
       ISTAR_ASSIGN_OR_RETURN(const GeneratorStates generators, GatherGenerators());
@@ -588,13 +622,14 @@ absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
       saved_step_ = step_;
     }
   }
-  if (result.final_metrics.empty()) {  // resumed after the last epoch's checkpoint
-    ISTAR_ASSIGN_OR_RETURN(tasks::Scores scores, Evaluate(sink));
-    result.final_metrics = scores.values;
+  if (result.split_metrics.empty()) {  // resumed after the last epoch's checkpoint
+    ISTAR_ASSIGN_OR_RETURN(result.split_metrics, Evaluate(sink));
   }
+  // The first evaluation split's scores ("validation").
+  result.final_metrics = result.split_metrics.at(eval_splits_.front().stored_name);
   ISTAR_RETURN_IF_ERROR(OnLeader(
-      [&] { return sink->WriteFinalResults(trial_.id, FinalResults(result.final_metrics)); }));
-  result.status = "done";
+      [&] { return sink->WriteFinalResults(trial_.id, FinalResults(result.split_metrics)); }));
+  result.status = TrialOutcome::kDone;
   result.steps = step_;
   return result;
 }
@@ -606,7 +641,7 @@ absl::StatusOr<std::unique_ptr<TrialLoop>> TrialLoop::Create(const sweeps::Trial
                                                              comm::Communicator& group) {
   auto loop = std::make_unique<Loop>(trial, options, group);
   ISTAR_RETURN_IF_ERROR(
-      comm::AgreeOnStatus(group, CatchTorch([&] { return loop->Init(); })));
+      comm::AgreeOnStatus(group, CatchTorch("LibTorch", [&] { return loop->Init(); })));
   ISTAR_RETURN_IF_ERROR(loop->Synchronize());
   return std::unique_ptr<TrialLoop>(std::move(loop));
 }

@@ -29,7 +29,7 @@ absl::StatusOr<trainer::TrialResult> SimulateTrial(const sweeps::TrialSpec& tria
   trainer::TrialResult result;
   for (int64_t step = 1; step <= simulation.steps; ++step) {
     if (should_stop && should_stop()) {
-      result.status = "stopped";
+      result.status = trainer::TrialOutcome::kStopped;
       return result;
     }
     std::this_thread::sleep_for(simulation.step_time);
@@ -55,7 +55,7 @@ absl::StatusOr<trainer::TrialResult> SimulateTrial(const sweeps::TrialSpec& tria
   const double accuracy = Draw(trial.id, 0);
   const db::FinalResult final_result{.split = "validation", .name = "accuracy", .value = accuracy};
   ISTAR_RETURN_IF_ERROR(sink.WriteFinalResults(trial.id, {&final_result, 1}));
-  result.status = "done";
+  result.status = trainer::TrialOutcome::kDone;
   result.final_metrics["accuracy"] = accuracy;
   return result;
 }
