@@ -18,22 +18,26 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   const std::map<std::string, istar::cli::CommandRunner> commands = {
-      {"isoscore", istar::cli::AddIsoScoreCommand(app)},
-      {"generate", istar::cli::AddGenerateCommand(app)},
-      {"sweep", istar::cli::AddSweepCommand(app)},
-      {"trials", istar::cli::AddTrialsCommand(app)},
-      {"compare", istar::cli::AddCompareCommand(app)},
-      {"export", istar::cli::AddExportCommand(app)},
-      {"sql", istar::cli::AddSqlCommand(app)},
-      {"model", istar::cli::AddModelCommand(app)},
-      {"embed", istar::cli::AddEmbedCommand(app)},
-      {"train", istar::cli::AddTrainCommand(app)},
-      {"demo-data", istar::cli::AddDemoDataCommand(app)},
+    {"generate", istar::cli::AddGenerateCommand(app)},
+    {"sweep", istar::cli::AddSweepCommand(app)},
+    {"trials", istar::cli::AddTrialsCommand(app)},
+    {"compare", istar::cli::AddCompareCommand(app)},
+    {"export", istar::cli::AddExportCommand(app)},
+    {"sql", istar::cli::AddSqlCommand(app)},
+#ifdef ISTAR_WITH_TRAINER
+    {"isoscore", istar::cli::AddIsoScoreCommand(app)},
+    {"model", istar::cli::AddModelCommand(app)},
+    {"embed", istar::cli::AddEmbedCommand(app)},
+    {"train", istar::cli::AddTrainCommand(app)},
+    {"demo-data", istar::cli::AddDemoDataCommand(app)},
+#endif
 #ifdef ISTAR_WITH_COORDINATOR
-      {"coordinator", istar::cli::AddCoordinatorCommand(app)},
-      {"worker", istar::cli::AddWorkerCommand(app)},
-      {"workers", istar::cli::AddWorkersCommand(app)},
-      {"run", istar::cli::AddRunCommand(app)},
+    {"coordinator", istar::cli::AddCoordinatorCommand(app)},
+    {"workers", istar::cli::AddWorkersCommand(app)},
+#endif
+#if defined(ISTAR_WITH_COORDINATOR) && defined(ISTAR_WITH_TRAINER)
+    {"worker", istar::cli::AddWorkerCommand(app)},
+    {"run", istar::cli::AddRunCommand(app)},
 #endif
   };
   try {

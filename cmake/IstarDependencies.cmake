@@ -19,21 +19,23 @@ istar_require(CLI11_FOUND "CLI11 (command-line parsing)" libcli11-dev)
 find_package(nlohmann_json 3 CONFIG QUIET)
 istar_require(nlohmann_json_FOUND "nlohmann-json (JSON headers)" nlohmann-json3-dev)
 
-# Debian's LibTorch 1.13 (CPU). A CUDA LibTorch is chosen with -DTorch_DIR=.../share/cmake/Torch.
-find_package(Torch CONFIG QUIET)
-istar_require(Torch_FOUND "LibTorch" libtorch-dev)
-# TorchConfig adds flags such as -D_GLIBCXX_USE_CXX11_ABI to TORCH_CXX_FLAGS; honour them.
-separate_arguments(ISTAR_TORCH_CXX_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
-add_library(istar_torch INTERFACE)
-target_link_libraries(istar_torch INTERFACE ${TORCH_LIBRARIES})
-target_compile_options(istar_torch INTERFACE ${ISTAR_TORCH_CXX_FLAGS})
-add_library(istar::torch ALIAS istar_torch)
-# A CUDA LibTorch (TorchConfig found c10_cuda): the few files that call LibTorch's CUDA API
-# (current stream, caching allocator statistics) compile it in under ISTAR_TORCH_CUDA; Debian's
-# CPU LibTorch ships those headers but not the library.
-if(C10_CUDA_LIBRARY)
-  target_compile_definitions(istar_torch INTERFACE ISTAR_TORCH_CUDA=1)
-  message(STATUS "istar: LibTorch with CUDA (${C10_CUDA_LIBRARY})")
+if(ISTAR_WITH_TRAINER)
+  # Debian's LibTorch 1.13 (CPU). A CUDA LibTorch is chosen with -DTorch_DIR=.../share/cmake/Torch.
+  find_package(Torch CONFIG QUIET)
+  istar_require(Torch_FOUND "LibTorch" libtorch-dev)
+  # TorchConfig adds flags such as -D_GLIBCXX_USE_CXX11_ABI to TORCH_CXX_FLAGS; honour them.
+  separate_arguments(ISTAR_TORCH_CXX_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+  add_library(istar_torch INTERFACE)
+  target_link_libraries(istar_torch INTERFACE ${TORCH_LIBRARIES})
+  target_compile_options(istar_torch INTERFACE ${ISTAR_TORCH_CXX_FLAGS})
+  add_library(istar::torch ALIAS istar_torch)
+  # A CUDA LibTorch (TorchConfig found c10_cuda): the few files that call LibTorch's CUDA API
+  # (current stream, caching allocator statistics) compile it in under ISTAR_TORCH_CUDA; Debian's
+  # CPU LibTorch ships those headers but not the library.
+  if(C10_CUDA_LIBRARY)
+    target_compile_definitions(istar_torch INTERFACE ISTAR_TORCH_CUDA=1)
+    message(STATUS "istar: LibTorch with CUDA (${C10_CUDA_LIBRARY})")
+  endif()
 endif()
 
 if(ISTAR_BUILD_TESTS)

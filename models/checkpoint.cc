@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "arrays/safetensors.h"
 #include "base/status_macros.h"
+#include "torch_boundary/torch_boundary.h"
 
 namespace istar::models {
 namespace {
@@ -194,8 +195,9 @@ absl::StatusOr<LoadReport> CopyIntoModule(torch::nn::Module& module, const std::
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-absl::Status LibTorchError(const std::string& path, const std::string& what, const c10::Error& e) {
-  return absl::InternalError(absl::StrCat(path, ": ", what, ": ", e.what_without_backtrace()));
+// The context of CatchTorch for a copy into `path`'s module.
+std::string CopyingInto(const std::string& path) {
+  return absl::StrCat(path, ": copying the checkpoint into the module failed");
 }
 
 }  // namespace
@@ -217,13 +219,11 @@ absl::StatusOr<LoadReport> LoadSafetensors(torch::nn::Module& module, const std:
                                            const LoadOptions& options) {
   ISTAR_ASSIGN_OR_RETURN(const std::unique_ptr<arrays::SafetensorsFile> file,
                          arrays::SafetensorsFile::Open(path));
-  try {
+  return CatchTorch(CopyingInto(path), [&] {
     std::vector<Entry> entries;
     for (const arrays::TensorInfo& info : file->tensors()) entries.push_back(ToEntry(info));
     return CopyIntoModule(module, path, entries, options);
-  } catch (const c10::Error& e) {
-    return LibTorchError(path, "copying the checkpoint into the module failed", e);
-  }
+  });
 }
 
 absl::StatusOr<LoadReport> LoadPytorchBin(torch::nn::Module& module, const std::string& path,
@@ -257,35 +257,33 @@ absl::StatusOr<LoadReport> LoadPytorchBin(torch::nn::Module& module, const std::
   }
   std::sort(entries.begin(), entries.end(),
             [](const Entry& a, const Entry& b) { return a.key < b.key; });
-  try {
-    return CopyIntoModule(module, path, entries, options);
-  } catch (const c10::Error& e) {
-    return LibTorchError(path, "copying the checkpoint into the module failed", e);
-  }
+  return CatchTorch(CopyingInto(path),
+                    [&] { return CopyIntoModule(module, path, entries, options); });
 }
 
 absl::Status SaveSafetensors(const torch::nn::Module& module, const std::string& path) {
   std::vector<at::Tensor> keep_alive;  // The contiguous CPU copies the spans point into.
   std::vector<arrays::TensorToWrite> tensors;
-  try {
-    for (const auto& [key, target] : Targets(module)) {
-      const std::optional<TensorDType> dtype = TensorDTypeOf(target.scalar_type());
-      if (!dtype.has_value()) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": cannot save '", key, "' of dtype ",
-                                                       c10::toString(target.scalar_type())));
-      }
-      at::Tensor cpu = target.detach().to(at::kCPU).contiguous();
-      const std::vector<int64_t> sizes = cpu.sizes().vec();
-      tensors.push_back(arrays::TensorToWrite{
-          .name = key,
-          .dtype = *dtype,
-          .shape = std::vector<uint64_t>(sizes.begin(), sizes.end()),
-          .data = std::span(static_cast<const std::byte*>(cpu.data_ptr()), cpu.nbytes())});
-      keep_alive.push_back(std::move(cpu));
-    }
-  } catch (const c10::Error& e) {
-    return LibTorchError(path, "copying the module's tensors to the CPU failed", e);
-  }
+  ISTAR_RETURN_IF_ERROR(CatchTorch(
+      absl::StrCat(path, ": copying the module's tensors to the CPU failed"),
+      [&]() -> absl::Status {
+        for (const auto& [key, target] : Targets(module)) {
+          const std::optional<TensorDType> dtype = TensorDTypeOf(target.scalar_type());
+          if (!dtype.has_value()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                path, ": cannot save '", key, "' of dtype ", c10::toString(target.scalar_type())));
+          }
+          at::Tensor cpu = target.detach().to(at::kCPU).contiguous();
+          const std::vector<int64_t> sizes = cpu.sizes().vec();
+          tensors.push_back(arrays::TensorToWrite{
+              .name = key,
+              .dtype = *dtype,
+              .shape = std::vector<uint64_t>(sizes.begin(), sizes.end()),
+              .data = std::span(static_cast<const std::byte*>(cpu.data_ptr()), cpu.nbytes())});
+          keep_alive.push_back(std::move(cpu));
+        }
+        return absl::OkStatus();
+      }));
   return arrays::WriteSafetensors(path, tensors, {{"format", "pt"}});
 }
 

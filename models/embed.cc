@@ -17,6 +17,7 @@
 #include "base/status_macros.h"
 #include "models/model.h"
 #include "tokenizers/tokenizer.h"
+#include "torch_boundary/torch_boundary.h"
 
 namespace istar::models {
 namespace {
@@ -223,12 +224,8 @@ absl::StatusOr<EmbedSummary> EmbedOrThrow(const EmbedOptions& options) {
 }  // namespace
 
 absl::StatusOr<EmbedSummary> EmbedText(const EmbedOptions& options) {
-  try {
-    return EmbedOrThrow(options);
-  } catch (const c10::Error& e) {
-    return absl::InternalError(
-        absl::StrCat("embedding ", options.input_path, ": ", e.what_without_backtrace()));
-  }
+  return CatchTorch(absl::StrCat("embedding ", options.input_path),
+                    [&] { return EmbedOrThrow(options); });
 }
 
 }  // namespace istar::models

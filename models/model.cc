@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "models/internal/task_module.h"
+#include "torch_boundary/torch_boundary.h"
 
 namespace istar::models {
 namespace internal {
@@ -137,14 +138,12 @@ absl::StatusOr<std::unique_ptr<TaskModel>> CreateModel(const ModelConfig& config
     return absl::InvalidArgumentError(absl::StrCat(
         "num_labels: a question-answering head has 2 outputs (start, end), got ", num_labels));
   }
-  try {
+  return CatchTorch("creating the model", [&]() -> absl::StatusOr<std::unique_ptr<TaskModel>> {
     auto module = std::make_shared<internal::TaskModule>(config, head, num_labels);
     internal::InitializeWeights(*module, config.initializer_range,
                                 at::make_generator<at::CPUGeneratorImpl>(seed));
     return std::make_unique<TaskModel>(std::move(module));
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat("creating the model: ", e.what_without_backtrace()));
-  }
+  });
 }
 
 }  // namespace istar::models

@@ -11,6 +11,7 @@
 #include "models/inspect.h"
 #include "models/model.h"
 #include "tokenizers/tokenizer.h"
+#include "torch_boundary/torch_boundary.h"
 
 namespace istar::models {
 namespace {
@@ -88,11 +89,7 @@ LoadedModel::~LoadedModel() = default;
 
 absl::StatusOr<LoadedModel> LoadPretrained(const std::string& dir, Head head,
                                            const LoadPretrainedOptions& options) {
-  try {
-    return LoadPretrainedOrThrow(dir, head, options);
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(dir, ": ", e.what_without_backtrace()));
-  }
+  return CatchTorch(dir, [&] { return LoadPretrainedOrThrow(dir, head, options); });
 }
 
 absl::Status SavePretrained(const TaskModel& model, const std::string& dir) {
@@ -104,11 +101,9 @@ absl::Status SavePretrained(const TaskModel& model, const std::string& dir) {
   config.num_labels = model.num_labels();
   ISTAR_RETURN_IF_ERROR(
       WriteText((fs::path(dir) / "config.json").string(), ModelConfigToJson(config)));
-  try {
+  return CatchTorch(dir, [&] {
     return SaveSafetensors(model.module(), (fs::path(dir) / "model.safetensors").string());
-  } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(dir, ": ", e.what_without_backtrace()));
-  }
+  });
 }
 
 absl::StatusOr<ModelSummary> InspectModel(const std::string& dir) {
