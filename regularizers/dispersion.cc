@@ -51,7 +51,8 @@ absl::StatusOr<at::Tensor> DispersionPenalty(const at::Tensor& points, const at:
   ISTAR_RETURN_IF_ERROR(CheckGroups(rows, group, groups));
   const auto options = rows.options();
   constexpr double kEps = 1e-12;
-  const at::Tensor units = rows / rows.norm(2, {1}, /*keepdim=*/true).clamp_min(kEps);
+  const at::Tensor norms = rows.norm(2, {1}, /*keepdim=*/true);
+  const at::Tensor units = rows / norms.clamp_min(kEps);
   // Note [Self terms of a unit-vector sum]
   // For the rows of one sequence, ||sum_i u_i||^2 = sum_i ||u_i||^2 + sum_{i != j} u_i . u_j, so
   // the sum of cosines over ordered pairs of distinct rows is ||sum_i u_i||^2 - sum_i ||u_i||^2:
@@ -60,8 +61,11 @@ absl::StatusOr<at::Tensor> DispersionPenalty(const at::Tensor& points, const at:
   // one per such row, while sum_i ||u_i||^2 stays exact. It costs one pass over the unit vectors,
   // and its gradient is 0 (up to rounding) wherever ||u_i|| = 1.
   const at::Tensor sums = at::zeros({groups, rows.size(1)}, options).index_add(0, group, units);
+  // ||u_i||^2 from the norms ([N]) rather than from the [N, d] unit vectors: the same numbers
+  // (up to rounding), without a temporary of the cloud's size and its backward pass.
+  const at::Tensor unit_norms = (norms / norms.clamp_min(kEps)).squeeze(1);
   const at::Tensor self_terms =
-      at::zeros({groups}, options).index_add(0, group, (units * units).sum(1));
+      at::zeros({groups}, options).index_add(0, group, unit_norms * unit_norms);
   const at::Tensor counts =
       at::zeros({groups}, options).index_add(0, group, at::ones({rows.size(0)}, options));
   // Groups of fewer than 2 rows have no pairs: their term is left out of the sum and of G.
@@ -91,11 +95,7 @@ class DispersionTerm final : public Regularizer {
  public:
   absl::StatusOr<at::Tensor> Term(const PointCloud& cloud, const StepContext& step) const override {
     ISTAR_RETURN_IF_ERROR(CheckSequences(cloud, "dispersion"));
-    std::vector<at::Tensor> groups;
-    for (size_t k = 0; k < cloud.layers.size(); ++k) {
-      groups.push_back(cloud.sequence + static_cast<int64_t>(k) * cloud.sequences);
-    }
-    return DispersionPenalty(cloud.points, at::cat(groups),
+    return DispersionPenalty(cloud.points, LayerSequenceGroups(cloud),
                              static_cast<int64_t>(cloud.layers.size()) * cloud.sequences,
                              *step.ranks);
   }

@@ -135,14 +135,18 @@ class UniformityTerm final : public Regularizer {
                                   .index_add(0, cloud.sequence, at::ones({cloud.tokens}, options));
     const at::Tensor present = (counts > 0.0).nonzero().squeeze(1);
     const at::Tensor divisor = counts.index_select(0, present).unsqueeze(1);
+    // Every layer's sums in one scatter-add over (layer, sequence) groups: slicing the cloud per
+    // layer would cost, in the backward pass, a zero tensor of the cloud's size per layer
+    // (bench/RESULTS.md, 2026-12-05).
+    const int64_t layers = static_cast<int64_t>(cloud.layers.size());
+    const at::Tensor sums = at::zeros({layers * cloud.sequences, cloud.points.size(1)}, options)
+                                .index_add(0, LayerSequenceGroups(cloud), cloud.points);
     at::Tensor total;
-    for (size_t k = 0; k < cloud.layers.size(); ++k) {
-      const at::Tensor rows = LayerRows(cloud, k);
-      const at::Tensor sums =
-          at::zeros({cloud.sequences, rows.size(1)}, options).index_add(0, cloud.sequence, rows);
+    for (int64_t k = 0; k < layers; ++k) {
+      const at::Tensor layer_sums = sums.narrow(0, k * cloud.sequences, cloud.sequences);
       ISTAR_ASSIGN_OR_RETURN(
           const at::Tensor loss,
-          UniformityLoss(sums.index_select(0, present) / divisor, t_, *step.ranks));
+          UniformityLoss(layer_sums.index_select(0, present) / divisor, t_, *step.ranks));
       total = total.defined() ? total + loss : loss;
     }
     return total / static_cast<double>(cloud.layers.size());

@@ -1,8 +1,9 @@
 #include "regularizers/internal/point_cloud.h"
 
-#include <cmath>
-
 #include <ATen/ATen.h>
+
+#include <cmath>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -79,9 +80,12 @@ absl::Status CheckSequences(const PointCloud& cloud, const char* what) {
   return absl::OkStatus();
 }
 
-at::Tensor LayerRows(const PointCloud& cloud, size_t k) {
-  const int64_t begin = static_cast<int64_t>(k) * cloud.tokens;
-  return cloud.points.slice(0, begin, begin + cloud.tokens);
+at::Tensor LayerSequenceGroups(const PointCloud& cloud) {
+  std::vector<at::Tensor> groups;
+  for (size_t k = 0; k < cloud.layers.size(); ++k) {
+    groups.push_back(cloud.sequence + static_cast<int64_t>(k) * cloud.sequences);
+  }
+  return at::cat(groups);
 }
 
 }  // namespace istar::regularizers::internal

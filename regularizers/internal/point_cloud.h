@@ -28,8 +28,9 @@ namespace istar::regularizers::internal {
 // `what` names the regularizer in the message.
 [[nodiscard]] absl::Status CheckSequences(const PointCloud& cloud, const char* what);
 
-// Rows [k * tokens, (k + 1) * tokens) of cloud.points: layer layers[k] of every token.
-at::Tensor LayerRows(const PointCloud& cloud, size_t k);
+// The group of every row of cloud.points: (layer block k, sequence s) is group
+// k * sequences + s, in [0, layers.size() * sequences). A cloud CheckSequences accepted.
+at::Tensor LayerSequenceGroups(const PointCloud& cloud);
 
 }  // namespace istar::regularizers::internal
 
