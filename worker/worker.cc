@@ -206,15 +206,23 @@ class Leader {
                         patience);
       }
     }
+    // A refused token (FAILED_PRECONDITION) means the lease is over: the trial is dropped, as
+    // when the heartbeat hears it first (docs/worker.md). A cut-off group that trains on often
+    // learns it here: its rows or its end are refused once the link returns.
+    std::string report_outcome;
+    if (absl::IsFailedPrecondition(reported)) {
+      report_outcome =
+          absl::StrCat("; report refused: ", reported.message(), "; lease lost, dropped");
+    } else if (!reported.ok()) {
+      report_outcome = absl::StrCat("; report failed: ", reported.message());
+    }
     std::cerr << "istar worker: trial " << name << " "
               << (result.ok() ? absl::StrCat(std::string(trainer::TrialOutcomeName(result->status)),
                                              " after ", result->steps, " steps, ", sink.rows_sent(),
                                              " rows sent")
                               : absl::StrCat("failed: ", result.status().message(), " (",
                                              sink.rows_sent(), " rows sent)"))
-              << (reported.ok() ? std::string()
-                                : absl::StrCat("; report failed: ", reported.message()))
-              << std::endl;
+              << report_outcome << std::endl;
   }
 
   // A hung trial (Note [Hangs]): failed, retryable, with a few seconds to say so, since the
