@@ -46,6 +46,7 @@ class GrpcClient final : public CoordinatorClient {
     v1::LeaseTrialRequest request;
     request.set_worker_id(worker_id);
     request.set_ranks(ranks);
+    request.set_without_sweep_yaml(true);
     v1::LeaseTrialResponse response;
     auto context = Context();
     ISTAR_RETURN_IF_ERROR(FromGrpc(stub_->LeaseTrial(context.get(), request, &response)));
@@ -54,6 +55,12 @@ class GrpcClient final : public CoordinatorClient {
         *retry_after = std::chrono::milliseconds(response.retry_after_ms());
       }
       return std::optional<db::Lease>();
+    }
+    if (response.lease().gradient_accumulation_steps() < 1) {
+      // Its lease still holds: it expires and goes to another group.
+      return absl::FailedPreconditionError(
+          "the coordinator is older than this istar (its lease carries no "
+          "gradient_accumulation_steps): use an istar of the coordinator's version");
     }
     return std::optional<db::Lease>(FromProto(response.lease()));
   }

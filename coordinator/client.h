@@ -87,7 +87,9 @@ class CoordinatorClient {
   [[nodiscard]] virtual absl::StatusOr<WorkerRegistration> RegisterWorker(
       const std::string& worker_id, const std::string& host, int ranks) = 0;
   // The next trial for a group of `ranks`, or nullopt with `retry_after` set when none is
-  // pending.
+  // pending. The lease carries the trial's canonical JSON and settings (read it with
+  // sweeps::TrialFromCanonicalJson), not its sweep file: sweep_yaml is empty. FailedPrecondition
+  // from a coordinator too old to send the settings.
   [[nodiscard]] virtual absl::StatusOr<std::optional<db::Lease>> LeaseTrial(
       const std::string& worker_id, int ranks, std::chrono::milliseconds* retry_after) = 0;
   // Extends the lease; `steps_begun` is the group's progress in this attempt (none: the

@@ -147,7 +147,11 @@ struct LeasePolicy {
 struct Lease {
   std::string trial_id;
   std::string canonical_json;  // the trial's configuration (sweeps::TrialFromCanonicalJson)
-  // The YAML of the first submitted sweep holding the trial (model and task paths).
+  // The settings outside the trial's identity, from the first submitted sweep holding it.
+  int64_t ranks_per_trial = 1;
+  int64_t gradient_accumulation_steps = 1;
+  // That sweep's YAML: only for workers older than the two fields above, which read the trial
+  // from it (docs/protocol.md, "Compatibility"); istar's worker reads canonical_json.
   std::string sweep_yaml;
   // Attempts counted against LeasePolicy::max_attempts, this one included: 1 for the first. A
   // requeued attempt is not counted, so the attempts table's row number may be higher.

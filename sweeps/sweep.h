@@ -134,6 +134,16 @@ struct SweepSpec {
 [[nodiscard]] absl::StatusOr<std::string> LoadSweepText(
     const std::string& path, std::span<const std::string> overrides = {});
 
+// The trial whose canonical configuration (TrialSpec::canonical_json) is `canonical_json` and
+// whose id is `trial_id`: how a worker group reads a leased trial (docs/protocol.md, LeaseTrial).
+// The settings outside a trial's identity (training.ranks_per_trial and
+// gradient_accumulation_steps) keep their defaults: the caller sets them from the lease.
+// InvalidArgument, naming the key, when the text is not a canonical configuration of this
+// istar's format (a missing, extra or mistyped key, an unknown regularizer, text that does not
+// re-encode to itself), or when its SHA-256 is not `trial_id`.
+[[nodiscard]] absl::StatusOr<TrialSpec> TrialFromCanonicalJson(std::string_view trial_id,
+                                                               std::string_view canonical_json);
+
 }  // namespace istar::sweeps
 
 #endif  // ISTAR_SWEEPS_SWEEP_H_

@@ -48,7 +48,9 @@ struct Order {
 std::string Encode(const Order& order) {
   return nlohmann::json{{"kind", static_cast<int>(order.kind)},
                         {"trial_id", order.lease.trial_id},
-                        {"sweep_yaml", order.lease.sweep_yaml},
+                        {"canonical_json", order.lease.canonical_json},
+                        {"ranks_per_trial", order.lease.ranks_per_trial},
+                        {"gradient_accumulation_steps", order.lease.gradient_accumulation_steps},
                         {"attempt", order.lease.attempt},
                         {"fencing_token", order.lease.fencing_token},
                         {"wait_ms", order.wait_ms},
@@ -62,7 +64,9 @@ Order Decode(const std::string& text) {
   Order order;
   order.kind = static_cast<OrderKind>(json.at("kind").get<int>());
   order.lease.trial_id = json.at("trial_id").get<std::string>();
-  order.lease.sweep_yaml = json.at("sweep_yaml").get<std::string>();
+  order.lease.canonical_json = json.at("canonical_json").get<std::string>();
+  order.lease.ranks_per_trial = json.at("ranks_per_trial").get<int64_t>();
+  order.lease.gradient_accumulation_steps = json.at("gradient_accumulation_steps").get<int64_t>();
   order.lease.attempt = json.at("attempt").get<int64_t>();
   order.lease.fencing_token = json.at("fencing_token").get<int64_t>();
   order.wait_ms = json.at("wait_ms").get<int64_t>();
@@ -273,15 +277,15 @@ class Leader {
   std::optional<std::chrono::steady_clock::time_point> idle_since_;
 };
 
-// The trial a lease names, from the sweep file that came with it.
+// The trial a lease carries: its canonical JSON (checked against its id) and the settings
+// outside its identity (Note [A lease carries its trial] in db/internal/schema.cc). No rank
+// reads or expands a sweep file.
 absl::StatusOr<sweeps::TrialSpec> TrialOf(const db::Lease& lease) {
-  ISTAR_ASSIGN_OR_RETURN(const sweeps::SweepSpec sweep,
-                         sweeps::ParseSweep(lease.sweep_yaml, "leased sweep"));
-  for (const sweeps::TrialSpec& trial : sweep.trials) {
-    if (trial.id == lease.trial_id) return trial;
-  }
-  return absl::NotFoundError(
-      absl::StrCat("trial ", lease.trial_id.substr(0, 12), " is not in the sweep it came with"));
+  ISTAR_ASSIGN_OR_RETURN(sweeps::TrialSpec trial,
+                         sweeps::TrialFromCanonicalJson(lease.trial_id, lease.canonical_json));
+  trial.training.ranks_per_trial = lease.ranks_per_trial;
+  trial.training.gradient_accumulation_steps = lease.gradient_accumulation_steps;
+  return trial;
 }
 
 }  // namespace
@@ -388,7 +392,7 @@ absl::Status RunWorker(const WorkerOptions& options, comm::Communicator& group,
             : trainer::TrainTrial(*trial, run, leader ? &*sink : nullptr);
     watchdog.reset();  // the training is over; reporting it has its own deadlines
     // An error of this rank alone leaves the others in a collective: the caller ends the job.
-    // (A trial missing from its sweep is every rank's error: they all read the same text.)
+    // (A lease whose trial does not read is every rank's error: they all read the same text.)
     const bool shared = !trial.ok() || group.size() == 1 || comm::IsAgreed(result.status());
     if (!result.ok() && !shared) return result.status();
     if (leader) rank0->Report(order, result, *sink, *heartbeat);

@@ -82,11 +82,15 @@ void ToProto(const db::Lease& lease, v1::TrialLease* out) {
   out->set_lease_id(lease.lease_id);
   out->set_fencing_token(lease.fencing_token);
   out->set_expires_at_ms(ToMillis(lease.expires_at));
+  out->set_ranks_per_trial(lease.ranks_per_trial);
+  out->set_gradient_accumulation_steps(lease.gradient_accumulation_steps);
 }
 
 db::Lease FromProto(const v1::TrialLease& lease) {
   return db::Lease{.trial_id = lease.trial_id(),
                    .canonical_json = lease.canonical_json(),
+                   .ranks_per_trial = lease.ranks_per_trial(),
+                   .gradient_accumulation_steps = lease.gradient_accumulation_steps(),
                    .sweep_yaml = lease.sweep_yaml(),
                    .attempt = lease.attempt(),
                    .lease_id = lease.lease_id(),

@@ -129,6 +129,8 @@ grpc::Status Service::LeaseTrial(grpc::ServerContext* context,
         store_.LeaseTrial(request->worker_id(), request->ranks(), options_.lease));
     if (lease.has_value()) {
       ToProto(*lease, response->mutable_lease());
+      // A client that reads the trial from canonical_json needs no sweep file.
+      if (request->without_sweep_yaml()) response->mutable_lease()->clear_sweep_yaml();
     } else {
       response->set_retry_after_ms(std::max<int64_t>(100, options_.lease.ttl.count() / 10));
     }

@@ -10,13 +10,15 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "db/internal/operations.h"
+#include "sweeps/sweep.h"
 
 namespace istar::db::internal {
 
 // The first entry of trials_queue (status, ranks, queue_order) for ('pending', ?1): O(log n), no
 // sort; queue_order is distinct, so no tie-break. See Note [Queue order] in schema.cc.
 const char kNextPendingSql[] = R"sql(
-    SELECT t.id, t.canonical_json, t.attempts, t.fencing_token FROM trials AS t
+    SELECT t.id, t.canonical_json, t.attempts, t.fencing_token, t.ranks,
+           t.gradient_accumulation_steps FROM trials AS t
     WHERE t.status = 'pending' AND t.ranks = ?1
     ORDER BY t.queue_order
     LIMIT 1)sql";
@@ -228,6 +230,29 @@ absl::StatusOr<WorkerRecord> ReadWorker(Database& db, const std::string& worker_
                       select->ColumnInt(5) != 0};
 }
 
+// Fills the NULL gradient_accumulation_steps of the trials of the first sweep that holds
+// `trial_id` from that sweep's stored YAML, and returns `trial_id`'s. See Note [A lease carries
+// its trial] in schema.cc.
+absl::StatusOr<int64_t> FillAccumulationFromSweep(Database& db, const std::string& trial_id,
+                                                  const std::string& yaml) {
+  const absl::StatusOr<sweeps::SweepSpec> sweep = sweeps::ParseSweep(yaml, "stored sweep");
+  if (!sweep.ok()) {
+    return absl::InternalError(
+        absl::StrCat("the stored YAML of its first sweep no longer reads, so its "
+                     "gradient_accumulation_steps is unknown: ",
+                     sweep.status().message()));
+  }
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement fill, db.Cached(R"sql(
+      UPDATE trials SET gradient_accumulation_steps = ?2
+      WHERE id = ?1 AND gradient_accumulation_steps IS NULL)sql"));
+  for (const sweeps::TrialSpec& trial : sweep->trials) {
+    fill->BindText(1, trial.id);
+    fill->BindInt(2, sweep->training.gradient_accumulation_steps);
+    ISTAR_RETURN_IF_ERROR(fill->Run());
+  }
+  return sweep->training.gradient_accumulation_steps;
+}
+
 // The oldest pending trial for a group of `ranks` (by created_at, then its first position in a
 // sweep, then id: the stored queue_order, Note [Queue order] in schema.cc), and the YAML of its
 // first sweep.
@@ -238,14 +263,25 @@ absl::StatusOr<std::optional<Lease>> NextPending(Database& db, int64_t ranks) {
   if (!row) return std::nullopt;
   Lease lease{.trial_id = next->ColumnText(0),
               .canonical_json = next->ColumnText(1),
+              .ranks_per_trial = next->ColumnInt(4),
               .attempt = next->ColumnInt(2) + 1,
               .fencing_token = next->ColumnInt(3) + 1};
+  const bool accumulation_known = !next->IsNull(5);
+  if (accumulation_known) lease.gradient_accumulation_steps = next->ColumnInt(5);
   ISTAR_ASSIGN_OR_RETURN(CachedStatement yaml, db.Cached(R"sql(
       SELECT s.yaml FROM sweep_trials AS st JOIN sweeps AS s ON s.id = st.sweep_id
       WHERE st.trial_id = ?1 ORDER BY s.submitted_at, s.id LIMIT 1)sql"));
   yaml->BindText(1, lease.trial_id);
   ISTAR_ASSIGN_OR_RETURN(const bool has_sweep, yaml->Step());
   if (has_sweep) lease.sweep_yaml = yaml->ColumnText(0);
+  if (!accumulation_known) {
+    if (!has_sweep) {
+      return absl::InternalError(absl::StrCat(TrialName(lease.trial_id), " belongs to no sweep"));
+    }
+    ISTAR_ASSIGN_OR_RETURN(lease.gradient_accumulation_steps,
+                           Named(FillAccumulationFromSweep(db, lease.trial_id, lease.sweep_yaml),
+                                 TrialName(lease.trial_id)));
+  }
   return lease;
 }
 

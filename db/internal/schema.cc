@@ -213,6 +213,18 @@ CREATE INDEX trials_queue ON trials (status, ranks, queue_order);
 // checked with PRAGMA foreign_key_check before the commit. The tables that refer to trials keep
 // their REFERENCES trials (id): after the rename they refer to the new table.
 
+// Note [A lease carries its trial]
+// A lease gives a worker group the trial's canonical JSON and the two settings outside its
+// identity, ranks_per_trial (trials.ranks) and gradient_accumulation_steps (this column), so that
+// no rank needs the sweep file (docs/protocol.md, LeaseTrial). A trial in several sweeps takes
+// them from the first submitted, as before. Rows submitted before version 5 hold NULL: their
+// first lease reads the value from their first sweep's stored YAML and fills the column for that
+// sweep's trials (FillAccumulationFromSweep in leases.cc); SQL cannot read YAML.
+constexpr char kVersion5[] = R"sql(
+ALTER TABLE trials ADD COLUMN gradient_accumulation_steps INTEGER
+  CHECK (gradient_accumulation_steps IS NULL OR gradient_accumulation_steps >= 1);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1,
      "tables: sweeps, workers, trials, sweep_trials, attempts, metrics, isotropy, "
@@ -225,6 +237,8 @@ constexpr Migration kMigrations[] = {
      kVersion3},
     {4, "trials.regularizer: any catalogue name (the table rebuilt without its CHECK)", kVersion4,
      /*rebuilds_tables=*/true},
+    {5, "trials.gradient_accumulation_steps (NULL before: read from the sweep at the next lease)",
+     kVersion5},
 };
 
 struct FileIdentity {

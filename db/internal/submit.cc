@@ -80,9 +80,10 @@ absl::Status CheckSweep(const sweeps::SweepSpec& sweep) {
 // trials_by_queue_order, not a scan. See Note [Queue order] in schema.cc.
 const char kInsertTrialSql[] = R"sql(
     INSERT INTO trials (id, canonical_json, model, task, regularizer, lambda, zeta, batch_size,
-                        epochs, seed, learning_rate, ranks, created_at, queue_order)
+                        epochs, seed, learning_rate, ranks, created_at, queue_order,
+                        gradient_accumulation_steps)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
-            (SELECT coalesce(max(queue_order), 0) + 1 FROM trials))
+            (SELECT coalesce(max(queue_order), 0) + 1 FROM trials), ?14)
     ON CONFLICT (id) DO NOTHING)sql";
 
 namespace {
@@ -103,6 +104,7 @@ absl::Status InsertTrial(Database& db, const sweeps::TrialSpec& trial, int64_t n
   insert->BindDouble(11, trial.learning_rate);
   insert->BindInt(12, trial.training.ranks_per_trial);
   insert->BindInt(13, now);
+  insert->BindInt(14, trial.training.gradient_accumulation_steps);
   ISTAR_RETURN_IF_ERROR(insert->Run());
   if (db.Changes() == 1) {
     ++result.trials_added;

@@ -89,4 +89,140 @@ absl::Status CanonicalEncoder::SetIdentity(TrialSpec& trial) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Note [A trial from its canonical JSON]
+// A leased trial travels as its canonical JSON (and the two settings outside its identity), not
+// as the sweep file that every rank would re-expand. Reading it back is strict: every key of the
+// layout must be there with its JSON type, nothing else may be, and re-encoding the result must
+// give back the same text, whose SHA-256 must be the trial's id. So a configuration that was
+// hand-edited, truncated, written by a newer layout (`format`), or paired with another trial's
+// id is refused, never trained as something else.
+
+// A field of the JSON object, or InvalidArgument naming it.
+absl::StatusOr<const nlohmann::json*> Field(const nlohmann::json& object, const char* key,
+                                            nlohmann::json::value_t type) {
+  const auto it = object.find(key);
+  if (it == object.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("canonical configuration: missing key '", key, "'"));
+  }
+  bool ok = it->type() == type;
+  if (type == nlohmann::json::value_t::number_integer) ok = it->is_number_integer();  // or unsigned
+  if (type == nlohmann::json::value_t::number_float) ok = it->is_number();  // re-encoding checks it
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat("canonical configuration: key '", key,
+                                                   "' has the wrong type (", it->type_name(), ")"));
+  }
+  return &*it;
+}
+
+absl::StatusOr<std::string> StringField(const nlohmann::json& object, const char* key) {
+  ISTAR_ASSIGN_OR_RETURN(const nlohmann::json* value,
+                         Field(object, key, nlohmann::json::value_t::string));
+  return value->get<std::string>();
+}
+
+absl::StatusOr<int64_t> IntField(const nlohmann::json& object, const char* key) {
+  ISTAR_ASSIGN_OR_RETURN(const nlohmann::json* value,
+                         Field(object, key, nlohmann::json::value_t::number_integer));
+  return value->get<int64_t>();
+}
+
+absl::StatusOr<double> DoubleField(const nlohmann::json& object, const char* key) {
+  ISTAR_ASSIGN_OR_RETURN(const nlohmann::json* value,
+                         Field(object, key, nlohmann::json::value_t::number_float));
+  return value->get<double>();
+}
+
+}  // namespace
+
 }  // namespace istar::sweeps::internal
+
+namespace istar::sweeps {
+
+absl::StatusOr<TrialSpec> TrialFromCanonicalJson(std::string_view trial_id,
+                                                 std::string_view canonical_json) {
+  using internal::CanonicalEncoder;
+  using internal::DoubleField;
+  using internal::Field;
+  using internal::IntField;
+  using internal::kCanonicalFormat;
+  using internal::Sha256Hex;
+  using internal::StringField;
+  // See Note [A trial from its canonical JSON].
+  nlohmann::json object =
+      nlohmann::json::parse(canonical_json, nullptr, /*allow_exceptions=*/false);
+  if (object.is_discarded() || !object.is_object()) {
+    return absl::InvalidArgumentError("canonical configuration: not a JSON object");
+  }
+  ISTAR_ASSIGN_OR_RETURN(const int64_t format, IntField(object, "format"));
+  if (format != kCanonicalFormat) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("canonical configuration: format ", format, ", but this istar reads format ",
+                     kCanonicalFormat, ": use an istar of the coordinator's version"));
+  }
+  TrialSpec trial;
+  TrainingSettings& training = trial.training;
+  ISTAR_ASSIGN_OR_RETURN(trial.model, StringField(object, "model"));
+  ISTAR_ASSIGN_OR_RETURN(trial.model_path, StringField(object, "model_path"));
+  ISTAR_ASSIGN_OR_RETURN(trial.task, StringField(object, "task"));
+  ISTAR_ASSIGN_OR_RETURN(trial.task_path, StringField(object, "task_path"));
+  ISTAR_ASSIGN_OR_RETURN(trial.regularizer, StringField(object, "regularizer"));
+  ISTAR_ASSIGN_OR_RETURN(trial.batch_size, IntField(object, "batch_size"));
+  ISTAR_ASSIGN_OR_RETURN(trial.epochs, IntField(object, "epochs"));
+  ISTAR_ASSIGN_OR_RETURN(trial.seed, IntField(object, "seed"));
+  ISTAR_ASSIGN_OR_RETURN(trial.learning_rate, DoubleField(object, "learning_rate"));
+  ISTAR_ASSIGN_OR_RETURN(training.max_seq_length, IntField(object, "max_seq_length"));
+  ISTAR_ASSIGN_OR_RETURN(training.warmup_ratio, DoubleField(object, "warmup_ratio"));
+  ISTAR_ASSIGN_OR_RETURN(training.weight_decay, DoubleField(object, "weight_decay"));
+  ISTAR_ASSIGN_OR_RETURN(training.precision, StringField(object, "precision"));
+  ISTAR_ASSIGN_OR_RETURN(training.eval_every_steps, IntField(object, "eval_every_steps"));
+  ISTAR_ASSIGN_OR_RETURN(training.isotropy_every_steps, IntField(object, "isotropy_every_steps"));
+  ISTAR_ASSIGN_OR_RETURN(training.shrinkage_points, IntField(object, "shrinkage_points"));
+  ISTAR_ASSIGN_OR_RETURN(const nlohmann::json* layers,
+                         Field(object, "regularizer_layers", nlohmann::json::value_t::array));
+  for (const nlohmann::json& layer : *layers) {
+    if (!layer.is_number_integer()) {
+      return absl::InvalidArgumentError(
+          "canonical configuration: regularizer_layers holds a value that is not an integer");
+    }
+    training.regularizer_layers.push_back(layer.get<int64_t>());
+  }
+  const catalog::RegularizerSpec* spec = catalog::FindRegularizer(trial.regularizer);
+  if (spec == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "canonical configuration: unknown regularizer '", trial.regularizer, "' (this istar knows ",
+        catalog::RegularizerNames(), "): use an istar of the coordinator's version"));
+  }
+  for (const catalog::ParameterSpec& parameter : spec->parameters) {
+    const std::string key(parameter.name);
+    ISTAR_ASSIGN_OR_RETURN(const double value, DoubleField(object, key.c_str()));
+    if (key == "lambda") {
+      trial.lambda = value;
+    } else if (key == "zeta") {
+      trial.zeta = value;
+    } else {
+      trial.parameters[key] = value;
+    }
+  }
+  // Keys the layout does not have, and values that do not print back the same (an integer where
+  // a double belongs, whitespace, unsorted keys), both show as a different encoding.
+  CanonicalEncoder encoder;
+  const std::string encoded = encoder.Json(trial);
+  if (encoded != canonical_json) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "canonical configuration: not in canonical form (it re-encodes as ", encoded, ")"));
+  }
+  ISTAR_ASSIGN_OR_RETURN(std::string id, Sha256Hex(encoded));
+  if (id != trial_id) {
+    return absl::InvalidArgumentError(absl::StrCat("canonical configuration: its SHA-256 is ",
+                                                   id.substr(0, 12), ", not the trial id ",
+                                                   std::string(trial_id.substr(0, 12))));
+  }
+  trial.id = std::move(id);
+  trial.canonical_json = encoded;
+  return trial;
+}
+
+}  // namespace istar::sweeps

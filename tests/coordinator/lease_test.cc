@@ -8,6 +8,7 @@
 #include "coordinator/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sweeps/sweep.h"
 #include "tests/coordinator/test_util.h"
 
 namespace istar::coordinator {
@@ -31,6 +32,25 @@ std::vector<db::MetricRow> Rows(const std::string& trial_id, int from, int count
 
 std::string Where(const db::Lease& lease) { return " WHERE trial_id = '" + lease.trial_id + "'"; }
 
+// A client older than LeaseTrialRequest.without_sweep_yaml reads the trial from the sweep file:
+// it still gets one (docs/protocol.md, "Compatibility").
+TEST_F(CoordinatorLeaseTest, AnOlderClientStillGetsTheSweepFile) {
+  StartServer();
+  auto client = Connect();
+  Submit(*client, "legacy", 1);
+  ASSERT_TRUE(client->RegisterWorker("old", "host", 1).ok());
+  v1::LeaseTrialRequest request;
+  request.set_worker_id("old");
+  request.set_ranks(1);
+  v1::LeaseTrialResponse response;
+  auto context = RawContext();
+  const grpc::Status status = RawStub()->LeaseTrial(context.get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_TRUE(response.has_lease());
+  EXPECT_THAT(response.lease().sweep_yaml(), HasSubstr("name: legacy"));
+  EXPECT_EQ(response.lease().gradient_accumulation_steps(), 1);
+}
+
 TEST_F(CoordinatorLeaseTest, FullCycleStoresResultsAndMarksTheTrialDone) {
   StartServer();
   auto client = Connect();
@@ -46,7 +66,16 @@ TEST_F(CoordinatorLeaseTest, FullCycleStoresResultsAndMarksTheTrialDone) {
   EXPECT_GE(lease.fencing_token, 1);
   EXPECT_EQ(lease.lease_id.size(), 32u);
   EXPECT_EQ(lease.expires_at, clock_.Now() + seconds(30));
-  EXPECT_THAT(lease.sweep_yaml, HasSubstr("name: cycle"));
+  // The lease carries the trial, not its sweep (Note [A lease carries its trial] in
+  // db/internal/schema.cc): its configuration reads back under its id.
+  EXPECT_EQ(lease.sweep_yaml, "");
+  EXPECT_EQ(lease.ranks_per_trial, 1);
+  EXPECT_EQ(lease.gradient_accumulation_steps, 1);
+  const absl::StatusOr<sweeps::TrialSpec> trial =
+      sweeps::TrialFromCanonicalJson(lease.trial_id, lease.canonical_json);
+  ASSERT_TRUE(trial.ok()) << trial.status();
+  EXPECT_EQ(trial->model, "bert");
+  EXPECT_EQ(trial->model_path, "/ckpt/bert");
 
   clock_.Advance(seconds(20));
   absl::StatusOr<db::LeaseState> beat = client->Heartbeat(lease.trial_id, lease.fencing_token);

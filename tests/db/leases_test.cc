@@ -183,12 +183,29 @@ TEST_F(LeasesTest, NothingPendingIsNullopt) {
   EXPECT_FALSE(none->has_value());
 }
 
+// The settings outside a trial's identity travel with its lease (Note [A lease carries its
+// trial], schema.cc), from the first sweep that holds it.
+TEST_F(LeasesTest, ALeaseCarriesTheSettingsOutsideTheTrialsIdentity) {
+  std::vector<sweeps::TrialSpec> first = Trials({1}, /*ranks=*/2);
+  first[0].training.gradient_accumulation_steps = 3;
+  Submit("first", first);
+  std::vector<sweeps::TrialSpec> second = Trials({1}, /*ranks=*/2);
+  second[0].training.gradient_accumulation_steps = 5;  // the same trial: the first sweep's wins
+  Submit("second", second);
+  absl::StatusOr<std::optional<Lease>> lease = store_->LeaseTrial("w1", 2, kPolicy);
+  ASSERT_TRUE(lease.ok() && lease->has_value()) << lease.status();
+  EXPECT_EQ((*lease)->ranks_per_trial, 2);
+  EXPECT_EQ((*lease)->gradient_accumulation_steps, 3);
+}
+
 TEST_F(LeasesTest, ALeaseStartsAnAttemptWithAFreshIdTokenAndExpiry) {
   Submit("s", Trials({1}));
   const Lease lease = MustLease("w1");
   EXPECT_EQ(lease.trial_id, HexId(1));
   EXPECT_EQ(lease.canonical_json, "{\"n\":1}");
   EXPECT_EQ(lease.sweep_yaml, "name: s\n");
+  EXPECT_EQ(lease.ranks_per_trial, 1);
+  EXPECT_EQ(lease.gradient_accumulation_steps, 1);
   EXPECT_EQ(lease.attempt, 1);
   EXPECT_EQ(lease.fencing_token, 1);
   EXPECT_EQ(lease.expires_at, clock_.Now() + seconds(30));

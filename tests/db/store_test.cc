@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sweeps/sweep.h"
 #include "tests/db/test_util.h"
 
 namespace istar::db {
@@ -33,7 +34,7 @@ TEST(StoreOpen, CreatesTheSchemaInANewFile) {
 
   RawDb raw(path);
   EXPECT_EQ(raw.Int("PRAGMA user_version"), CurrentSchemaVersion());
-  EXPECT_EQ(CurrentSchemaVersion(), 4);
+  EXPECT_EQ(CurrentSchemaVersion(), 5);
   EXPECT_EQ(raw.Int("PRAGMA application_id"), kApplicationId);
   EXPECT_EQ(raw.Int("SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
   for (const char* table : {"sweeps", "trials", "sweep_trials", "attempts", "workers", "metrics",
@@ -127,8 +128,11 @@ TEST(StoreOpen, MigratesAVersion2FileKeepingItsLeaseOrder) {
     ASSERT_EQ(
         raw.Int("SELECT count(*) FROM pragma_table_info('trials') WHERE name = 'queue_order'"), 0);
     std::string sql =
-        "INSERT INTO sweeps VALUES ('a', 'first', 'a.yaml', 'name: first', 4, 100);"
-        "INSERT INTO sweeps VALUES ('b', 'second', 'b.yaml', 'name: second', 4, 200);";
+        // Sweep files that read: the first lease reads the trial's micro-batches from them.
+        "INSERT INTO sweeps VALUES ('a', 'first', 'a.yaml', 'name: first\nmodels: {m: /m}\n"
+        "tasks: {sst2: /t}\ngrid: {regularizers: [baseline]}\n', 4, 100);"
+        "INSERT INTO sweeps VALUES ('b', 'second', 'b.yaml', 'name: second\nmodels: {m: /m}\n"
+        "tasks: {sst2: /t}\ngrid: {regularizers: [baseline]}\n', 4, 200);";
     // (trial, created_at, ranks, status), then (sweep, trial, position).
     const struct {
       int n;
@@ -234,7 +238,7 @@ TEST(StoreOpen, MigratesAVersion3FileToAcceptEveryCatalogueRegularizer) {
   std::unique_ptr<Store> store = OpenStore(path);
   ASSERT_NE(store, nullptr);
   RawDb raw(path);
-  EXPECT_EQ(raw.Int("PRAGMA user_version"), 4);
+  EXPECT_EQ(raw.Int("PRAGMA user_version"), CurrentSchemaVersion());
   EXPECT_EQ(raw.Int("SELECT count(*) FROM trials"), 3);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM sweep_trials"), 3);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM attempts"), 1);
@@ -268,6 +272,68 @@ TEST(StoreOpen, MigratesAVersion3FileToAcceptEveryCatalogueRegularizer) {
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(unknown.status().message()),
               HasSubstr("unknown regularizer 'l2'; expected one of baseline, cosreg, istar"));
+}
+
+// Version 5 stores each trial's gradient_accumulation_steps, which a lease carries (Note [A lease
+// carries its trial], schema.cc). Trials submitted before it hold NULL, and their first lease
+// reads the value from the YAML of the first sweep that holds them.
+TEST(StoreOpen, MigratesAVersion4FileReadingAccumulationFromTheFirstSweep) {
+  ScratchDir dir;
+  const std::string path = dir.Path("v4.db");
+  ASSERT_TRUE(CreateStoreAtVersion(path, 4).ok());
+  // Two sweeps as a version 4 binary stores them: "early" (2 micro-batches) holds seeds 0 and 1,
+  // "late" (4 micro-batches, submitted later) holds seeds 1 and 2.
+  const auto sweep_yaml = [](const std::string& name, int accumulation, const std::string& seeds) {
+    return "name: " + name + "\nmodels: {bert: /m}\ntasks: {sst2: /t}\ntraining: {" +
+           "gradient_accumulation_steps: " + std::to_string(accumulation) + "}\ngrid:\n  seed: [" +
+           seeds + "]\n  regularizers: [baseline]\n";
+  };
+  const std::string early_yaml = sweep_yaml("early", 2, "0, 1");
+  const std::string late_yaml = sweep_yaml("late", 4, "1, 2");
+  const absl::StatusOr<sweeps::SweepSpec> early = sweeps::ParseSweep(early_yaml, "early.yaml");
+  const absl::StatusOr<sweeps::SweepSpec> late = sweeps::ParseSweep(late_yaml, "late.yaml");
+  ASSERT_TRUE(early.ok() && late.ok()) << early.status() << late.status();
+  ASSERT_EQ(early->trials[1].id, late->trials[0].id);  // seed 1 is in both
+  const std::vector<std::string> ids = {early->trials[0].id, early->trials[1].id,
+                                        late->trials[1].id};
+  {
+    RawDb raw(path);
+    std::string sql = "INSERT INTO sweeps VALUES ('e', 'early', 'early.yaml', '" + early_yaml +
+                      "', 2, 100);" + "INSERT INTO sweeps VALUES ('l', 'late', 'late.yaml', '" +
+                      late_yaml + "', 2, 200);";
+    for (size_t n = 0; n < ids.size(); ++n) {
+      sql +=
+          "INSERT INTO trials (id, canonical_json, model, task, regularizer, lambda, zeta,"
+          " batch_size, epochs, seed, learning_rate, created_at, queue_order) VALUES ('" +
+          ids[n] + "', '{}', 'bert', 'sst2', 'baseline', 0, 0, 32, 4, " + std::to_string(n) +
+          ", 1e-5, 100, " + std::to_string(n + 1) + ");";
+    }
+    sql += "INSERT INTO sweep_trials VALUES ('e', '" + ids[0] + "', 0), ('e', '" + ids[1] +
+           "', 1), ('l', '" + ids[1] + "', 0), ('l', '" + ids[2] + "', 1);";
+    ASSERT_EQ(raw.Exec(sql), "");
+  }
+  std::unique_ptr<Store> store = OpenStore(path);
+  ASSERT_NE(store, nullptr);
+  RawDb raw(path);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM trials WHERE gradient_accumulation_steps IS NULL"), 3);
+  const LeasePolicy policy;
+  std::vector<int64_t> accumulation;
+  ASSERT_TRUE(store->RegisterWorker("w", "h").ok());
+  for (int i = 0; i < 3; ++i) {
+    const absl::StatusOr<std::optional<Lease>> lease = store->LeaseTrial("w", 1, policy);
+    ASSERT_TRUE(lease.ok() && lease->has_value()) << lease.status();
+    EXPECT_EQ((*lease)->trial_id, ids[i]);
+    EXPECT_EQ((*lease)->ranks_per_trial, 1);
+    accumulation.push_back((*lease)->gradient_accumulation_steps);
+    if (i == 0) {
+      // The first lease filled the column for the first sweep's trials, and no other.
+      EXPECT_EQ(raw.Column("SELECT coalesce(gradient_accumulation_steps, 'null') FROM trials "
+                           "ORDER BY queue_order"),
+                (std::vector<std::string>{"2", "2", "null"}));
+    }
+  }
+  // Seed 1 takes the first sweep's value, as its lease took that sweep's YAML before.
+  EXPECT_EQ(accumulation, (std::vector<int64_t>{2, 2, 4}));
 }
 
 TEST(StoreOpen, ReadOnlyOpenOfAnOlderSchemaIsFailedPrecondition) {

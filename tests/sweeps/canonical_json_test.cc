@@ -1,0 +1,133 @@
+// A trial read back from its canonical JSON (sweeps::TrialFromCanonicalJson): how a worker group
+// reads a leased trial. The references are the digests computed outside istar (trial_id_test.cc)
+// and every trial of every example sweep.
+#include <filesystem>
+#include <string>
+
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sweeps/sweep.h"
+
+namespace istar::sweeps {
+namespace {
+
+using ::testing::HasSubstr;
+
+// trial_id_test.cc's istar trial; its id was computed with sha256sum.
+constexpr char kIStarJson[] =
+    R"({"batch_size":32,"epochs":4,"eval_every_steps":0,"format":1,"isotropy_every_steps":50,)"
+    R"("lambda":-5.0,"learning_rate":1e-05,"max_seq_length":256,"model":"bert",)"
+    R"("model_path":"/ckpt/bert","precision":"fp32","regularizer":"istar",)"
+    R"("regularizer_layers":[],"seed":0,"shrinkage_points":250000,"task":"sst2",)"
+    R"("task_path":"/data/sst2","warmup_ratio":0.0,"weight_decay":0.0,"zeta":0.2})";
+constexpr char kIStarId[] = "6022d85f081ab84dc96a278b82bb79bb6755bcf3852d313a9ffa70e5d9c7fd2d";
+
+// The message of TrialFromCanonicalJson's error for `json` (under kIStarId), which must be
+// InvalidArgument.
+std::string ErrorOf(const std::string& json, const std::string& id = kIStarId) {
+  const absl::StatusOr<TrialSpec> trial = TrialFromCanonicalJson(id, json);
+  if (trial.ok()) return "OK";
+  EXPECT_EQ(trial.status().code(), absl::StatusCode::kInvalidArgument) << trial.status();
+  return std::string(trial.status().message());
+}
+
+TEST(TrialFromCanonicalJson, ReadsEverySettingOfAPublishedConfiguration) {
+  const absl::StatusOr<TrialSpec> trial = TrialFromCanonicalJson(kIStarId, kIStarJson);
+  ASSERT_TRUE(trial.ok()) << trial.status();
+  EXPECT_EQ(trial->id, kIStarId);
+  EXPECT_EQ(trial->canonical_json, kIStarJson);
+  EXPECT_EQ(trial->model, "bert");
+  EXPECT_EQ(trial->model_path, "/ckpt/bert");
+  EXPECT_EQ(trial->task, "sst2");
+  EXPECT_EQ(trial->task_path, "/data/sst2");
+  EXPECT_EQ(trial->regularizer, "istar");
+  EXPECT_EQ(trial->lambda, -5.0);
+  EXPECT_EQ(trial->zeta, 0.2);
+  EXPECT_TRUE(trial->parameters.empty());
+  EXPECT_EQ(trial->batch_size, 32);
+  EXPECT_EQ(trial->epochs, 4);
+  EXPECT_EQ(trial->seed, 0);
+  EXPECT_EQ(trial->learning_rate, 1e-5);
+  EXPECT_EQ(trial->training.max_seq_length, 256);
+  EXPECT_EQ(trial->training.precision, "fp32");
+  EXPECT_EQ(trial->training.isotropy_every_steps, 50);
+  EXPECT_EQ(trial->training.shrinkage_points, 250000);
+  EXPECT_TRUE(trial->training.regularizer_layers.empty());
+  // Outside the identity: the defaults, for the lease to set.
+  EXPECT_EQ(trial->training.ranks_per_trial, 1);
+  EXPECT_EQ(trial->training.gradient_accumulation_steps, 1);
+}
+
+// Every trial of every example sweep (all regularizers and tasks of the catalogue that the
+// examples use) comes back as the trial the expansion made.
+TEST(TrialFromCanonicalJson, ReturnsEveryExampleTrialAsExpanded) {
+  const std::filesystem::path examples = std::filesystem::path(ISTAR_SOURCE_DIR) / "examples";
+  int64_t trials = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(examples)) {
+    if (entry.path().extension() != ".yaml") continue;
+    const absl::StatusOr<SweepSpec> sweep = LoadSweepFile(entry.path().string());
+    ASSERT_TRUE(sweep.ok()) << sweep.status();
+    for (const TrialSpec& expanded : sweep->trials) {
+      const absl::StatusOr<TrialSpec> read =
+          TrialFromCanonicalJson(expanded.id, expanded.canonical_json);
+      ASSERT_TRUE(read.ok()) << entry.path() << ": " << read.status();
+      EXPECT_EQ(read->model_path, expanded.model_path);
+      EXPECT_EQ(read->task_path, expanded.task_path);
+      EXPECT_EQ(read->regularizer, expanded.regularizer);
+      EXPECT_EQ(read->lambda, expanded.lambda);
+      EXPECT_EQ(read->zeta, expanded.zeta);
+      EXPECT_EQ(read->parameters, expanded.parameters);
+      EXPECT_EQ(read->learning_rate, expanded.learning_rate);
+      EXPECT_EQ(read->training.warmup_ratio, expanded.training.warmup_ratio);
+      EXPECT_EQ(read->training.regularizer_layers, expanded.training.regularizer_layers);
+      ++trials;
+    }
+  }
+  EXPECT_GT(trials, 1000);
+}
+
+TEST(TrialFromCanonicalJson, RefusesAnotherTrialsId) {
+  std::string other(kIStarId);
+  other[0] = other[0] == '0' ? '1' : '0';
+  EXPECT_THAT(ErrorOf(kIStarJson, other),
+              HasSubstr("its SHA-256 is 6022d85f081a, not the trial id"));
+}
+
+TEST(TrialFromCanonicalJson, NamesAMissingOrMistypedKey) {
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("seed":0,)", ""}})),
+              HasSubstr("missing key 'seed'"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("seed":0,)", R"("seed":"0",)"}})),
+              HasSubstr("key 'seed' has the wrong type (string)"));
+  // zeta is a parameter of istar's catalogue row.
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"(,"zeta":0.2)", ""}})),
+              HasSubstr("missing key 'zeta'"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("regularizer_layers":[])",
+                                                        R"("regularizer_layers":[1.5])"}})),
+              HasSubstr("regularizer_layers holds a value that is not an integer"));
+}
+
+TEST(TrialFromCanonicalJson, RefusesTextThatIsNotCanonical) {
+  // An extra key, a parameter istar does not have, an integer where a double belongs, spaces.
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("seed":0,)", R"("seed":0,"x":1,)"}})),
+              HasSubstr("not in canonical form"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("epochs":4,)", R"("epochs":4,"gamma":1.0,)"}})),
+              HasSubstr("not in canonical form"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("lambda":-5.0)", R"("lambda":-5)"}})),
+              HasSubstr("not in canonical form"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("seed":0,)", R"("seed": 0,)"}})),
+              HasSubstr("not in canonical form"));
+}
+
+TEST(TrialFromCanonicalJson, RefusesAnotherFormatOrAnUnknownRegularizer) {
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("format":1)", R"("format":2)"}})),
+              HasSubstr("format 2, but this istar reads format 1"));
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("regularizer":"istar")", R"("regularizer":"x")"}})),
+      HasSubstr("unknown regularizer 'x'"));
+  EXPECT_THAT(ErrorOf("[1,2]"), HasSubstr("not a JSON object"));
+  EXPECT_THAT(ErrorOf("{\"format\":1"), HasSubstr("not a JSON object"));
+}
+
+}  // namespace
+}  // namespace istar::sweeps
