@@ -10,6 +10,17 @@
 
 namespace istar::sweeps::testing {
 
+// An istar trial's canonical configuration and its id, computed outside istar with
+//   printf '%s' '<the literal>' | sha256sum
+inline constexpr char kIStarJson[] =
+    R"({"batch_size":32,"epochs":4,"eval_every_steps":0,"format":1,"isotropy_every_steps":50,)"
+    R"("lambda":-5.0,"learning_rate":1e-05,"max_seq_length":256,"model":"bert",)"
+    R"("model_path":"/ckpt/bert","precision":"fp32","regularizer":"istar",)"
+    R"("regularizer_layers":[],"seed":0,"shrinkage_points":250000,"task":"sst2",)"
+    R"("task_path":"/data/sst2","warmup_ratio":0.0,"weight_decay":0.0,"zeta":0.2})";
+inline constexpr char kIStarId[] =
+    "6022d85f081ab84dc96a278b82bb79bb6755bcf3852d313a9ffa70e5d9c7fd2d";
+
 // The message of the error ParseSweep returns for `yaml` (named sweep.yaml), or "OK" if it
 // returns a sweep; an error of another code than InvalidArgument is reported as a failure.
 inline std::string ErrorOf(const std::string& yaml) {

@@ -14,19 +14,14 @@ namespace istar::sweeps {
 namespace {
 
 using ::istar::sweeps::testing::Ids;
+using ::istar::sweeps::testing::kIStarId;
+using ::istar::sweeps::testing::kIStarJson;
 using ::istar::sweeps::testing::Parse;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 // The digests below were computed outside istar, with
 //   printf '%s' '<the canonical JSON literal>' | sha256sum
-constexpr char kIStarJson[] =
-    R"({"batch_size":32,"epochs":4,"eval_every_steps":0,"format":1,"isotropy_every_steps":50,)"
-    R"("lambda":-5.0,"learning_rate":1e-05,"max_seq_length":256,"model":"bert",)"
-    R"("model_path":"/ckpt/bert","precision":"fp32","regularizer":"istar",)"
-    R"("regularizer_layers":[],"seed":0,"shrinkage_points":250000,"task":"sst2",)"
-    R"("task_path":"/data/sst2","warmup_ratio":0.0,"weight_decay":0.0,"zeta":0.2})";
-constexpr char kIStarId[] = "6022d85f081ab84dc96a278b82bb79bb6755bcf3852d313a9ffa70e5d9c7fd2d";
 
 constexpr char kBaselineJson[] =
     R"({"batch_size":16,"epochs":1,"eval_every_steps":0,"format":1,"isotropy_every_steps":50,)"
