@@ -1,5 +1,6 @@
 // The training loop of one trial (docs/training.md). The header is LibTorch-free so that
-// trainer.cc, the one LibTorch boundary of RunTrial, stays cheap to compile; loop.cc holds the
+// trainer.cc, the one LibTorch boundary of RunTrial, stays cheap to compile; loop.cc and the
+// pieces it coordinates (trial_data.h, step_runner.h, trial_checkpoints.h, trial_log.h) hold the
 // LibTorch code and may throw c10::Error from any method.
 #ifndef ISTAR_TRAINER_INTERNAL_LOOP_H_
 #define ISTAR_TRAINER_INTERNAL_LOOP_H_
