@@ -74,6 +74,13 @@ absl::StatusOr<internal::SweepDocument> ReadYaml(const std::string& yaml,
 
 }  // namespace
 
+std::optional<LrSchedule> ParseLrSchedule(std::string_view name) {
+  for (const LrSchedule schedule : {LrSchedule::kLinear, LrSchedule::kConstant}) {
+    if (name == LrScheduleName(schedule)) return schedule;
+  }
+  return std::nullopt;
+}
+
 std::optional<double> TrialSpec::Parameter(const std::string& name) const {
   const catalog::RegularizerSpec* spec = catalog::FindRegularizer(regularizer);
   if (spec == nullptr || spec->FindParameter(name) == nullptr) return std::nullopt;

@@ -36,6 +36,26 @@ namespace istar::sweeps {
 // The regularizers and tasks a sweep may name are the rows of the catalogues (catalog/catalog.h):
 // a regularizer's hyperparameters are the axes of its entry in `grid.regularizers`.
 
+// How the learning rate moves over a trial's steps (docs/training.md, "Optimizer and schedule").
+enum class LrSchedule {
+  kLinear,    // "linear": linear warmup, then linear decay to 0 at the last step
+  kConstant,  // "constant": linear warmup, then the grid's learning_rate until the end
+};
+
+// The name a sweep file and the canonical configuration give `schedule`: "linear", "constant".
+constexpr std::string_view LrScheduleName(LrSchedule schedule) {
+  switch (schedule) {
+    case LrSchedule::kLinear:
+      return "linear";
+    case LrSchedule::kConstant:
+      return "constant";
+  }
+  return "";  // not reached: every value is named above
+}
+
+// The schedule named `name` (as LrScheduleName gives it), or nullopt for an unknown name.
+std::optional<LrSchedule> ParseLrSchedule(std::string_view name);
+
 // Settings fixed for every trial of a sweep: the `training:` section of the file. Every field has
 // the default used when the file leaves it out.
 struct TrainingSettings {
@@ -53,6 +73,9 @@ struct TrainingSettings {
   int64_t gradient_accumulation_steps = 1;  // micro-batches per optimizer step on each rank, >= 1;
                                             // not part of a trial's identity (the regularizer
                                             // still sees the whole step's points)
+  LrSchedule lr_schedule = LrSchedule::kLinear;  // the learning rate after warmup
+  std::optional<double> max_grad_norm = 1.0;     // the global gradient norm clipped to before
+                                                 // each step, > 0; nullopt ("off"): no clipping
 };
 
 // How `istar run --launcher slurm` submits the sweep's worker groups: the file's `launch: slurm:`

@@ -3,6 +3,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include <optional>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
 #include "base/status_macros.h"
@@ -45,6 +48,20 @@ std::string CanonicalEncoder::Json(const TrialSpec& trial) {
   config["isotropy_every_steps"] = training.isotropy_every_steps;
   config["regularizer_layers"] = training.regularizer_layers;
   config["shrinkage_points"] = training.shrinkage_points;
+  // Present only when not the default: see Note [Canonical trial configuration].
+  static const TrainingSettings kDefaults;
+  if (training.lr_schedule == kDefaults.lr_schedule) {
+    config.erase("lr_schedule");
+  } else {
+    config["lr_schedule"] = std::string(LrScheduleName(training.lr_schedule));
+  }
+  if (training.max_grad_norm == kDefaults.max_grad_norm) {
+    config.erase("max_grad_norm");
+  } else if (training.max_grad_norm.has_value()) {
+    config["max_grad_norm"] = Normalized(*training.max_grad_norm);
+  } else {
+    config["max_grad_norm"] = kMaxGradNormOff;
+  }
   // Present only for the regularizers that have them: see Note [Canonical trial configuration].
   for (const std::string& key : parameter_keys_) config.erase(key);
   parameter_keys_.clear();
@@ -94,10 +111,11 @@ namespace {
 // Note [A trial from its canonical JSON]
 // A leased trial travels as its canonical JSON (and the two settings outside its identity), not
 // as the sweep file that every rank would re-expand. Reading it back is strict: every key of the
-// layout must be there with its JSON type, nothing else may be, and re-encoding the result must
-// give back the same text, whose SHA-256 must be the trial's id. So a configuration that was
-// hand-edited, truncated, written by a newer layout (`format`), or paired with another trial's
-// id is refused, never trained as something else.
+// layout must be there with its JSON type (lr_schedule and max_grad_norm only when not their
+// defaults: Note [Canonical trial configuration] in canonical.h), nothing else may be, and
+// re-encoding the result must give back the same text, whose SHA-256 must be the trial's id. So
+// a configuration that was hand-edited, truncated, written by a newer layout (`format`), or
+// paired with another trial's id is refused, never trained as something else.
 
 // A field of the JSON object, or InvalidArgument naming it.
 absl::StatusOr<const nlohmann::json*> Field(const nlohmann::json& object, const char* key,
@@ -180,6 +198,29 @@ absl::StatusOr<TrialSpec> TrialFromCanonicalJson(std::string_view trial_id,
   ISTAR_ASSIGN_OR_RETURN(training.eval_every_steps, IntField(object, "eval_every_steps"));
   ISTAR_ASSIGN_OR_RETURN(training.isotropy_every_steps, IntField(object, "isotropy_every_steps"));
   ISTAR_ASSIGN_OR_RETURN(training.shrinkage_points, IntField(object, "shrinkage_points"));
+  // Written only when not their defaults (Note [Canonical trial configuration]); one written with
+  // its default fails the re-encoding check below.
+  if (object.contains("lr_schedule")) {
+    ISTAR_ASSIGN_OR_RETURN(const std::string name, StringField(object, "lr_schedule"));
+    const std::optional<LrSchedule> schedule = ParseLrSchedule(name);
+    if (!schedule.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("canonical configuration: unknown lr_schedule '", name,
+                       "': use an istar of the coordinator's version"));
+    }
+    training.lr_schedule = *schedule;
+  }
+  if (const auto it = object.find("max_grad_norm"); it != object.end()) {
+    if (it->is_string() && it->get<std::string>() == internal::kMaxGradNormOff) {
+      training.max_grad_norm = std::nullopt;
+    } else if (it->is_number() && it->get<double>() > 0.0) {
+      training.max_grad_norm = it->get<double>();
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "canonical configuration: key 'max_grad_norm' is neither a number > 0 nor \"",
+          internal::kMaxGradNormOff, "\" (", it->dump(), ")"));
+    }
+  }
   ISTAR_ASSIGN_OR_RETURN(const nlohmann::json* layers,
                          Field(object, "regularizer_layers", nlohmann::json::value_t::array));
   for (const nlohmann::json& layer : *layers) {

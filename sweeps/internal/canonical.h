@@ -20,6 +20,15 @@
 //     ranks_per_trial (batch_size is global over ranks, so R ranks compute the same trial) and
 //     gradient_accumulation_steps (micro-batches compute the same step, the regularizer over
 //     the whole step's points: trainer/step.h).
+//   - lr_schedule and max_grad_norm, added after ids had been recorded, are written only when
+//     they differ from their defaults (linear; 1.0, the schedule and clipping every trial had
+//     before they were settings): "lr_schedule":"constant", "max_grad_norm":0.5 or
+//     "max_grad_norm":"off". So every trial that keeps the defaults has the id it always had, and
+//     the layout stays format 1. A trial that sets them is refused by an older istar's reader
+//     (an unknown key) rather than trained with the defaults. TrialFromCanonicalJson accepts the
+//     keys when present and, since re-encoding must reproduce the text, refuses them written
+//     with their default values (`"lr_schedule":"linear"`, `"max_grad_norm":1.0`), which no
+//     encoder writes.
 //   - format: 1, the version of this layout.
 // Not the sweep's name: a trial shared by two sweeps is one trial. Keys are sorted and there is no
 // whitespace (nlohmann::json's std::map object and dump()). Numbers keep their type: integers are
@@ -41,6 +50,9 @@
 namespace istar::sweeps::internal {
 
 inline constexpr int kCanonicalFormat = 1;
+
+// The value of `max_grad_norm` for a trial without gradient clipping (as in the sweep file).
+inline constexpr char kMaxGradNormOff[] = "off";
 
 // Writes trials' canonical configurations. It keeps one JSON object and overwrites its fields for
 // each trial: building a fresh nlohmann::json object per trial made it the largest cost of

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "base/check.h"
 #include "base/status_macros.h"
 #include "catalog/catalog.h"
+#include "sweeps/internal/canonical.h"
 
 namespace istar::sweeps::internal {
 namespace {
@@ -18,8 +20,11 @@ constexpr std::string_view kTrainingKeys[] = {"max_seq_length",     "warmup_rati
                                               "weight_decay",       "precision",
                                               "eval_every_steps",   "isotropy_every_steps",
                                               "regularizer_layers", "shrinkage_points",
-                                              "ranks_per_trial",    "gradient_accumulation_steps"};
+                                              "ranks_per_trial",    "gradient_accumulation_steps",
+                                              "lr_schedule",        "max_grad_norm"};
 constexpr std::string_view kPrecisions[] = {"fp32", "bf16", "fp16"};
+constexpr std::string_view kLrSchedules[] = {LrScheduleName(LrSchedule::kLinear),
+                                             LrScheduleName(LrSchedule::kConstant)};
 constexpr std::string_view kSampleKeys[] = {"count", "seed"};
 
 // `models:` or `tasks:`: a non-empty map from names to folders. Task names must be known tasks.
@@ -72,6 +77,27 @@ absl::StatusOr<std::string> ReadPrecision(const Reader& reader, const Field& fie
                                           DescribeNode(field.node)));
 }
 
+absl::StatusOr<LrSchedule> ReadLrSchedule(const Reader& reader, const Field& field) {
+  ISTAR_ASSIGN_OR_RETURN(const std::string name, reader.String(field, /*non_empty=*/false));
+  if (const std::optional<LrSchedule> schedule = ParseLrSchedule(name)) return *schedule;
+  return reader.Error(field, absl::StrCat("expected one of ", JoinNames(kLrSchedules), ", got ",
+                                          DescribeNode(field.node)));
+}
+
+// `max_grad_norm`: a number > 0, or `off` (no clipping; quoted or not, since YAML 1.1 would read
+// a plain off as a boolean and some emitters quote it).
+absl::StatusOr<std::optional<double>> ReadMaxGradNorm(const Reader& reader, const Field& field) {
+  if (field.node.IsScalar() && field.node.Scalar() == kMaxGradNormOff) {
+    return std::optional<double>();
+  }
+  const absl::StatusOr<double> number = reader.Double(field, kAnyNumber);
+  if (number.ok() && kPositive.Contains(*number)) return std::optional<double>(*number);
+  // A number out of range is shown as written, as Reader::Double does.
+  const std::string got = number.ok() ? field.node.Scalar() : DescribeNode(field.node);
+  return reader.Error(field, absl::StrCat("expected ", kPositive.Describe(/*integer=*/false),
+                                          " or ", kMaxGradNormOff, ", got ", got));
+}
+
 absl::Status ReadTrainingField(const Reader& reader, const MapEntry& entry,
                                TrainingSettings& training) {
   const std::string& key = entry.key;
@@ -90,6 +116,8 @@ absl::Status ReadTrainingField(const Reader& reader, const MapEntry& entry,
   if (key == "gradient_accumulation_steps") {
     return Store(reader.Int(value, kAtLeastOne), t.gradient_accumulation_steps);
   }
+  if (key == "lr_schedule") return Store(ReadLrSchedule(reader, value), t.lr_schedule);
+  if (key == "max_grad_norm") return Store(ReadMaxGradNorm(reader, value), t.max_grad_norm);
   ISTAR_CHECK(key == "ranks_per_trial") << "training key '" << key << "' passed Map() unread";
   return Store(reader.Int(value, kAtLeastOne), t.ranks_per_trial);
 }

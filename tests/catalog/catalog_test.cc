@@ -74,7 +74,9 @@ TEST(RegularizerCatalogue, ParameterNamesDoNotCollideWithTheTrialsOtherKeys) {
                                                  "eval_every_steps",
                                                  "isotropy_every_steps",
                                                  "regularizer_layers",
-                                                 "shrinkage_points"};
+                                                 "shrinkage_points",
+                                                 "lr_schedule",
+                                                 "max_grad_norm"};
   for (const RegularizerSpec& spec : Regularizers()) {
     std::set<std::string_view> seen;
     for (const ParameterSpec& parameter : spec.parameters) {

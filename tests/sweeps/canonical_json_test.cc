@@ -2,8 +2,10 @@
 // reads a leased trial. The references are the digests computed outside istar (trial_id_test.cc)
 // and every trial of every example sweep.
 #include <filesystem>
+#include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -13,8 +15,13 @@
 namespace istar::sweeps {
 namespace {
 
+using ::istar::sweeps::testing::kClippedAtHalfId;
+using ::istar::sweeps::testing::kClippedAtHalfJson;
+using ::istar::sweeps::testing::kConstantUnclippedId;
+using ::istar::sweeps::testing::kConstantUnclippedJson;
 using ::istar::sweeps::testing::kIStarId;
 using ::istar::sweeps::testing::kIStarJson;
+using ::istar::sweeps::testing::Parse;
 using ::testing::HasSubstr;
 
 // The message of TrialFromCanonicalJson's error for `json` (under kIStarId), which must be
@@ -79,6 +86,87 @@ TEST(TrialFromCanonicalJson, ReturnsEveryExampleTrialAsExpanded) {
     }
   }
   EXPECT_GT(trials, 1000);
+}
+
+// Note [Canonical trial configuration]: lr_schedule and max_grad_norm are read when present.
+TEST(TrialFromCanonicalJson, ReadsAScheduleAndClippingOtherThanTheDefaults) {
+  const absl::StatusOr<TrialSpec> published =
+      TrialFromCanonicalJson(kConstantUnclippedId, kConstantUnclippedJson);
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(published->canonical_json, kConstantUnclippedJson);
+  EXPECT_EQ(published->training.lr_schedule, LrSchedule::kConstant);
+  EXPECT_EQ(published->training.max_grad_norm, std::nullopt);
+  EXPECT_EQ(published->lambda, -5.0);
+
+  const absl::StatusOr<TrialSpec> half =
+      TrialFromCanonicalJson(kClippedAtHalfId, kClippedAtHalfJson);
+  ASSERT_TRUE(half.ok()) << half.status();
+  EXPECT_EQ(half->training.lr_schedule, LrSchedule::kLinear);
+  EXPECT_EQ(half->training.max_grad_norm, 0.5);
+
+  // Without the keys: the defaults.
+  const absl::StatusOr<TrialSpec> defaults = TrialFromCanonicalJson(kIStarId, kIStarJson);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->training.lr_schedule, LrSchedule::kLinear);
+  EXPECT_EQ(defaults->training.max_grad_norm, 1.0);
+}
+
+// A sweep's trials of every schedule and clipping come back as expanded.
+TEST(TrialFromCanonicalJson, ReturnsTrialsOfEveryScheduleAndClippingAsExpanded) {
+  for (const char* training :
+       {"{lr_schedule: constant}", "{max_grad_norm: off}", "{max_grad_norm: 3}",
+        "{lr_schedule: constant, max_grad_norm: 0.25, warmup_ratio: 0.1}", "{}"}) {
+    SCOPED_TRACE(training);
+    const SweepSpec sweep =
+        Parse(absl::StrCat("name: n\nmodels: {m: /m}\ntasks: {sst2: /s}\ntraining: ", training,
+                           "\ngrid: {regularizers: [baseline, {cosreg: {lambda: [1]}}]}\n"));
+    ASSERT_EQ(sweep.trials.size(), 2u);
+    for (const TrialSpec& expanded : sweep.trials) {
+      const absl::StatusOr<TrialSpec> read =
+          TrialFromCanonicalJson(expanded.id, expanded.canonical_json);
+      ASSERT_TRUE(read.ok()) << read.status();
+      EXPECT_EQ(read->training.lr_schedule, expanded.training.lr_schedule);
+      EXPECT_EQ(read->training.max_grad_norm, expanded.training.max_grad_norm);
+      EXPECT_EQ(read->training.warmup_ratio, expanded.training.warmup_ratio);
+    }
+  }
+}
+
+TEST(TrialFromCanonicalJson, RefusesTheScheduleOrClippingWrittenWithItsDefault) {
+  // No encoder writes them with their defaults, so they do not re-encode to themselves (which is
+  // checked before the id).
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(
+          kIStarJson, {{R"("max_seq_length")", R"("lr_schedule":"linear","max_seq_length")"}})),
+      HasSubstr("not in canonical form"));
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(
+          kIStarJson, {{R"("max_seq_length")", R"("max_grad_norm":1.0,"max_seq_length")"}})),
+      HasSubstr("not in canonical form"));
+  // A value that prints differently: an integer where a double belongs.
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kClippedAtHalfJson,
+                                          {{R"("max_grad_norm":0.5)", R"("max_grad_norm":2)"}}),
+                      kClippedAtHalfId),
+              HasSubstr("not in canonical form"));
+}
+
+TEST(TrialFromCanonicalJson, NamesABadScheduleOrClipping) {
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(kConstantUnclippedJson, {{R"("constant")", R"("cosine")"}}),
+              kConstantUnclippedId),
+      HasSubstr("unknown lr_schedule 'cosine'"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kConstantUnclippedJson,
+                                          {{R"("lr_schedule":"constant")", R"("lr_schedule":1)"}}),
+                      kConstantUnclippedId),
+              HasSubstr("key 'lr_schedule' has the wrong type (number)"));
+  for (const char* bad : {R"("none")", "0.0", "-1.0", "null", "[1.0]", "true"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kConstantUnclippedJson,
+                                            {{R"("max_grad_norm":"off")",
+                                              absl::StrCat(R"("max_grad_norm":)", bad)}}),
+                        kConstantUnclippedId),
+                HasSubstr("key 'max_grad_norm' is neither a number > 0 nor \"off\""));
+  }
 }
 
 TEST(TrialFromCanonicalJson, RefusesAnotherTrialsId) {

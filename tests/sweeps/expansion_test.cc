@@ -1,9 +1,11 @@
 // Grid expansion: how many trials, in which order, with which settings.
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sweeps/sweep.h"
@@ -161,6 +163,8 @@ grid: {regularizers: [baseline]}
   EXPECT_EQ(sweep.training.precision, "fp32");
   EXPECT_TRUE(sweep.training.regularizer_layers.empty());
   EXPECT_EQ(sweep.training.ranks_per_trial, 1);
+  EXPECT_EQ(sweep.training.lr_schedule, LrSchedule::kLinear);
+  EXPECT_EQ(sweep.training.max_grad_norm, 1.0);
 }
 
 TEST(TrialExpansion, DuplicateTrialsAreKeptOnceAtTheirFirstPosition) {
@@ -201,6 +205,8 @@ training:
   regularizer_layers: [12, 1, 6]
   shrinkage_points: 1000
   ranks_per_trial: 4
+  lr_schedule: constant
+  max_grad_norm: 0.5
 grid:
   batch_size: 16        # a single value needs no brackets
   regularizers: [baseline]
@@ -230,7 +236,30 @@ TEST(TrialExpansion, SettingsPathsAndSourceAreCopiedIntoTheSpec) {
     EXPECT_THAT(training->regularizer_layers, ElementsAre(1, 6, 12));  // sorted
     EXPECT_EQ(training->shrinkage_points, 1000);
     EXPECT_EQ(training->ranks_per_trial, 4);
+    EXPECT_EQ(training->lr_schedule, LrSchedule::kConstant);
+    EXPECT_EQ(training->max_grad_norm, 0.5);
   }
+}
+
+TEST(TrialExpansion, MaxGradNormOffMeansNoClippingQuotedOrNot) {
+  for (const char* off : {"off", "'off'", "\"off\""}) {
+    SCOPED_TRACE(off);
+    const SweepSpec sweep = Parse(
+        absl::StrCat("name: n\nmodels: {m: /m}\ntasks: {sst2: /s}\ntraining: {max_grad_norm: ", off,
+                     "}\ngrid: {regularizers: [baseline]}\n"));
+    ASSERT_EQ(sweep.trials.size(), 1u);
+    EXPECT_EQ(sweep.trials[0].training.max_grad_norm, std::nullopt);
+  }
+}
+
+TEST(LrScheduleName, NamesEveryScheduleAndParsesItBack) {
+  for (const LrSchedule schedule : {LrSchedule::kLinear, LrSchedule::kConstant}) {
+    EXPECT_EQ(ParseLrSchedule(LrScheduleName(schedule)), schedule);
+  }
+  EXPECT_EQ(LrScheduleName(LrSchedule::kLinear), "linear");
+  EXPECT_EQ(LrScheduleName(LrSchedule::kConstant), "constant");
+  EXPECT_EQ(ParseLrSchedule("Constant"), std::nullopt);
+  EXPECT_EQ(ParseLrSchedule(""), std::nullopt);
 }
 
 }  // namespace

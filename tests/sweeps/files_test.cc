@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,39 @@ TEST(LoadSweepFile, ReadsTheFileAndNamesItInErrors) {
   EXPECT_EQ(invalid.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(invalid.status().message()),
               StartsWith(bad.path() + ":4:22: grid.regularizers: "));
+}
+
+// `--set training.lr_schedule=constant`, `--set training.max_grad_norm=off`: the overrides edit the
+// YAML, which is re-emitted and parsed as a file would be.
+TEST(LoadSweepText, OverridesSetTheScheduleAndClipping) {
+  const TempFile file(
+      "name: o\nmodels: {m: /m}\ntasks: {sst2: /s}\ntraining: {max_grad_norm: 2}\n"
+      "grid: {regularizers: [baseline]}\n");
+  const std::vector<std::string> published = {"training.lr_schedule=constant",
+                                              "training.max_grad_norm=off"};
+  const absl::StatusOr<std::string> text = LoadSweepText(file.path(), published);
+  ASSERT_TRUE(text.ok()) << text.status();
+  const absl::StatusOr<SweepSpec> sweep = ParseSweep(*text, file.path());
+  ASSERT_TRUE(sweep.ok()) << sweep.status() << "\n" << *text;
+  ASSERT_EQ(sweep->trials.size(), 1u);
+  EXPECT_EQ(sweep->trials[0].training.lr_schedule, LrSchedule::kConstant);
+  EXPECT_EQ(sweep->trials[0].training.max_grad_norm, std::nullopt);
+
+  const std::vector<std::string> half = {"training.max_grad_norm=0.5"};
+  const absl::StatusOr<std::string> half_text = LoadSweepText(file.path(), half);
+  ASSERT_TRUE(half_text.ok()) << half_text.status();
+  const absl::StatusOr<SweepSpec> half_sweep = ParseSweep(*half_text, file.path());
+  ASSERT_TRUE(half_sweep.ok()) << half_sweep.status();
+  EXPECT_EQ(half_sweep->trials.at(0).training.lr_schedule, LrSchedule::kLinear);
+  EXPECT_EQ(half_sweep->trials.at(0).training.max_grad_norm, 0.5);
+
+  const std::vector<std::string> bad = {"training.lr_schedule=cosine"};
+  const absl::StatusOr<std::string> bad_text = LoadSweepText(file.path(), bad);
+  ASSERT_TRUE(bad_text.ok()) << bad_text.status();
+  const absl::StatusOr<SweepSpec> refused = ParseSweep(*bad_text, file.path());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr("training.lr_schedule: expected one of linear, constant, got 'cosine'"));
 }
 
 TEST(ExampleSweeps, EveryExampleFileParses) {

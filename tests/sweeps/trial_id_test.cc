@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -14,6 +15,10 @@ namespace istar::sweeps {
 namespace {
 
 using ::istar::sweeps::testing::Ids;
+using ::istar::sweeps::testing::kClippedAtHalfId;
+using ::istar::sweeps::testing::kClippedAtHalfJson;
+using ::istar::sweeps::testing::kConstantUnclippedId;
+using ::istar::sweeps::testing::kConstantUnclippedJson;
 using ::istar::sweeps::testing::kIStarId;
 using ::istar::sweeps::testing::kIStarJson;
 using ::istar::sweeps::testing::Parse;
@@ -116,6 +121,36 @@ TEST(TrialId, IgnoresTheSweepNameRanksPerTrialAndGradientAccumulation) {
             kIStarId);
 }
 
+// Note [Canonical trial configuration]: lr_schedule and max_grad_norm came after ids had been
+// recorded, so their defaults, left out or written, leave the configuration and the id as they
+// were (the ids recorded before: kIStarId here, tests/sweeps/testdata/*.ids for the examples).
+TEST(TrialId, DefaultScheduleAndClippingWrittenOutKeepTheIdRecordedBeforeThem) {
+  for (const char* defaults : {"lr_schedule: linear", "max_grad_norm: 1.0", "max_grad_norm: 1",
+                               "lr_schedule: linear\n  max_grad_norm: 1e0"}) {
+    SCOPED_TRACE(defaults);
+    const SweepSpec sweep = Parse(
+        Replace(kBase, "ranks_per_trial: 1", absl::StrCat("ranks_per_trial: 1\n  ", defaults)));
+    ASSERT_EQ(sweep.trials.size(), 1u);
+    EXPECT_EQ(sweep.trials[0].canonical_json, kIStarJson);
+    EXPECT_EQ(sweep.trials[0].id, kIStarId);
+  }
+}
+
+TEST(TrialId, ScheduleAndClippingOtherThanTheDefaultsAreKeysOfTheConfiguration) {
+  const SweepSpec published =
+      Parse(Replace(kBase, "ranks_per_trial: 1",
+                    "ranks_per_trial: 1\n  lr_schedule: constant\n  max_grad_norm: off"));
+  ASSERT_EQ(published.trials.size(), 1u);
+  EXPECT_EQ(published.trials[0].canonical_json, kConstantUnclippedJson);
+  EXPECT_EQ(published.trials[0].id, kConstantUnclippedId);
+
+  const SweepSpec half =
+      Parse(Replace(kBase, "ranks_per_trial: 1", "ranks_per_trial: 1\n  max_grad_norm: 0.50"));
+  ASSERT_EQ(half.trials.size(), 1u);
+  EXPECT_EQ(half.trials[0].canonical_json, kClippedAtHalfJson);
+  EXPECT_EQ(half.trials[0].id, kClippedAtHalfId);
+}
+
 TEST(TrialId, IgnoresTheLaunchSection) {
   EXPECT_EQ(OnlyId(std::string(kBase) +
                    "launch:\n  slurm: {partition: gpu, time: '1-00:00:00', gpus_per_rank: 1}\n"),
@@ -143,6 +178,9 @@ TEST(TrialId, ChangesWithEveryResultAffectingSetting) {
       {"isotropy_every_steps: 50", "isotropy_every_steps: 10"},
       {"shrinkage_points: 250000", "shrinkage_points: 1000"},
       {"ranks_per_trial: 1", "ranks_per_trial: 1\n  regularizer_layers: [12]"},
+      {"ranks_per_trial: 1", "ranks_per_trial: 1\n  lr_schedule: constant"},
+      {"ranks_per_trial: 1", "ranks_per_trial: 1\n  max_grad_norm: off"},
+      {"ranks_per_trial: 1", "ranks_per_trial: 1\n  max_grad_norm: 2.0"},
   };
   std::set<std::string> ids = {kIStarId};
   for (const auto& [from, to] : changes) {

@@ -136,11 +136,28 @@ TEST(SweepValidation, TrainingSettingsAreCheckedAgainstTheirRanges) {
         "sweep.yaml:5:20: training.ranks_per_trial: expected an integer >= 1, got 0"},
        {"  gradient_accumulation_steps: 0",
         "sweep.yaml:5:32: training.gradient_accumulation_steps: expected an integer >= 1, got 0"},
+       {"  lr_schedule: cosine",
+        "sweep.yaml:5:16: training.lr_schedule: expected one of linear, constant, got 'cosine'"},
+       {"  lr_schedule: [constant]",
+        "sweep.yaml:5:16: training.lr_schedule: expected a string, got a list"},
+       {"  max_grad_norm: 0",
+        "sweep.yaml:5:18: training.max_grad_norm: expected a number > 0 or off, got 0"},
+       {"  max_grad_norm: -1.5",
+        "sweep.yaml:5:18: training.max_grad_norm: expected a number > 0 or off, got -1.5"},
+       {"  max_grad_norm: none",
+        "sweep.yaml:5:18: training.max_grad_norm: expected a number > 0 or off, got 'none'"},
+       {"  max_grad_norm: false",
+        "sweep.yaml:5:18: training.max_grad_norm: expected a number > 0 or off, got 'false'"},
+       {"  max_grad_norm: '1.0'",
+        "sweep.yaml:5:18: training.max_grad_norm: expected a number > 0 or off, got the quoted "
+        "string '1.0'"},
+       {"  max_grad_norm:",
+        "sweep.yaml:5:3: training.max_grad_norm: expected a number > 0 or off, got nothing"},
        {"  max_seq_len: 128",
         "sweep.yaml:5:3: training.max_seq_len: unknown key 'max_seq_len'; allowed keys are "
         "max_seq_length, warmup_ratio, weight_decay, precision, eval_every_steps, "
         "isotropy_every_steps, regularizer_layers, shrinkage_points, ranks_per_trial, "
-        "gradient_accumulation_steps"}});
+        "gradient_accumulation_steps, lr_schedule, max_grad_norm"}});
 }
 
 TEST(SweepValidation, SharedGridAxesAreCheckedValueByValue) {

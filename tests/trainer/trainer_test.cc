@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -77,16 +78,18 @@ class TrainerTest : public ::testing::Test {
     delete root_;
   }
 
-  // The one trial of a sweep with regularizer entry `regularizer` ("baseline", "istar: {...}").
+  // The one trial of a sweep with regularizer entry `regularizer` ("baseline", "istar: {...}");
+  // `training` adds lines to the training section ("  lr_schedule: constant\n").
   static sweeps::TrialSpec Trial(const std::string& regularizer, double lr = 2e-3,
-                                 int64_t epochs = 3, const std::string& task = "sst2") {
-    const std::string yaml =
-        absl::StrCat("name: test\nmodels:\n  tiny: ", (*root_ / "model").string(), "\ntasks:\n  ",
-                     task, ": ", (*root_ / task).string(),
-                     "\ntraining:\n  max_seq_length: 32\n  isotropy_every_steps: 10\n"
-                     "  shrinkage_points: 4000\ngrid:\n  batch_size: [32]\n  epochs: [",
-                     epochs, "]\n  learning_rate: [", lr, "]\n  seed: [1]\n  regularizers:\n    - ",
-                     regularizer, "\n");
+                                 int64_t epochs = 3, const std::string& task = "sst2",
+                                 const std::string& training = "") {
+    const std::string yaml = absl::StrCat(
+        "name: test\nmodels:\n  tiny: ", (*root_ / "model").string(), "\ntasks:\n  ", task, ": ",
+        (*root_ / task).string(),
+        "\ntraining:\n  max_seq_length: 32\n  isotropy_every_steps: 10\n"
+        "  shrinkage_points: 4000\n",
+        training, "grid:\n  batch_size: [32]\n  epochs: [", epochs, "]\n  learning_rate: [", lr,
+        "]\n  seed: [1]\n  regularizers:\n    - ", regularizer, "\n");
     absl::StatusOr<sweeps::SweepSpec> sweep = sweeps::ParseSweep(yaml, "test.yaml");
     EXPECT_TRUE(sweep.ok()) << sweep.status();
     return sweep->trials.at(0);
@@ -144,6 +147,46 @@ TEST_F(TrainerTest, LearnsDemoSentimentWellAboveChance) {
   }
   EXPECT_TRUE(has_validation);
   EXPECT_TRUE(has_lr);
+}
+
+// The learning rate each logged step used (rows `lr` of split train), by step.
+std::map<int64_t, double> LoggedLearningRates(const std::string& db_path,
+                                              const std::string& trial_id) {
+  std::map<int64_t, double> rates;
+  auto store = db::Store::Open(db_path);
+  EXPECT_TRUE(store.ok()) << store.status();
+  if (!store.ok()) return rates;
+  auto trajectories = (*store)->ExportTrajectories(trial_id);
+  EXPECT_TRUE(trajectories.ok()) << trajectories.status();
+  if (!trajectories.ok()) return rates;
+  for (const db::MetricRow& row : trajectories->metrics) {
+    if (row.split == "train" && row.name == "lr") rates[row.step] = row.value;
+  }
+  return rates;
+}
+
+// training.lr_schedule reaches the optimizer: with `constant` and no warmup (the published
+// protocol, here also without clipping) every step trains at the grid's rate; the default decays
+// linearly from it, (T - s) / T, over the T = 20 steps of one epoch.
+TEST_F(TrainerTest, TheScheduleOfTheTrainingSectionSetsEveryStepsLearningRate) {
+  const std::string db = Path("db");
+  const sweeps::TrialSpec constant =
+      Trial("baseline", 2e-3, 1, "sst2", "  lr_schedule: constant\n  max_grad_norm: off\n");
+  const sweeps::TrialSpec linear = Trial("baseline", 2e-3, 1);
+  for (const sweeps::TrialSpec* trial : {&constant, &linear}) {
+    absl::StatusOr<TrialResult> result = RunTrial(*trial, {.db_path = db, .progress = false});
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_EQ(result->status, TrialOutcome::kDone) << result->error;
+    ASSERT_EQ(result->steps, 20);
+  }
+  const std::map<int64_t, double> constant_rates = LoggedLearningRates(db, constant.id);
+  ASSERT_GE(constant_rates.size(), 2u);  // steps 0, 10 and the epoch's last, 19
+  for (const auto& [step, rate] : constant_rates) EXPECT_EQ(rate, 2e-3) << "step " << step;
+  const std::map<int64_t, double> linear_rates = LoggedLearningRates(db, linear.id);
+  ASSERT_GE(linear_rates.size(), 2u);
+  for (const auto& [step, rate] : linear_rates) {
+    EXPECT_DOUBLE_EQ(rate, 2e-3 * static_cast<double>(20 - step) / 20.0) << "step " << step;
+  }
 }
 
 TEST_F(TrainerTest, NegativeIStarLambdaLowersIsotropyAndPositiveRaisesIt) {

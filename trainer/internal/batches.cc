@@ -4,6 +4,8 @@
 #include <numeric>
 #include <random>
 
+#include "base/check.h"
+
 namespace istar::trainer::internal {
 
 // Note [Portable shuffle]: std::shuffle's algorithm is unspecified, so the same seed could give
@@ -65,6 +67,18 @@ double LinearScheduleFactor(int64_t step, int64_t warmup_steps, int64_t total_st
   const double left = static_cast<double>(total_steps - step);
   return std::max(0.0,
                   left / static_cast<double>(std::max<int64_t>(1, total_steps - warmup_steps)));
+}
+
+double LearningRateFactor(sweeps::LrSchedule schedule, int64_t step, int64_t warmup_steps,
+                          int64_t total_steps) {
+  switch (schedule) {
+    case sweeps::LrSchedule::kLinear:
+      return LinearScheduleFactor(step, warmup_steps, total_steps);
+    case sweeps::LrSchedule::kConstant:
+      return step < warmup_steps ? LinearScheduleFactor(step, warmup_steps, total_steps) : 1.0;
+  }
+  ISTAR_CHECK(false) << "unknown learning-rate schedule " << static_cast<int>(schedule);
+  return 0.0;
 }
 
 }  // namespace istar::trainer::internal

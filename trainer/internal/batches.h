@@ -1,5 +1,6 @@
 // Batching of task features (LibTorch-free): the order of an epoch's batches and the padding of
-// one batch into row-major id matrices. The trainer turns a HostBatch into tensors.
+// one batch into row-major id matrices. The trainer turns a HostBatch into tensors. Also the
+// learning-rate schedule, which like the batches' order is a function of the step alone.
 #ifndef ISTAR_TRAINER_INTERNAL_BATCHES_H_
 #define ISTAR_TRAINER_INTERNAL_BATCHES_H_
 
@@ -7,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "sweeps/sweep.h"
 #include "tasks/task.h"
 
 namespace istar::trainer::internal {
@@ -40,6 +42,13 @@ HostBatch Collate(std::span<const tasks::Feature> features, std::span<const int6
 // get_linear_schedule_with_warmup: the factor applied to the base learning rate for the step
 // that follows `step` steps already taken.
 double LinearScheduleFactor(int64_t step, int64_t warmup_steps, int64_t total_steps);
+
+// The factor of training.lr_schedule `schedule` for the step that follows `step` steps already
+// taken: kLinear is LinearScheduleFactor; kConstant the same linear warmup over `warmup_steps`,
+// then 1 until the end (transformers' get_constant_schedule_with_warmup; with no warmup steps, 1
+// throughout).
+double LearningRateFactor(sweeps::LrSchedule schedule, int64_t step, int64_t warmup_steps,
+                          int64_t total_steps);
 
 }  // namespace istar::trainer::internal
 

@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adamw.h>
 
 #include <algorithm>
@@ -16,47 +15,10 @@
 #include "trainer/autocast.h"
 #include "trainer/internal/batches.h"
 #include "trainer/internal/evaluate.h"
+#include "trainer/internal/optimizer.h"
 #include "trainer/internal/task_head.h"
 
 namespace istar::trainer::internal {
-namespace {
-
-// Note [Gradient clipping]: every step clips the global gradient norm to 1.0, as transformers'
-// Trainer does by default (max_grad_norm). It is a constant, not a sweep setting, because it
-// changes nothing for a healthy run and keeps a large negative I-STAR lambda from blowing up
-// the first steps.
-constexpr double kMaxGradNorm = 1.0;
-// AdamW's moments and epsilon, as the paper's published code sets them (docs/training.md,
-// "The loop").
-constexpr double kBeta1 = 0.9;
-constexpr double kBeta2 = 0.999;
-constexpr double kAdamEps = 1e-6;
-
-// LayerNorm weights and biases take no weight decay, as in transformers' examples. Parameter
-// names are Hugging Face's: "LayerNorm" (BERT, ALBERT), "*layer_norm" (DistilBERT, ALBERT).
-bool TakesWeightDecay(const std::string& name) {
-  const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-  return !bias && name.find("LayerNorm") == std::string::npos &&
-         name.find("layer_norm") == std::string::npos;
-}
-
-std::unique_ptr<torch::optim::AdamW> MakeOptimizer(torch::nn::Module& module, double lr,
-                                                   double weight_decay) {
-  std::vector<at::Tensor> decay;
-  std::vector<at::Tensor> no_decay;
-  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
-    (TakesWeightDecay(item.key()) ? decay : no_decay).push_back(item.value());
-  }
-  auto options = [&](double wd) {
-    return torch::optim::AdamWOptions(lr).betas({kBeta1, kBeta2}).eps(kAdamEps).weight_decay(wd);
-  };
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options(weight_decay)));
-  groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(options(0.0)));
-  return std::make_unique<torch::optim::AdamW>(std::move(groups), options(weight_decay));
-}
-
-}  // namespace
 
 StepRunner::StepRunner(TrialContext& ctx, const TrialData& data) : ctx_(ctx), data_(data) {}
 
@@ -202,13 +164,11 @@ absl::StatusOr<StepReport> StepRunner::Step(std::span<const int64_t> indices, bo
   if (!std::isfinite(total)) {
     return StepReport{.divergence = absl::StrCat("diverged: loss is ", total, " at step ", step)};
   }
-  const double lr =
-      ctx_.trial.learning_rate * LinearScheduleFactor(step, warmup_steps_, ctx_.total_steps);
-  for (torch::optim::OptimizerParamGroup& group : optimizer_->param_groups()) {
-    group.options().set_lr(lr);
-  }
-  torch::nn::utils::clip_grad_norm_(ctx_.model.model->module().parameters(), kMaxGradNorm);
-  optimizer_->step();
+  const sweeps::TrainingSettings& training = ctx_.trial.training;
+  const double lr = ctx_.trial.learning_rate *
+                    LearningRateFactor(training.lr_schedule, step, warmup_steps_, ctx_.total_steps);
+  TakeOptimizerStep(*optimizer_, ctx_.model.model->module().parameters(), lr,
+                    training.max_grad_norm);
   return StepReport{.loss = std::move(result.loss),
                     .total = total,
                     .cloud = std::move(result.cloud),
