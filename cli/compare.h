@@ -2,6 +2,8 @@
 #ifndef ISTAR_CLI_COMPARE_H_
 #define ISTAR_CLI_COMPARE_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,9 @@ struct CompareFlags {
   std::vector<std::string> sweeps;
   std::string metric;
   std::string split = "validation";
+  std::string select_on;             // empty: split
+  std::optional<int64_t> min_seeds;  // nullopt: the most seeds any group of the cell has
+  bool diverged_as_worst = false;
   bool lower_is_better = false;
   double confidence = 0.95;
   int digits = 4;

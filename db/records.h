@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "db/stats.h"
 #include "sweeps/sweep.h"
 
 namespace istar::db {
@@ -228,11 +229,22 @@ struct QueryResult {
 
 // How Compare builds its table (docs/database.md, "The comparison table").
 struct CompareOptions {
-  std::vector<std::string> sweeps;   // only trials of these sweeps (names, ids, id prefixes)
-  std::string metric;                // final_results.name; empty = each task's primary metric
-  std::string split = "validation";  // final_results.split
-  bool higher_is_better = true;      // false for a loss: the best group has the lowest mean
-  double confidence = 0.95;          // of the interval on the difference, in (0, 1)
+  std::vector<std::string> sweeps;  // only trials of these sweeps (names, ids, id prefixes)
+  std::string metric;               // final_results.name; empty = each task's primary metric
+  // final_results.split whose scores the table reports.
+  std::string split = "validation";
+  // final_results.split on which each cell's group is chosen; empty = `split` itself. Choosing
+  // and reporting on the same scores biases the chosen cell upwards (Note [Choosing a cell's
+  // hyperparameters] in db/internal/compare.cc); a held-out pair ("selection", "report") does not.
+  std::string selection_split;
+  bool higher_is_better = true;  // false for a loss: the best group has the lowest mean
+  double confidence = 0.95;      // of the intervals on the difference, in (0, 1)
+  // A group is a candidate only with at least this many scored seeds; nullopt = the most seeds
+  // any group of the cell has (so a lucky group with fewer seeds cannot win). At least 1.
+  std::optional<int64_t> min_seeds;
+  // Each diverged trial (failed with an error starting "diverged") counts as a seed scoring the
+  // worst value of its (model, task) row's done trials, on each split, instead of being left out.
+  bool diverged_as_worst = false;
 };
 
 // The hyperparameters that identify a group of seeds within a (model, task, regularizer) cell.
@@ -245,26 +257,51 @@ struct Hyperparameters {
   double learning_rate = 0.0;
   int64_t batch_size = 0;
   int64_t epochs = 0;
+  // Every other setting of the trial's canonical configuration (training.max_seq_length, ...)
+  // whose value is not the same in all groups of the cell: key -> the value as JSON text. Groups
+  // differ in some setting, always; only the differing ones are listed.
+  std::map<std::string, std::string> settings;
   friend auto operator<=>(const Hyperparameters&, const Hyperparameters&) = default;
 };
 
-// A difference of means with Welch's confidence interval.
+// A difference of means with its confidence intervals.
 struct Difference {
   double difference = 0.0;    // this cell's mean minus the baseline's
-  std::optional<double> low;  // interval bounds; nullopt when either side has < 2 seeds
+  std::optional<double> low;  // Welch interval bounds; nullopt when either side has < 2 seeds
   std::optional<double> high;
   std::optional<double> df;  // Welch-Satterthwaite degrees of freedom
+  // The paired interval over the seeds both chosen groups have (db::PairedInterval); nullopt
+  // with fewer than 2 shared seeds.
+  std::optional<PairedResult> paired;
 };
 
 // One (model, task, regularizer) cell: its best hyperparameter group, summarized over seeds.
 struct ComparisonCell {
   Hyperparameters chosen;
-  int64_t groups = 0;  // hyperparameter groups with a done trial that were compared
-  int64_t seeds = 0;   // done trials (seeds) in the chosen group
-  double mean = 0.0;
+  int64_t groups = 0;      // hyperparameter groups of the cell with a scored or failed trial
+  int64_t candidates = 0;  // groups with at least min_seeds scored seeds
+  int64_t min_seeds = 0;   // the bound that was applied
+  int64_t seeds = 0;       // scored seeds of the chosen group (diverged ones included when counted)
+  int64_t diverged = 0;    // diverged trials of the chosen group
+  int64_t failed = 0;      // other failed trials of the chosen group (never scored)
+  double mean = 0.0;       // over the chosen group's seeds, on the reported split
   std::optional<double> stddev;  // sample standard deviation (n - 1); nullopt when seeds < 2
-  std::vector<double> values;    // the chosen group's values, ordered by seed
+  std::vector<double> values;    // the chosen group's reported values, ordered by seed
+  std::vector<int64_t> seed_ids;  // their seeds
+  // The chosen group's mean on the selection split (equal to `mean` without a held-out split).
+  double selection_mean = 0.0;
   std::optional<Difference> vs_baseline;  // nullopt for the baseline itself or with no baseline
+};
+
+// Groups of one cell that show the same hyperparameters and differ only in other settings: they
+// are compared as separate groups, and listed here so that the table says so.
+struct GroupCollision {
+  std::string model;
+  std::string task;
+  std::string regularizer;
+  Hyperparameters shown;            // the shared hyperparameters (settings empty)
+  std::vector<std::string> differ;  // the settings' keys in which the groups differ
+  int64_t groups = 0;
 };
 
 struct ComparisonRow {
@@ -275,10 +312,13 @@ struct ComparisonRow {
 };
 
 struct ComparisonTable {
-  std::string split;
+  std::string split;            // reported
+  std::string selection_split;  // chosen on (== split without a held-out selection)
   double confidence = 0.95;
-  std::vector<std::string> regularizers;          // columns present, in the catalogue's order
-  std::vector<ComparisonRow> rows;                // sorted by (model, task)
+  bool diverged_as_worst = false;
+  std::vector<std::string> regularizers;  // columns present, in the catalogue's order
+  std::vector<ComparisonRow> rows;        // sorted by (model, task)
+  std::vector<GroupCollision> collisions;
 };
 
 }  // namespace istar::db

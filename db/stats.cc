@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 namespace istar::db {
 namespace {
@@ -125,6 +126,22 @@ std::optional<WelchResult> WelchInterval(const SampleSummary& a, const SampleSum
   }
   result.df = (va + vb) * (va + vb) /
               (va * va / static_cast<double>(a.n - 1) + vb * vb / static_cast<double>(b.n - 1));
+  const double t = StudentTQuantile((1.0 + confidence) / 2.0, result.df);
+  result.low = result.difference - t * result.standard_error;
+  result.high = result.difference + t * result.standard_error;
+  return result;
+}
+
+std::optional<PairedResult> PairedInterval(std::span<const double> a, std::span<const double> b,
+                                           double confidence) {
+  if (a.size() != b.size() || a.size() < 2 || !(confidence > 0.0) || !(confidence < 1.0)) {
+    return std::nullopt;
+  }
+  std::vector<double> differences(a.size());
+  for (size_t i = 0; i < a.size(); ++i) differences[i] = a[i] - b[i];
+  const SampleSummary d = Summarize(differences);
+  PairedResult result{.n = d.n, .difference = d.mean, .df = static_cast<double>(d.n - 1)};
+  result.standard_error = d.stddev / std::sqrt(static_cast<double>(d.n));
   const double t = StudentTQuantile((1.0 + confidence) / 2.0, result.df);
   result.low = result.difference - t * result.standard_error;
   result.high = result.difference + t * result.standard_error;

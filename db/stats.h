@@ -1,7 +1,8 @@
 // File: db/stats.h
 // -----------------------------------------------------------------------------
 // The statistics behind `istar compare` (docs/database.md, "The comparison table"): summaries
-// of a sample, Student's t distribution, and the Welch interval on a difference of two means.
+// of a sample, Student's t distribution, and the Welch and paired intervals on a difference of
+// two means.
 // Written from the published formulas (the continued fraction of the regularized incomplete beta
 // function; the Welch-Satterthwaite equation), with no statistics library: the project has none.
 //
@@ -59,6 +60,23 @@ struct WelchResult {
 // not in (0, 1).
 std::optional<WelchResult> WelchInterval(const SampleSummary& a, const SampleSummary& b,
                                          double confidence);
+
+// The mean difference of paired values a[i] - b[i] (the same seed under two settings) with its
+// two-sided `confidence` interval by the paired t-test on the n differences d:
+//   interval = mean(d) +- t_{(1 + confidence)/2, n - 1} * sd(d) / sqrt(n).
+// Pairing removes the seed's own effect (its data order, its initial head) from the comparison,
+// which Welch's interval keeps as noise.
+struct PairedResult {
+  int64_t n = 0;  // pairs
+  double difference = 0.0;
+  double standard_error = 0.0;
+  double df = 0.0;  // n - 1
+  double low = 0.0;
+  double high = 0.0;
+};
+// nullopt when the spans differ in size, have fewer than 2 pairs, or confidence is not in (0, 1).
+std::optional<PairedResult> PairedInterval(std::span<const double> a, std::span<const double> b,
+                                           double confidence);
 
 }  // namespace istar::db
 

@@ -44,14 +44,14 @@ expect trials_bad_number 2 'lambda=abc: not a number' -- "$istar" trials --db "$
 expect trials_bad_status 2 "unknown status 'finished'" -- "$istar" trials --db "$db" --status finished
 expect trials_unknown_sweep 2 "no sweep is named 'nope'" -- "$istar" trials --db "$db" --sweep nope
 
-expect compare_text 0 'bert +sst2 +accuracy +0\.9200 ± 0\.0200 \(n=3\) +0\.9250 \(n=1\) \+0\.0050 \[n/a\] +0\.9500 ± 0\.0265 \(n=3\) \+0\.0300 \[-0\.0248, \+0\.0848\]' -- \
+expect compare_text 0 'bert +sst2 +accuracy +0\.9200 ± 0\.0200 \(n=3\) +0\.9250 \(n=1\) \+0\.0050 \[n/a\] paired \[n/a\] +0\.9500 ± 0\.0265 \(n=3\) \+0\.0300 \[-0\.0248, \+0\.0848\] paired \[' -- \
   "$istar" compare --db "$db"
 expect compare_no_baseline 0 'distilbert +sst2 +accuracy +- +- +0\.8600 ± 0\.0141 \(n=2\)$' -- \
   "$istar" compare --db "$db"
-expect compare_chosen 0 'bert +sst2 +accuracy +istar +-1 +0\.2 +1e-05 +32 +4 +3 +2$' -- \
+expect compare_chosen 0 'bert +sst2 +accuracy +istar +-1 +0\.2 +1e-05 +32 +4 +3 +0 +0 +2 +2$' -- \
   "$istar" compare --db "$db"
 expect compare_json 0 '"ci_low": -0\.02476132730006' -- "$istar" compare --db "$db" --format json
-expect compare_csv 0 '^bert,sst2,accuracy,cosreg,1,0,1e-05,32,4,1,1,0\.925,,0\.00500' -- \
+expect compare_csv 0 '^bert,sst2,accuracy,cosreg,1,0,1e-05,32,4,,1,0,0,1,1,1,0\.925,0\.925,,0\.00500' -- \
   "$istar" compare --db "$db" --format csv
 expect compare_markdown 0 '^\| bert \| sst2 \| accuracy \| 0\.9200 ± 0\.0200 \(n=3\) \|' -- \
   "$istar" compare --db "$db" --format markdown

@@ -202,7 +202,7 @@ TEST_F(LeasesTest, ALeaseStartsAnAttemptWithAFreshIdTokenAndExpiry) {
   Submit("s", Trials({1}));
   const Lease lease = MustLease("w1");
   EXPECT_EQ(lease.trial_id, HexId(1));
-  EXPECT_EQ(lease.canonical_json, "{\"n\":1}");
+  EXPECT_EQ(lease.canonical_json, Trials({1})[0].canonical_json);
   EXPECT_EQ(lease.sweep_yaml, "name: s\n");
   EXPECT_EQ(lease.ranks_per_trial, 1);
   EXPECT_EQ(lease.gradient_accumulation_steps, 1);

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -47,13 +48,23 @@ struct Demo {
 sweeps::TrialSpec Spec(const Demo& demo) {
   sweeps::TrialSpec trial;
   trial.id = Id(demo.id);
-  trial.canonical_json = "{\"demo\":" + std::to_string(demo.id) + "}";
   trial.model = demo.model;
   trial.task = demo.task;
   trial.regularizer = demo.regularizer;
   trial.lambda = demo.lambda;
   trial.zeta = demo.zeta;
   trial.seed = demo.seed;
+  // The keys of a real canonical configuration that the demo sets (compare groups by them).
+  trial.canonical_json = nlohmann::json{
+      {"model", trial.model},
+      {"task", trial.task},
+      {"regularizer", trial.regularizer},
+      {"lambda", trial.lambda},
+      {"zeta", trial.zeta},
+      {"learning_rate", trial.learning_rate},
+      {"batch_size", trial.batch_size},
+      {"epochs", trial.epochs},
+      {"seed", trial.seed}}.dump();
   return trial;
 }
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -41,13 +42,26 @@ struct TrialArgs {
   int64_t batch_size = 32;
   int64_t epochs = 4;
   int64_t seed = 0;
+  // More keys of the canonical configuration (a training setting, vicreg's gamma, ...).
+  nlohmann::json settings = nlohmann::json::object();
 };
 
-// Trial number `n` (its id is HexId(n)) with the given settings.
+// Trial number `n` (its id is HexId(n)) with the given settings. Its canonical configuration
+// holds the arguments (as the real one does, under the same keys) and args.settings.
 inline sweeps::TrialSpec MakeTrial(int n, const TrialArgs& args = {}) {
   sweeps::TrialSpec trial;
   trial.id = HexId(n);
-  trial.canonical_json = "{\"n\":" + std::to_string(n) + "}";
+  nlohmann::json configuration = args.settings;
+  configuration.update({{"model", args.model},
+                        {"task", args.task},
+                        {"regularizer", args.regularizer},
+                        {"lambda", args.lambda},
+                        {"zeta", args.zeta},
+                        {"learning_rate", args.learning_rate},
+                        {"batch_size", args.batch_size},
+                        {"epochs", args.epochs},
+                        {"seed", args.seed}});
+  trial.canonical_json = configuration.dump();
   trial.model = args.model;
   trial.task = args.task;
   trial.regularizer = args.regularizer;
