@@ -235,7 +235,7 @@ struct CompareOptions {
   std::string split = "validation";
   // final_results.split on which each cell's group is chosen; empty = `split` itself. Choosing
   // and reporting on the same scores biases the chosen cell upwards (Note [Choosing a cell's
-  // hyperparameters] in db/internal/compare.cc); a held-out pair ("selection", "report") does not.
+  // hyperparameters] in db/internal/compare.cc); a held-out pair of splits does not.
   std::string selection_split;
   bool higher_is_better = true;  // false for a loss: the best group has the lowest mean
   double confidence = 0.95;      // of the intervals on the difference, in (0, 1)

@@ -237,11 +237,14 @@ class Store {
   [[nodiscard]] absl::StatusOr<Trajectories> ExportTrajectories(const std::string& trial_id);
 
   // The comparison table of docs/database.md ("The comparison table"): rows (model, task),
-  // columns the regularizers present; per cell the done trials grouped by hyperparameters, the
-  // group with the best mean over seeds of the metric on options.split, and its difference from
-  // the baseline cell's chosen group with a Welch interval. Trials without the metric are left
-  // out. InvalidArgument if options.confidence is not in (0, 1), options.split is empty, or no
-  // metric is given and a task has no PrimaryMetric; NotFound if a sweep matches nothing.
+  // columns the regularizers present; per cell the done and failed trials grouped by every
+  // setting but the seed, the candidate group (at least options.min_seeds scored seeds) with the
+  // best mean on options.selection_split, its scores on options.split, its failures, and its
+  // difference from the baseline cell's chosen group with Welch and paired intervals. Groups
+  // that show the same hyperparameters are listed in `collisions`. Rows without any score are
+  // left out. InvalidArgument if options.confidence is not in (0, 1), options.split is empty,
+  // options.min_seeds < 1, or no metric is given and a task has no primary metric; NotFound if a
+  // sweep matches nothing; DataLoss for a trial whose canonical_json is not a JSON object.
   [[nodiscard]] absl::StatusOr<ComparisonTable> Compare(const CompareOptions& options = {});
 
   // Runs one SQL statement that only reads and returns rows (SELECT, WITH, read-only PRAGMA,

@@ -249,9 +249,9 @@ std::vector<Candidate> Candidates(const std::string& regularizer, const CellGrou
 // Choosing the best of G groups and reporting the same scores biases the cell upwards: the
 // maximum of G noisy means exceeds the true mean by about the noise's standard error times
 // E[max of G standard normals] (1.97 for G = 24), which is the size of the gains the paper
-// reports. With a held-out selection (training.selection, docs/training.md) the group is chosen
-// on one part of the dev set and reported on the other, whose noise is independent of the
-// choice; tests/db/compare_test.cc measures both on pure noise.
+// reports. With a held-out selection split the group is chosen on one part of the dev set and
+// reported on the other, whose noise is independent of the choice; tests/db/compare_test.cc
+// measures both on pure noise (Note [Selection bias, measured]).
 ComparisonCell ChooseGroup(const std::vector<Candidate>& candidates,
                            const CompareOptions& options) {
   ComparisonCell cell{.groups = static_cast<int64_t>(candidates.size())};
