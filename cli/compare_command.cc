@@ -40,7 +40,10 @@ std::string CellText(const std::optional<db::ComparisonCell>& cell, int digits) 
   std::string failures;
   if (cell->diverged > 0) absl::StrAppend(&failures, ", ", cell->diverged, " diverged");
   if (cell->failed > 0) absl::StrAppend(&failures, ", ", cell->failed, " failed");
-  if (cell->seeds == 0) return absl::StrCat("no scored seed (", failures.substr(2), ")");
+  if (cell->seeds == 0) {  // no group had min_seeds scored seeds
+    return absl::StrCat("no group with ", cell->min_seeds, " scored seeds",
+                        failures.empty() ? "" : absl::StrCat(" (", failures.substr(2), ")"));
+  }
   std::string text = Fixed(cell->mean, digits);
   if (cell->stddev) absl::StrAppend(&text, " ± ", Fixed(*cell->stddev, digits));
   absl::StrAppend(&text, " (n=", cell->seeds, failures, ")");
