@@ -56,8 +56,42 @@ constexpr std::string_view LrScheduleName(LrSchedule schedule) {
 // The schedule named `name` (as LrScheduleName gives it), or nullopt for an unknown name.
 std::optional<LrSchedule> ParseLrSchedule(std::string_view name);
 
-// Settings fixed for every trial of a sweep: the `training:` section of the file. Every field has
-// the default used when the file leaves it out.
+// Which positions of a batch enter the point cloud of the regularizers and the logged measures.
+enum class PointCloudPadding {
+  kExclude,  // "exclude": only the real tokens (attention mask 1)
+  kInclude,  // "include": every position, padding too (the published I-STAR code's behaviour)
+};
+
+// Over which points a regularizer's statistics (covariance, cosines) are taken in a worker group.
+enum class IsotropyScope {
+  kGlobal,   // "global": the whole step's batch of all ranks (statistics all-reduced)
+  kPerRank,  // "per_rank": each rank's own shard, as one GPU of the published code sees it
+};
+
+// Which training examples the epoch's S0 (I-STAR's shrinkage matrix) is estimated from.
+enum class ShrinkageSample {
+  kFirst,     // "first": the first examples of the training file, the same every epoch
+  kShuffled,  // "shuffled": the first examples of the epoch's shuffled order
+};
+
+// `training.selection`: the dev set (a task's first evaluation split) cut in two, deterministically,
+// so that a sweep's group can be chosen on one part ("selection") and reported on the other
+// ("report"); docs/training.md, "Held-out selection".
+struct SelectionSplit {
+  double fraction = 0.5;  // share of the examples in the selection part, in (0, 1)
+  int64_t seed = 0;       // the permutation's seed, shared by every trial of the sweep
+  bool operator==(const SelectionSplit&) const = default;
+};
+
+// regularizer_layers' stand-in for "the model's last layer" (`last` in a sweep file), resolved when
+// the model is loaded: one file covers 12- and 6-layer models.
+inline constexpr int64_t kLastLayer = -1;
+
+// Settings fixed for every trial of a sweep: the `training:` section of the file, which a model's or
+// a task's entry may override (docs/sweep-format.md, "Settings per model and per task"). Every field
+// has the default used when the file leaves it out. The fields after max_grad_norm enter a trial's
+// canonical configuration only when they differ from their defaults, so trial ids of files that do
+// not use them never change (Note [Canonical trial configuration]).
 struct TrainingSettings {
   int64_t max_seq_length = 256;         // tokens; longer inputs are truncated
   double warmup_ratio = 0.0;            // share of the steps with linear warmup, in [0, 1]
@@ -65,8 +99,9 @@ struct TrainingSettings {
   std::string precision = "fp32";       // "fp32", "bf16" or "fp16" autocast for the forward pass
   int64_t eval_every_steps = 0;         // evaluate every N steps; 0 = at the end of each epoch
   int64_t isotropy_every_steps = 50;    // log isotropy every N steps, >= 1
-  std::vector<int64_t> regularizer_layers;  // layers (1 = first transformer layer) whose hidden
-                                            // states feed the regularizer; empty = all of them
+  std::vector<int64_t> regularizer_layers;  // layers (1 = first transformer layer; kLastLayer =
+                                            // the last) whose hidden states feed the regularizer;
+                                            // empty = the regularizer's default (all, or the last)
   int64_t shrinkage_points = 250'000;   // points for the shrinkage matrix S0 per epoch, >= 2
   int64_t ranks_per_trial = 1;          // MPI ranks of the worker group that runs a trial, >= 1;
                                         // not part of a trial's identity
@@ -76,6 +111,16 @@ struct TrainingSettings {
   LrSchedule lr_schedule = LrSchedule::kLinear;  // the learning rate after warmup
   std::optional<double> max_grad_norm = 1.0;     // the global gradient norm clipped to before
                                                  // each step, > 0; nullopt ("off"): no clipping
+  std::optional<int64_t> doc_stride;             // SQuAD's window overlap in tokens, >= 1;
+                                                 // nullopt: min(128, max_seq_length / 3)
+  std::optional<SelectionSplit> selection;       // nullopt: the dev set is not cut
+  PointCloudPadding point_cloud_padding = PointCloudPadding::kExclude;
+  IsotropyScope isotropy_scope = IsotropyScope::kGlobal;
+  bool segment_ids = true;  // sentence pairs get token type ids 0/1; false: all 0
+  ShrinkageSample shrinkage_sample = ShrinkageSample::kFirst;
+  // The zeta of the logged IsoScore* (isotropy rows' isoscore_star, every regularizer alike),
+  // with each layer's own S0, in [0, 1]: one value for the whole sweep, so trajectories compare.
+  double evaluation_zeta = 0.75;
 };
 
 // How `istar run --launcher slurm` submits the sweep's worker groups: the file's `launch: slurm:`
