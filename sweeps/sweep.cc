@@ -99,8 +99,8 @@ absl::StatusOr<SweepSpec> ParseSweep(const std::string& yaml, const std::string&
   sweep.name = doc.name;
   sweep.source = source;
   sweep.yaml = yaml;
-  sweep.models.insert(doc.models.begin(), doc.models.end());
-  sweep.tasks.insert(doc.tasks.begin(), doc.tasks.end());
+  for (const internal::FolderEntry& model : doc.models) sweep.models[model.name] = model.folder;
+  for (const internal::FolderEntry& task : doc.tasks) sweep.tasks[task.name] = task.folder;
   sweep.training = doc.training;
   sweep.launch = doc.launch;
   sweep.trials = std::move(trials);

@@ -21,6 +21,7 @@
 #ifndef ISTAR_SWEEPS_SWEEP_H_
 #define ISTAR_SWEEPS_SWEEP_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -74,8 +75,32 @@ enum class ShrinkageSample {
   kShuffled,  // "shuffled": the first examples of the epoch's shuffled order
 };
 
-// `training.selection`: the dev set (a task's first evaluation split) cut in two, deterministically,
-// so that a sweep's group can be chosen on one part ("selection") and reported on the other
+// The names a sweep file and the canonical configuration give the values of the three options
+// above, indexed by the enum's value (its first name is the default).
+inline constexpr std::string_view kPointCloudPaddingNames[] = {"exclude", "include"};
+inline constexpr std::string_view kIsotropyScopeNames[] = {"global", "per_rank"};
+inline constexpr std::string_view kShrinkageSampleNames[] = {"first", "shuffled"};
+
+// The name of `value` in its table above: OptionName(IsotropyScope::kPerRank,
+// kIsotropyScopeNames) is "per_rank".
+template <typename Enum, size_t N>
+constexpr std::string_view OptionName(Enum value, const std::string_view (&names)[N]) {
+  return names[static_cast<size_t>(value)];
+}
+
+// The value named `name` in `names`, or nullopt for an unknown name.
+template <typename Enum, size_t N>
+constexpr std::optional<Enum> ParseOption(std::string_view name,
+                                          const std::string_view (&names)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    if (names[i] == name) return static_cast<Enum>(i);
+  }
+  return std::nullopt;
+}
+
+// `training.selection`: the dev set (a task's first evaluation split) cut in two,
+// deterministically, so that a sweep's group can be chosen on one part ("selection") and reported
+// on the other
 // ("report"); docs/training.md, "Held-out selection".
 struct SelectionSplit {
   double fraction = 0.5;  // share of the examples in the selection part, in (0, 1)
@@ -87,24 +112,24 @@ struct SelectionSplit {
 // the model is loaded: one file covers 12- and 6-layer models.
 inline constexpr int64_t kLastLayer = -1;
 
-// Settings fixed for every trial of a sweep: the `training:` section of the file, which a model's or
-// a task's entry may override (docs/sweep-format.md, "Settings per model and per task"). Every field
-// has the default used when the file leaves it out. The fields after max_grad_norm enter a trial's
-// canonical configuration only when they differ from their defaults, so trial ids of files that do
-// not use them never change (Note [Canonical trial configuration]).
+// Settings fixed for every trial of a sweep: the `training:` section of the file, which a model's
+// or a task's entry may override (docs/sweep-format.md, "Settings per model and per task"). Every
+// field has the default used when the file leaves it out. The fields after max_grad_norm enter a
+// trial's canonical configuration only when they differ from their defaults, so trial ids of files
+// that do not use them never change (Note [Canonical trial configuration]).
 struct TrainingSettings {
-  int64_t max_seq_length = 256;         // tokens; longer inputs are truncated
-  double warmup_ratio = 0.0;            // share of the steps with linear warmup, in [0, 1]
-  double weight_decay = 0.0;            // AdamW's decoupled weight decay, >= 0
-  std::string precision = "fp32";       // "fp32", "bf16" or "fp16" autocast for the forward pass
-  int64_t eval_every_steps = 0;         // evaluate every N steps; 0 = at the end of each epoch
-  int64_t isotropy_every_steps = 50;    // log isotropy every N steps, >= 1
+  int64_t max_seq_length = 256;       // tokens; longer inputs are truncated
+  double warmup_ratio = 0.0;          // share of the steps with linear warmup, in [0, 1]
+  double weight_decay = 0.0;          // AdamW's decoupled weight decay, >= 0
+  std::string precision = "fp32";     // "fp32", "bf16" or "fp16" autocast for the forward pass
+  int64_t eval_every_steps = 0;       // evaluate every N steps; 0 = at the end of each epoch
+  int64_t isotropy_every_steps = 50;  // log isotropy every N steps, >= 1
   std::vector<int64_t> regularizer_layers;  // layers (1 = first transformer layer; kLastLayer =
                                             // the last) whose hidden states feed the regularizer;
                                             // empty = the regularizer's default (all, or the last)
-  int64_t shrinkage_points = 250'000;   // points for the shrinkage matrix S0 per epoch, >= 2
-  int64_t ranks_per_trial = 1;          // MPI ranks of the worker group that runs a trial, >= 1;
-                                        // not part of a trial's identity
+  int64_t shrinkage_points = 250'000;       // points for the shrinkage matrix S0 per epoch, >= 2
+  int64_t ranks_per_trial = 1;  // MPI ranks of the worker group that runs a trial, >= 1;
+                                // not part of a trial's identity
   int64_t gradient_accumulation_steps = 1;  // micro-batches per optimizer step on each rank, >= 1;
                                             // not part of a trial's identity (the regularizer
                                             // still sees the whole step's points)
@@ -157,10 +182,10 @@ struct TrialSpec {
   // fields of their own because every table groups trials by them (and the database has columns
   // for them); 0 for a regularizer without them. Every other parameter is in `parameters`, by
   // name, with its value (the file's, or the catalogue's default).
-  double lambda = 0.0;         // the weight of the regularizer's term; 0 for the baseline
-  double zeta = 0.0;           // I-STAR's shrinkage weight in [0, 1]; 0 for the others
+  double lambda = 0.0;  // the weight of the regularizer's term; 0 for the baseline
+  double zeta = 0.0;    // I-STAR's shrinkage weight in [0, 1]; 0 for the others
   std::map<std::string, double> parameters;
-  int64_t batch_size = 32;     // sequences per optimizer step, over all ranks
+  int64_t batch_size = 32;  // sequences per optimizer step, over all ranks
   int64_t epochs = 4;
   int64_t seed = 0;
   double learning_rate = 1e-5;
@@ -173,14 +198,14 @@ struct TrialSpec {
 
 // A validated sweep file and its trials.
 struct SweepSpec {
-  std::string name;                            // the file's `name:`
-  std::string source;                          // the path it was read from (for messages)
-  std::string yaml;                            // the file's text, as submitted
-  std::map<std::string, std::string> models;   // model name -> checkpoint folder
-  std::map<std::string, std::string> tasks;    // task name -> data folder
+  std::string name;                           // the file's `name:`
+  std::string source;                         // the path it was read from (for messages)
+  std::string yaml;                           // the file's text, as submitted
+  std::map<std::string, std::string> models;  // model name -> checkpoint folder
+  std::map<std::string, std::string> tasks;   // task name -> data folder
   TrainingSettings training;
-  LaunchSettings launch;                       // the `launch:` section; not part of any trial
-  std::vector<TrialSpec> trials;               // in the deterministic expansion order
+  LaunchSettings launch;          // the `launch:` section; not part of any trial
+  std::vector<TrialSpec> trials;  // in the deterministic expansion order
 };
 
 // Reads and validates the sweep file at `path` and expands its trials.

@@ -46,7 +46,15 @@ std::string CanonicalEncoder::Json(const TrialSpec& trial) {
   config["precision"] = training.precision;
   config["eval_every_steps"] = training.eval_every_steps;
   config["isotropy_every_steps"] = training.isotropy_every_steps;
-  config["regularizer_layers"] = training.regularizer_layers;
+  nlohmann::json layers = nlohmann::json::array();
+  for (const int64_t layer : training.regularizer_layers) {
+    if (layer == kLastLayer) {
+      layers.push_back(kLastLayerName);
+    } else {
+      layers.push_back(layer);
+    }
+  }
+  config["regularizer_layers"] = std::move(layers);
   config["shrinkage_points"] = training.shrinkage_points;
   // Present only when not the default: see Note [Canonical trial configuration].
   static const TrainingSettings kDefaults;
@@ -62,6 +70,28 @@ std::string CanonicalEncoder::Json(const TrialSpec& trial) {
   } else {
     config["max_grad_norm"] = kMaxGradNormOff;
   }
+  SetUnlessDefault("doc_stride", training.doc_stride, kDefaults.doc_stride,
+                   [](int64_t stride) { return nlohmann::json(stride); });
+  SetUnlessDefault("selection", training.selection, kDefaults.selection,
+                   [](const SelectionSplit& selection) {
+                     return nlohmann::json{{"fraction", Normalized(selection.fraction)},
+                                           {"seed", selection.seed}};
+                   });
+  SetUnlessDefault("point_cloud_padding", training.point_cloud_padding,
+                   kDefaults.point_cloud_padding, [](PointCloudPadding padding) {
+                     return nlohmann::json(OptionName(padding, kPointCloudPaddingNames));
+                   });
+  SetUnlessDefault(
+      "isotropy_scope", training.isotropy_scope, kDefaults.isotropy_scope,
+      [](IsotropyScope scope) { return nlohmann::json(OptionName(scope, kIsotropyScopeNames)); });
+  SetUnlessDefault("segment_ids", training.segment_ids, kDefaults.segment_ids,
+                   [](bool on) { return nlohmann::json(on); });
+  SetUnlessDefault("shrinkage_sample", training.shrinkage_sample, kDefaults.shrinkage_sample,
+                   [](ShrinkageSample sample) {
+                     return nlohmann::json(OptionName(sample, kShrinkageSampleNames));
+                   });
+  SetUnlessDefault("evaluation_zeta", training.evaluation_zeta, kDefaults.evaluation_zeta,
+                   [](double zeta) { return nlohmann::json(Normalized(zeta)); });
   // Present only for the regularizers that have them: see Note [Canonical trial configuration].
   for (const std::string& key : parameter_keys_) config.erase(key);
   parameter_keys_.clear();
@@ -153,7 +183,65 @@ absl::StatusOr<double> DoubleField(const nlohmann::json& object, const char* key
   return value->get<double>();
 }
 
+// An option written by its name (OptionName), or InvalidArgument naming the key.
+template <typename Enum, size_t N>
+absl::Status ReadOption(const nlohmann::json& object, const char* key,
+                        const std::string_view (&names)[N], Enum& out) {
+  if (!object.contains(key)) return absl::OkStatus();
+  ISTAR_ASSIGN_OR_RETURN(const std::string name, StringField(object, key));
+  const std::optional<Enum> value = ParseOption<Enum>(name, names);
+  if (!value.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat("canonical configuration: unknown ", key, " '",
+                                                   name,
+                                                   "': use an istar of the coordinator's version"));
+  }
+  out = *value;
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+// The keys of the published protocol's options, each present only when not its default (Note
+// [Canonical trial configuration]); values written with their defaults fail the re-encoding check.
+absl::Status ReadProtocolOptions(const nlohmann::json& object, TrainingSettings& training) {
+  if (object.contains("doc_stride")) {
+    ISTAR_ASSIGN_OR_RETURN(training.doc_stride, IntField(object, "doc_stride"));
+    if (*training.doc_stride < 1) {
+      return absl::InvalidArgumentError("canonical configuration: doc_stride must be >= 1");
+    }
+  }
+  if (object.contains("selection")) {
+    ISTAR_ASSIGN_OR_RETURN(const nlohmann::json* selection,
+                           Field(object, "selection", nlohmann::json::value_t::object));
+    SelectionSplit split;
+    ISTAR_ASSIGN_OR_RETURN(split.fraction, DoubleField(*selection, "fraction"));
+    ISTAR_ASSIGN_OR_RETURN(split.seed, IntField(*selection, "seed"));
+    if (!(split.fraction > 0.0 && split.fraction < 1.0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "canonical configuration: selection.fraction must be in (0, 1), got ", split.fraction));
+    }
+    training.selection = split;
+  }
+  ISTAR_RETURN_IF_ERROR(ReadOption(object, "point_cloud_padding", kPointCloudPaddingNames,
+                                   training.point_cloud_padding));
+  ISTAR_RETURN_IF_ERROR(
+      ReadOption(object, "isotropy_scope", kIsotropyScopeNames, training.isotropy_scope));
+  ISTAR_RETURN_IF_ERROR(
+      ReadOption(object, "shrinkage_sample", kShrinkageSampleNames, training.shrinkage_sample));
+  if (object.contains("segment_ids")) {
+    ISTAR_ASSIGN_OR_RETURN(const nlohmann::json* on,
+                           Field(object, "segment_ids", nlohmann::json::value_t::boolean));
+    training.segment_ids = on->get<bool>();
+  }
+  if (object.contains("evaluation_zeta")) {
+    ISTAR_ASSIGN_OR_RETURN(training.evaluation_zeta, DoubleField(object, "evaluation_zeta"));
+    if (!(training.evaluation_zeta >= 0.0 && training.evaluation_zeta <= 1.0)) {
+      return absl::InvalidArgumentError(
+          "canonical configuration: evaluation_zeta must be in [0, 1]");
+    }
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace istar::sweeps::internal
 
@@ -224,12 +312,18 @@ absl::StatusOr<TrialSpec> TrialFromCanonicalJson(std::string_view trial_id,
   ISTAR_ASSIGN_OR_RETURN(const nlohmann::json* layers,
                          Field(object, "regularizer_layers", nlohmann::json::value_t::array));
   for (const nlohmann::json& layer : *layers) {
-    if (!layer.is_number_integer()) {
-      return absl::InvalidArgumentError(
-          "canonical configuration: regularizer_layers holds a value that is not an integer");
+    if (layer.is_string() && layer.get<std::string>() == internal::kLastLayerName) {
+      training.regularizer_layers.push_back(kLastLayer);
+    } else if (layer.is_number_integer()) {
+      training.regularizer_layers.push_back(layer.get<int64_t>());
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "canonical configuration: regularizer_layers holds a value that is neither an integer "
+          "nor \"",
+          internal::kLastLayerName, "\" (", layer.dump(), ")"));
     }
-    training.regularizer_layers.push_back(layer.get<int64_t>());
   }
+  ISTAR_RETURN_IF_ERROR(internal::ReadProtocolOptions(object, training));
   const catalog::RegularizerSpec* spec = catalog::FindRegularizer(trial.regularizer);
   if (spec == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(

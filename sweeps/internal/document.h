@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -34,18 +35,34 @@ struct RegularizerAxes {
   Axis<double> lambda;
   Axis<double> zeta;
   std::vector<std::pair<std::string, Axis<double>>> parameters;
+  // The entry's `regularizer_layers` (one value, not an axis): its trials' layers whatever the
+  // sweep, model and task say. Empty: theirs.
+  std::vector<int64_t> layers;
 };
+
+// The key of a regularizer entry that is a setting, not one of its parameters.
+inline constexpr std::string_view kRegularizerLayersKey = "regularizer_layers";
 
 struct SampleSettings {
   int64_t count = 0;  // draws, in [1, kMaxTrials]
   uint64_t seed = 0;  // the file's integer, as two's complement
 };
 
+// One entry of `models:` or `tasks:`.
+struct FolderEntry {
+  std::string name;
+  std::string folder;
+  std::vector<MapEntry> settings;  // the entry's own training settings (checked), in file order
+};
+
 struct SweepDocument {
   std::string name;
-  std::vector<std::pair<std::string, std::string>> models;  // name -> folder, in file order
-  std::vector<std::pair<std::string, std::string>> tasks;   // name -> folder, in file order
-  TrainingSettings training;
+  std::vector<FolderEntry> models;  // in file order
+  std::vector<FolderEntry> tasks;   // in file order
+  TrainingSettings training;        // the `training:` section
+  // The settings of each (model, task) pair's trials: `training` with the model's and then the
+  // task's own settings applied (Note [Settings per model and per task], document.cc).
+  std::map<std::pair<std::string, std::string>, TrainingSettings> pair_training;
   Axis<std::string> model;  // defaults to every model, in file order
   Axis<std::string> task;   // defaults to every task, in file order
   std::vector<RegularizerAxes> regularizers;
@@ -60,6 +77,11 @@ struct SweepDocument {
 // Reads and validates the whole document `root`. InvalidArgument at the first invalid value.
 [[nodiscard]] absl::StatusOr<SweepDocument> ReadDocument(const Reader& reader,
                                                          const YAML::Node& root);
+
+// `regularizer_layers`: distinct layer numbers >= 1 and `last`, sorted, kLastLayer after the
+// numbers. Defined in document.cc.
+[[nodiscard]] absl::StatusOr<std::vector<int64_t>> ReadLayers(const Reader& reader,
+                                                              const Field& field);
 
 // Reads the `launch:` map (after `training:`, whose ranks_per_trial bounds nodes_per_group).
 // Defined in launch.cc.

@@ -39,24 +39,25 @@ class TrialList {
   std::unordered_set<std::string> ids_;
 };
 
-const std::string& FolderOf(const std::vector<std::pair<std::string, std::string>>& folders,
-                            const std::string& name) {
-  const auto it = std::find_if(folders.begin(), folders.end(),
-                               [&](const auto& entry) { return entry.first == name; });
-  ISTAR_CHECK(it != folders.end()) << "'" << name << "' passed validation but has no folder";
-  return it->second;
+const std::string& FolderOf(const std::vector<FolderEntry>& entries, const std::string& name) {
+  const auto it = std::find_if(entries.begin(), entries.end(),
+                               [&](const FolderEntry& entry) { return entry.name == name; });
+  ISTAR_CHECK(it != entries.end()) << "'" << name << "' passed validation but has no folder";
+  return it->folder;
 }
 
 // A trial with the settings that the model, task and regularizer fix; the rest come later.
 TrialSpec StartTrial(const SweepDocument& doc, const std::string& model, const std::string& task,
-                     const std::string& regularizer) {
+                     const RegularizerAxes& entry) {
+  const std::string& regularizer = entry.regularizer;
   TrialSpec trial;
   trial.model = model;
   trial.model_path = FolderOf(doc.models, model);
   trial.task = task;
   trial.task_path = FolderOf(doc.tasks, task);
   trial.regularizer = regularizer;
-  trial.training = doc.training;
+  trial.training = doc.pair_training.at({model, task});
+  if (!entry.layers.empty()) trial.training.regularizer_layers = entry.layers;
   return trial;
 }
 
@@ -112,7 +113,7 @@ absl::StatusOr<std::vector<TrialSpec>> ExpandGrid(const SweepDocument& doc) {
   for (const std::string& model : doc.model.values) {
     for (const std::string& task : doc.task.values) {
       for (const RegularizerAxes& entry : doc.regularizers) {
-        const TrialSpec start = StartTrial(doc, model, task, entry.regularizer);
+        const TrialSpec start = StartTrial(doc, model, task, entry);
         ISTAR_RETURN_IF_ERROR(ExpandEntry(doc, start, entry, out));
       }
     }
@@ -171,7 +172,7 @@ absl::StatusOr<std::vector<TrialSpec>> SampleTrials(const SweepDocument& doc) {
     const std::string& model = Draw(random, doc.model);
     const std::string& task = Draw(random, doc.task);
     const RegularizerAxes& entry = doc.regularizers[random.Index(doc.regularizers.size())];
-    TrialSpec trial = StartTrial(doc, model, task, entry.regularizer);
+    TrialSpec trial = StartTrial(doc, model, task, entry);
     trial.lambda = Draw(random, entry.lambda);
     trial.zeta = Draw(random, entry.zeta);
     for (const auto& [name, axis] : entry.parameters) trial.parameters[name] = Draw(random, axis);

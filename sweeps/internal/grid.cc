@@ -19,12 +19,12 @@ namespace {
 constexpr std::string_view kGridKeys[] = {"model",      "task",   "regularizers", "learning_rate",
                                           "batch_size", "epochs", "seed"};
 // The `model:` or `task:` axis; without one, every name of `folders` in file order.
-absl::StatusOr<Axis<std::string>> ReadNames(
-    const Reader& reader, const MapFields& grid, std::string_view key,
-    const std::vector<std::pair<std::string, std::string>>& folders, std::string_view source,
-    bool sampling) {
+absl::StatusOr<Axis<std::string>> ReadNames(const Reader& reader, const MapFields& grid,
+                                            std::string_view key,
+                                            const std::vector<FolderEntry>& folders,
+                                            std::string_view source, bool sampling) {
   std::vector<std::string> names;
-  for (const auto& [name, folder] : folders) names.push_back(name);
+  for (const FolderEntry& entry : folders) names.push_back(entry.name);
   const Field* field = grid.Find(key);
   if (field == nullptr) return Axis<std::string>::Of(std::move(names));
   return ReadNameAxis(reader, *field, names, key, source, sampling);
@@ -63,7 +63,11 @@ absl::StatusOr<RegularizerAxes> ReadRegularizerSettings(const Reader& reader,
   }
   std::vector<std::string_view> keys;
   for (const catalog::ParameterSpec& parameter : spec.parameters) keys.push_back(parameter.name);
+  keys.push_back(kRegularizerLayersKey);
   ISTAR_ASSIGN_OR_RETURN(const MapFields map, ReadSettings(reader, settings, keys));
+  if (const Field* layers = map.Find(kRegularizerLayersKey)) {
+    ISTAR_ASSIGN_OR_RETURN(axes.layers, ReadLayers(reader, *layers));
+  }
   for (const catalog::ParameterSpec& parameter : spec.parameters) {
     Axis<double> axis = Axis<double>::Of({parameter.default_value.value_or(0.0)});
     const Field* field = map.Find(parameter.name);

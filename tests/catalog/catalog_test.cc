@@ -76,7 +76,14 @@ TEST(RegularizerCatalogue, ParameterNamesDoNotCollideWithTheTrialsOtherKeys) {
                                                  "regularizer_layers",
                                                  "shrinkage_points",
                                                  "lr_schedule",
-                                                 "max_grad_norm"};
+                                                 "max_grad_norm",
+                                                 "doc_stride",
+                                                 "selection",
+                                                 "point_cloud_padding",
+                                                 "isotropy_scope",
+                                                 "segment_ids",
+                                                 "shrinkage_sample",
+                                                 "evaluation_zeta"};
   for (const RegularizerSpec& spec : Regularizers()) {
     std::set<std::string_view> seen;
     for (const ParameterSpec& parameter : spec.parameters) {

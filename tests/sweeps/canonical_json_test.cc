@@ -132,6 +132,60 @@ TEST(TrialFromCanonicalJson, ReturnsTrialsOfEveryScheduleAndClippingAsExpanded) 
   }
 }
 
+// Every published-protocol option, set in a sweep file, comes back from the canonical JSON.
+TEST(TrialFromCanonicalJson, ReturnsTrialsOfEveryProtocolOptionAsExpanded) {
+  for (const char* training :
+       {"{doc_stride: 64}", "{selection: {fraction: 0.25, seed: 11}}",
+        "{point_cloud_padding: include}", "{isotropy_scope: per_rank}", "{segment_ids: false}",
+        "{shrinkage_sample: shuffled}", "{evaluation_zeta: 0}", "{regularizer_layers: [2, last]}",
+        "{regularizer_layers: last}"}) {
+    SCOPED_TRACE(training);
+    const SweepSpec sweep = Parse(
+        absl::StrCat("name: n\nmodels: {m: /m}\ntasks: {sst2: /s}\ntraining: ", training,
+                     "\ngrid: {regularizers: [baseline, {istar: {lambda: [1], zeta: [0.5]}}]}\n"));
+    ASSERT_EQ(sweep.trials.size(), 2u);
+    for (const TrialSpec& expanded : sweep.trials) {
+      const absl::StatusOr<TrialSpec> read =
+          TrialFromCanonicalJson(expanded.id, expanded.canonical_json);
+      ASSERT_TRUE(read.ok()) << read.status();
+      const TrainingSettings& want = expanded.training;
+      const TrainingSettings& got = read->training;
+      EXPECT_EQ(got.doc_stride, want.doc_stride);
+      EXPECT_EQ(got.selection, want.selection);
+      EXPECT_EQ(got.point_cloud_padding, want.point_cloud_padding);
+      EXPECT_EQ(got.isotropy_scope, want.isotropy_scope);
+      EXPECT_EQ(got.segment_ids, want.segment_ids);
+      EXPECT_EQ(got.shrinkage_sample, want.shrinkage_sample);
+      EXPECT_EQ(got.evaluation_zeta, want.evaluation_zeta);
+      EXPECT_EQ(got.regularizer_layers, want.regularizer_layers);
+    }
+  }
+}
+
+TEST(TrialFromCanonicalJson, RefusesProtocolOptionsOfTheWrongTypeOrRange) {
+  const std::string with_options = absl::StrReplaceAll(
+      kIStarJson, {{R"("eval_every_steps":0,)",
+                    R"("eval_every_steps":0,"evaluation_zeta":0.5,"isotropy_scope":"per_rank",)"}});
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(with_options, {{R"("per_rank")", R"("local")"}})),
+              HasSubstr("unknown isotropy_scope 'local'"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(with_options, {{R"(:0.5,)", R"(:1.5,)"}})),
+              HasSubstr("evaluation_zeta must be in [0, 1]"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson,
+                                          {{R"("seed":0,)", R"("seed":0,"segment_ids":"no",)"}})),
+              HasSubstr("key 'segment_ids' has the wrong type (string)"));
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(
+          kIStarJson, {{R"("seed":0,)", R"("seed":0,"selection":{"fraction":1.0,"seed":1},)"}})),
+      HasSubstr("selection.fraction must be in (0, 1)"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("regularizer_layers":[])",
+                                                        R"("regularizer_layers":["first"])"}})),
+              HasSubstr("neither an integer nor \"last\""));
+  // Written with its default: no encoder writes that, so the text is not canonical.
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson,
+                                          {{R"("seed":0,)", R"("seed":0,"segment_ids":true,)"}})),
+              HasSubstr("not in canonical form"));
+}
+
 TEST(TrialFromCanonicalJson, RefusesTheScheduleOrClippingWrittenWithItsDefault) {
   // No encoder writes them with their defaults, so they do not re-encode to themselves (which is
   // checked before the id).
@@ -184,17 +238,19 @@ TEST(TrialFromCanonicalJson, NamesAMissingOrMistypedKey) {
   // zeta is a parameter of istar's catalogue row.
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"(,"zeta":0.2)", ""}})),
               HasSubstr("missing key 'zeta'"));
-  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("regularizer_layers":[])",
-                                                        R"("regularizer_layers":[1.5])"}})),
-              HasSubstr("regularizer_layers holds a value that is not an integer"));
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(
+          kIStarJson, {{R"("regularizer_layers":[])", R"("regularizer_layers":[1.5])"}})),
+      HasSubstr("regularizer_layers holds a value that is neither an integer nor \"last\""));
 }
 
 TEST(TrialFromCanonicalJson, RefusesTextThatIsNotCanonical) {
   // An extra key, a parameter istar does not have, an integer where a double belongs, spaces.
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("seed":0,)", R"("seed":0,"x":1,)"}})),
               HasSubstr("not in canonical form"));
-  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("epochs":4,)", R"("epochs":4,"gamma":1.0,)"}})),
-              HasSubstr("not in canonical form"));
+  EXPECT_THAT(
+      ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("epochs":4,)", R"("epochs":4,"gamma":1.0,)"}})),
+      HasSubstr("not in canonical form"));
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("lambda":-5.0)", R"("lambda":-5)"}})),
               HasSubstr("not in canonical form"));
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("seed":0,)", R"("seed": 0,)"}})),
@@ -204,9 +260,9 @@ TEST(TrialFromCanonicalJson, RefusesTextThatIsNotCanonical) {
 TEST(TrialFromCanonicalJson, RefusesAnotherFormatOrAnUnknownRegularizer) {
   EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("format":1)", R"("format":2)"}})),
               HasSubstr("format 2, but this istar reads format 1"));
-  EXPECT_THAT(
-      ErrorOf(absl::StrReplaceAll(kIStarJson, {{R"("regularizer":"istar")", R"("regularizer":"x")"}})),
-      HasSubstr("unknown regularizer 'x'"));
+  EXPECT_THAT(ErrorOf(absl::StrReplaceAll(kIStarJson,
+                                          {{R"("regularizer":"istar")", R"("regularizer":"x")"}})),
+              HasSubstr("unknown regularizer 'x'"));
   EXPECT_THAT(ErrorOf("[1,2]"), HasSubstr("not a JSON object"));
   EXPECT_THAT(ErrorOf("{\"format\":1"), HasSubstr("not a JSON object"));
 }

@@ -1,5 +1,6 @@
 // Trial ids: the SHA-256 of the canonical configuration, which holds every result-affecting
 // setting and nothing else, whatever the file's layout.
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -149,6 +150,111 @@ TEST(TrialId, ScheduleAndClippingOtherThanTheDefaultsAreKeysOfTheConfiguration) 
   ASSERT_EQ(half.trials.size(), 1u);
   EXPECT_EQ(half.trials[0].canonical_json, kClippedAtHalfJson);
   EXPECT_EQ(half.trials[0].id, kClippedAtHalfId);
+}
+
+// The published protocol's options (Note [Canonical trial configuration]), each set to other than
+// its default, in their sorted places; the digest computed outside istar with sha256sum.
+constexpr char kProtocolJson[] =
+    R"({"batch_size":32,"doc_stride":128,"epochs":4,"eval_every_steps":0,"evaluation_zeta":0.5,)"
+    R"("format":1,"isotropy_every_steps":50,"isotropy_scope":"per_rank","lambda":-5.0,)"
+    R"("learning_rate":1e-05,"max_seq_length":256,"model":"bert","model_path":"/ckpt/bert",)"
+    R"("point_cloud_padding":"include","precision":"fp32","regularizer":"istar",)"
+    R"("regularizer_layers":[12,"last"],"seed":0,"segment_ids":false,)"
+    R"("selection":{"fraction":0.5,"seed":7},"shrinkage_points":250000,)"
+    R"("shrinkage_sample":"shuffled","task":"sst2","task_path":"/data/sst2","warmup_ratio":0.0,)"
+    R"("weight_decay":0.0,"zeta":0.2})";
+constexpr char kProtocolId[] = "5b2b99103b73b3b73df6a5cc55b7168c5c721ba4e276d15527ce8136bb4be08a";
+
+TEST(TrialId, ProtocolOptionsOtherThanTheirDefaultsAreKeysOfTheConfiguration) {
+  const SweepSpec sweep = Parse(Replace(kBase, "ranks_per_trial: 1",
+                                        "ranks_per_trial: 1\n"
+                                        "  doc_stride: 128\n"
+                                        "  evaluation_zeta: 0.50\n"
+                                        "  isotropy_scope: per_rank\n"
+                                        "  point_cloud_padding: include\n"
+                                        "  regularizer_layers: [last, 12]\n"
+                                        "  segment_ids: false\n"
+                                        "  selection: {seed: 7, fraction: 0.5}\n"
+                                        "  shrinkage_sample: shuffled"));
+  ASSERT_EQ(sweep.trials.size(), 1u);
+  EXPECT_EQ(sweep.trials[0].canonical_json, kProtocolJson);
+  EXPECT_EQ(sweep.trials[0].id, kProtocolId);
+}
+
+TEST(TrialId, ProtocolOptionsWrittenWithTheirDefaultsKeepTheIdRecordedBeforeThem) {
+  const SweepSpec sweep = Parse(Replace(kBase, "ranks_per_trial: 1",
+                                        "ranks_per_trial: 1\n"
+                                        "  evaluation_zeta: 0.75\n"
+                                        "  isotropy_scope: global\n"
+                                        "  point_cloud_padding: exclude\n"
+                                        "  segment_ids: true\n"
+                                        "  shrinkage_sample: first"));
+  ASSERT_EQ(sweep.trials.size(), 1u);
+  EXPECT_EQ(sweep.trials[0].canonical_json, kIStarJson);
+  EXPECT_EQ(sweep.trials[0].id, kIStarId);
+}
+
+// Note [Settings per model and per task]: the sweep's settings, then the model's, then the task's.
+TEST(TrialId, ModelAndTaskEntriesOverrideTheSweepsSettings) {
+  const SweepSpec sweep = Parse(R"yaml(name: per-entry
+models:
+  bert: {path: /ckpt/bert, regularizer_layers: [last], max_seq_length: 200}
+  distilbert: /ckpt/distilbert
+tasks:
+  sst2: /data/sst2
+  squad: {path: /data/squad, max_seq_length: 384, doc_stride: 128}
+training: {max_seq_length: 128, regularizer_layers: [1, 2]}
+grid: {regularizers: [baseline]}
+)yaml");
+  ASSERT_EQ(sweep.trials.size(), 4u);
+  std::map<std::string, const TrialSpec*> by_pair;
+  for (const TrialSpec& trial : sweep.trials) by_pair[trial.model + "/" + trial.task] = &trial;
+  const TrainingSettings& bert_sst2 = by_pair.at("bert/sst2")->training;
+  EXPECT_EQ(bert_sst2.max_seq_length, 200);
+  EXPECT_EQ(bert_sst2.regularizer_layers, std::vector<int64_t>{kLastLayer});
+  EXPECT_EQ(bert_sst2.doc_stride, std::nullopt);
+  const TrainingSettings& bert_squad = by_pair.at("bert/squad")->training;
+  EXPECT_EQ(bert_squad.max_seq_length, 384);  // the task's wins over the model's
+  EXPECT_EQ(bert_squad.doc_stride, 128);
+  EXPECT_EQ(bert_squad.regularizer_layers, std::vector<int64_t>{kLastLayer});
+  const TrainingSettings& distil_sst2 = by_pair.at("distilbert/sst2")->training;
+  EXPECT_EQ(distil_sst2.max_seq_length, 128);
+  EXPECT_EQ(distil_sst2.regularizer_layers, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(by_pair.at("distilbert/squad")->training.max_seq_length, 384);
+  EXPECT_THAT(by_pair.at("bert/squad")->canonical_json, HasSubstr(R"("doc_stride":128,)"));
+  EXPECT_THAT(by_pair.at("bert/squad")->canonical_json, HasSubstr(R"("max_seq_length":384,)"));
+  EXPECT_THAT(by_pair.at("bert/sst2")->canonical_json,
+              HasSubstr(R"("regularizer_layers":["last"],)"));
+  // A folder given as a map is the same trial as the folder given as a string.
+  EXPECT_EQ(OnlyId(Replace(kBase, "bert: /ckpt/bert", "bert: {path: /ckpt/bert}")), kIStarId);
+  EXPECT_EQ(
+      OnlyId(Replace(kBase, "sst2: /data/sst2", "sst2: {path: /data/sst2, max_seq_length: 256}")),
+      kIStarId);
+}
+
+// A regularizer entry's regularizer_layers beats every other: the paper's CosReg on the last layer
+// beside I-STAR on every layer, in one file.
+TEST(TrialId, ARegularizerEntrysLayersAreItsTrialsLayers) {
+  const SweepSpec sweep = Parse(R"yaml(name: layers
+models: {bert: {path: /b, regularizer_layers: [1]}, distilbert: /d}
+tasks: {sst2: /s}
+grid:
+  regularizers:
+    - cosreg: {lambda: [1], regularizer_layers: [last]}
+    - istar: {lambda: [-1], zeta: [0.2]}
+)yaml");
+  ASSERT_EQ(sweep.trials.size(), 4u);
+  for (const TrialSpec& trial : sweep.trials) {
+    SCOPED_TRACE(trial.model + " " + trial.regularizer);
+    if (trial.regularizer == "cosreg") {
+      EXPECT_EQ(trial.training.regularizer_layers, std::vector<int64_t>{kLastLayer});
+      EXPECT_THAT(trial.canonical_json, HasSubstr(R"("regularizer_layers":["last"])"));
+    } else if (trial.model == "bert") {
+      EXPECT_EQ(trial.training.regularizer_layers, std::vector<int64_t>{1});
+    } else {
+      EXPECT_TRUE(trial.training.regularizer_layers.empty());
+    }
+  }
 }
 
 TEST(TrialId, IgnoresTheLaunchSection) {

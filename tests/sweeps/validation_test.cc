@@ -104,6 +104,69 @@ TEST(SweepValidation, ModelsAndTasksMapNamesToFolders) {
        {"tasks: {}", "sweep.yaml:3:8: tasks: expected at least one `task: data folder` entry"}});
 }
 
+TEST(SweepValidation, ThePublishedProtocolsOptionsAreChecked) {
+  ExpectErrors(
+      std::string(kHead) + "training:\n", "grid: {regularizers: [baseline]}\n",
+      {{"  doc_stride: 0", "sweep.yaml:5:15: training.doc_stride: expected an integer >= 1, got 0"},
+       {"  selection: {fraction: 1, seed: 3}",
+        "sweep.yaml:5:25: training.selection.fraction: expected a number in (0, 1), got 1"},
+       {"  selection: {fraction: 0, seed: 3}",
+        "sweep.yaml:5:25: training.selection.fraction: expected a number in (0, 1), got 0"},
+       {"  selection: {fraction: 0.5}",
+        "sweep.yaml:5:14: training.selection: missing required key 'seed'"},
+       {"  selection: {fraction: 0.5, seed: -1}",
+        "sweep.yaml:5:36: training.selection.seed: expected an integer >= 0, got -1"},
+       {"  selection: {fraction: 0.5, seed: 1, size: 3}",
+        "sweep.yaml:5:39: training.selection.size: unknown key 'size'; allowed keys are "
+        "fraction, seed"},
+       {"  point_cloud_padding: some",
+        "sweep.yaml:5:24: training.point_cloud_padding: expected one of exclude, include, got "
+        "'some'"},
+       {"  isotropy_scope: local",
+        "sweep.yaml:5:19: training.isotropy_scope: expected one of global, per_rank, got "
+        "'local'"},
+       {"  segment_ids: maybe",
+        "sweep.yaml:5:16: training.segment_ids: expected true or false, got 'maybe'"},
+       {"  shrinkage_sample: random",
+        "sweep.yaml:5:21: training.shrinkage_sample: expected one of first, shuffled, got "
+        "'random'"},
+       {"  evaluation_zeta: 1.5",
+        "sweep.yaml:5:20: training.evaluation_zeta: expected a number in [0, 1], got 1.5"}});
+}
+
+// docs/sweep-format.md, "Settings per model and per task".
+TEST(SweepValidation, ModelAndTaskEntriesHoldAPathAndTheirOwnSettings) {
+  const std::string grid = "grid: {regularizers: [baseline]}\n";
+  ExpectErrors(
+      "name: t\nmodels: {bert: /b}\n", grid,
+      {{"tasks: {squad: {max_seq_length: 384}}",
+        "sweep.yaml:3:16: tasks.squad: missing required key 'path'"},
+       {"tasks: {squad: {path: /q, max_seq_length: 0}}",
+        "sweep.yaml:3:43: tasks.squad.max_seq_length: expected an integer >= 1, got 0"},
+       {"tasks: {squad: {path: /q, ranks_per_trial: 2}}",
+        "sweep.yaml:3:27: tasks.squad.ranks_per_trial: unknown key 'ranks_per_trial'; allowed "
+        "keys are path, max_seq_length, warmup_ratio, weight_decay, precision, eval_every_steps, "
+        "isotropy_every_steps, regularizer_layers, shrinkage_points, gradient_accumulation_steps, "
+        "lr_schedule, max_grad_norm, doc_stride, selection, point_cloud_padding, isotropy_scope, "
+        "segment_ids, shrinkage_sample"},
+       {"tasks: {squad: {path: ''}}",
+        "sweep.yaml:3:23: tasks.squad.path: expected a non-empty string, got the quoted string "
+        "''"}});
+  ExpectErrors("name: t\n", "tasks: {sst2: /d}\n" + grid,
+               {{"models: {bert: {path: /b, doc_stride: 64}}",
+                 "sweep.yaml:2:27: models.bert.doc_stride: unknown key 'doc_stride'; allowed keys "
+                 "are path, max_seq_length, warmup_ratio, weight_decay, precision, "
+                 "eval_every_steps, isotropy_every_steps, regularizer_layers, shrinkage_points, "
+                 "gradient_accumulation_steps, lr_schedule, max_grad_norm, selection, "
+                 "point_cloud_padding, isotropy_scope, segment_ids, shrinkage_sample"},
+                {"models: {bert: {path: /b, evaluation_zeta: 0.5}}",
+                 "sweep.yaml:2:27: models.bert.evaluation_zeta: unknown key 'evaluation_zeta'; "
+                 "allowed keys are path, max_seq_length, warmup_ratio, weight_decay, precision, "
+                 "eval_every_steps, isotropy_every_steps, regularizer_layers, shrinkage_points, "
+                 "gradient_accumulation_steps, lr_schedule, max_grad_norm, selection, "
+                 "point_cloud_padding, isotropy_scope, segment_ids, shrinkage_sample"}});
+}
+
 TEST(SweepValidation, TrainingSettingsAreCheckedAgainstTheirRanges) {
   ExpectErrors(
       std::string(kHead) + "training:\n", "grid: {regularizers: [baseline]}\n",
@@ -124,7 +187,13 @@ TEST(SweepValidation, TrainingSettingsAreCheckedAgainstTheirRanges) {
        {"  isotropy_every_steps: 0",
         "sweep.yaml:5:25: training.isotropy_every_steps: expected an integer >= 1, got 0"},
        {"  regularizer_layers: [1, 0]",
-        "sweep.yaml:5:27: training.regularizer_layers[1]: expected an integer >= 1, got 0"},
+        "sweep.yaml:5:27: training.regularizer_layers[1]: expected a layer number >= 1 or `last`, "
+        "got '0'"},
+       {"  regularizer_layers: [last, first]",
+        "sweep.yaml:5:30: training.regularizer_layers[1]: expected a layer number >= 1 or `last`, "
+        "got 'first'"},
+       {"  regularizer_layers: [last, 3, last]",
+        "sweep.yaml:5:33: training.regularizer_layers[2]: layer `last` is listed twice"},
        {"  regularizer_layers: [2, 2]",
         "sweep.yaml:5:27: training.regularizer_layers[1]: layer 2 is listed twice"},
        {"  regularizer_layers: []",
@@ -157,7 +226,8 @@ TEST(SweepValidation, TrainingSettingsAreCheckedAgainstTheirRanges) {
         "sweep.yaml:5:3: training.max_seq_len: unknown key 'max_seq_len'; allowed keys are "
         "max_seq_length, warmup_ratio, weight_decay, precision, eval_every_steps, "
         "isotropy_every_steps, regularizer_layers, shrinkage_points, ranks_per_trial, "
-        "gradient_accumulation_steps, lr_schedule, max_grad_norm"}});
+        "gradient_accumulation_steps, lr_schedule, max_grad_norm, doc_stride, selection, "
+        "point_cloud_padding, isotropy_scope, segment_ids, shrinkage_sample, evaluation_zeta"}});
 }
 
 TEST(SweepValidation, SharedGridAxesAreCheckedValueByValue) {
@@ -222,7 +292,7 @@ TEST(SweepValidation, RegularizerEntriesAreANameOrAOneKeyMap) {
         "sweep.yaml:6:37: grid.regularizers[0].vicreg.gamma[0]: expected a number > 0, got 0"},
        {"    - sigreg: {gamma: [1]}",
         "sweep.yaml:6:16: grid.regularizers[0].sigreg.gamma: unknown key 'gamma'; allowed keys "
-        "are lambda"},
+        "are lambda, regularizer_layers"},
        {"    - uniformity: {t: [2]}",
         "sweep.yaml:6:19: grid.regularizers[0].uniformity: missing required key 'lambda'"},
        {"    - cosreg",
@@ -230,7 +300,7 @@ TEST(SweepValidation, RegularizerEntriesAreANameOrAOneKeyMap) {
         "'lambda'"},
        {"    - cosreg: {lambda: [1], zeta: [0.5]}",
         "sweep.yaml:6:29: grid.regularizers[0].cosreg.zeta: unknown key 'zeta'; allowed keys are "
-        "lambda"},
+        "lambda, regularizer_layers"},
        {"    - istar: {lambda: [1], zeta: [0.2, 1.5]}",
         "sweep.yaml:6:40: grid.regularizers[0].istar.zeta[1]: expected a number in [0, 1], got "
         "1.5"},
