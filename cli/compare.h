@@ -16,6 +16,7 @@ struct CompareFlags {
   std::string db;
   std::vector<std::string> sweeps;
   std::string metric;
+  std::string select_metric;  // empty: metric
   std::string split = "validation";
   std::string select_on;             // empty: split
   std::optional<int64_t> min_seeds;  // nullopt: the most seeds any group of the cell has

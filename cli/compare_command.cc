@@ -21,7 +21,6 @@
 namespace istar::cli {
 namespace {
 
-
 std::string Fixed(double value, int digits, bool sign = false) {
   return sign ? absl::StrFormat("%+.*f", digits, value) : absl::StrFormat("%.*f", digits, value);
 }
@@ -156,6 +155,13 @@ std::string Header(const db::ComparisonTable& table, const CompareFlags& flags) 
       "interval over the seeds both share.\n",
       flags.metric.empty() ? "Each task's primary metric" : flags.metric, table.split,
       100 * table.confidence);
+  // Which way the choice goes, and on what: an isotropy measure has no "better" of its own.
+  const std::string chosen_on =
+      flags.select_metric.empty()
+          ? (flags.metric.empty() ? "each task's primary metric" : flags.metric)
+          : flags.select_metric;
+  absl::StrAppend(&text, "Each cell's group: the ", flags.lower_is_better ? "lowest" : "highest",
+                  " mean of ", chosen_on, ".\n");
   if (table.selection_split != table.split) {
     absl::StrAppend(&text, "Groups chosen on the ", table.selection_split,
                     " split, reported on the held-out ", table.split, " split.\n");
@@ -182,6 +188,7 @@ absl::Status PrintComparison(const CompareFlags& flags) {
   ISTAR_ASSIGN_OR_RETURN(const db::ComparisonTable table,
                          store->Compare({.sweeps = flags.sweeps,
                                          .metric = flags.metric,
+                                         .select_metric = flags.select_metric,
                                          .split = flags.split,
                                          .selection_split = flags.select_on,
                                          .higher_is_better = !flags.lower_is_better,
@@ -225,6 +232,10 @@ CommandRunner AddCompareCommand(CLI::App& app) {
   cmd->add_option("--metric", flags->metric,
                   "final_results name to compare (default: each task's primary metric, e.g. "
                   "accuracy; f1 for squad)");
+  cmd->add_option("--select-metric", flags->select_metric,
+                  "final_results name on which each cell's group is chosen (default: --metric); "
+                  "e.g. --metric cls_isoscore_star --select-metric accuracy reports the isotropy "
+                  "of the best-scoring hyperparameters");
   cmd->add_option("--split", flags->split,
                   "final_results split whose scores are reported (\"report\" with "
                   "training.selection)")
@@ -240,7 +251,7 @@ CommandRunner AddCompareCommand(CLI::App& app) {
                 "Count each diverged seed as the worst score of its (model, task) row instead of "
                 "leaving it out");
   cmd->add_flag("--lower-is-better", flags->lower_is_better,
-                "Choose the group with the lowest mean (for a loss)");
+                "Choose the group with the lowest mean of the selection metric (for a loss)");
   cmd->add_option("--confidence", flags->confidence, "Level of the interval, in (0, 1)")
       ->default_val(0.95);
   cmd->add_option("--digits", flags->digits, "Decimals in the text and Markdown tables")

@@ -20,6 +20,7 @@ struct EmbedFlags {
   models::EmbedOptions options;
   std::string layers = "all";
   bool no_special_tokens = false;
+  bool cls_only = false;
 };
 
 // "all", or a comma-separated list of layer numbers ("0,12"; -1 also means all).
@@ -42,6 +43,7 @@ absl::Status Run(EmbedFlags flags) {
   if (!layers.ok()) return layers.status();
   flags.options.layers = *layers;
   flags.options.special_tokens = !flags.no_special_tokens;
+  flags.options.cls_only = flags.cls_only;
   flags.options.progress = &std::cerr;
   const absl::StatusOr<models::EmbedSummary> summary = models::EmbedText(flags.options);
   if (!summary.ok()) return summary.status();
@@ -83,6 +85,9 @@ CommandRunner AddEmbedCommand(CLI::App& app) {
       ->default_val(10);
   cmd->add_flag("--no-special-tokens", flags->no_special_tokens,
                 "Leave out the rows of [CLS] and [SEP] (the model still sees them)");
+  cmd->add_flag("--cls-only", flags->cls_only,
+                "Write only each sentence's [CLS] row (position 0): one row per sentence and "
+                "layer; not with --no-special-tokens");
   return [flags] {
     const absl::Status status = Run(*flags);
     return status.ok() ? 0 : ReportError("embed", status);

@@ -70,7 +70,8 @@ struct IsotropyRow {
   int64_t step = 0;
   double epoch = 0.0;
   int64_t layer = kUnionLayer;
-  double isoscore_star = 0.0;   // IsoScore* with the trial's zeta, in [0, 1]
+  double isoscore_star = 0.0;   // IsoScore* at the sweep's evaluation_zeta with the layer's own
+                                // S0 (docs/database.md), in [0, 1]
   double isoscore = 0.0;        // IsoScore* with zeta = 0 (plain IsoScore)
   double avg_cosine = 0.0;      // mean pairwise cosine similarity, in [-1, 1]
   std::optional<double> twonn;  // TwoNN intrinsic dimension; nullopt when not measured
@@ -231,13 +232,18 @@ struct QueryResult {
 struct CompareOptions {
   std::vector<std::string> sweeps;  // only trials of these sweeps (names, ids, id prefixes)
   std::string metric;               // final_results.name; empty = each task's primary metric
+  // final_results.name on which each cell's group is chosen (by its mean on selection_split);
+  // empty = `metric`. The paper's protocol for its isotropy tables: choose on the task metric
+  // (select_metric "accuracy"), report an isotropy measure (metric "cls_isoscore_star").
+  std::string select_metric;
   // final_results.split whose scores the table reports.
   std::string split = "validation";
   // final_results.split on which each cell's group is chosen; empty = `split` itself. Choosing
   // and reporting on the same scores biases the chosen cell upwards (Note [Choosing a cell's
   // hyperparameters] in db/internal/compare.cc); a held-out pair of splits does not.
   std::string selection_split;
-  bool higher_is_better = true;  // false for a loss: the best group has the lowest mean
+  // Of select_metric (metric without one): false for a loss, the best group has the lowest mean.
+  bool higher_is_better = true;
   double confidence = 0.95;      // of the intervals on the difference, in (0, 1)
   // A group is a candidate only with at least this many scored seeds; nullopt = the most seeds
   // any group of the cell has (so a lucky group with fewer seeds cannot win). At least 1.
@@ -308,6 +314,7 @@ struct ComparisonRow {
   std::string model;
   std::string task;
   std::string metric;                                // the metric compared in this row
+  std::string select_metric;                         // the metric its groups are chosen on
   std::vector<std::optional<ComparisonCell>> cells;  // one per ComparisonTable::regularizers
 };
 

@@ -90,6 +90,10 @@ absl::Status CheckOptions(const EmbedOptions& options) {
   if (options.max_length < 1 || options.batch_size < 1) {
     return absl::InvalidArgumentError("max_length and batch_size must be positive");
   }
+  if (options.cls_only && !options.special_tokens) {
+    return absl::InvalidArgumentError(
+        "cls_only keeps the [CLS] rows, which special_tokens = false leaves out: choose one");
+  }
   return absl::OkStatus();
 }
 
@@ -135,6 +139,7 @@ absl::Status EmbedBatch(TaskModel& model, const tokenizers::Tokenizer& tokenizer
       mask[flat] = 1;
       types[flat] = e.token_type_ids[t];
       if (!options.special_tokens && e.sequence_ids[t] < 0) continue;
+      if (options.cls_only && t != 0) continue;
       keep.push_back(flat);
       rows.token_index.insert(rows.token_index.end(),
                               {static_cast<double>(begin + b), static_cast<double>(t)});

@@ -7,7 +7,8 @@
 // One row is written per token of every sentence, in input order (sentence by sentence, token by
 // token), padding excluded. By default the special tokens ([CLS], [SEP]) are included, as the
 // IsoScore papers measure every token the model sees; EmbedOptions::special_tokens = false drops
-// them (the model still sees them).
+// them (the model still sees them). EmbedOptions::cls_only writes one row per sentence instead: its
+// position 0 ([CLS]), the sentence vector the paper's final [CLS] measures use.
 //
 // Output files (docs/models.md):
 //   .npy          exactly one layer: float32 [N_tokens, hidden_size];
@@ -49,8 +50,11 @@ struct EmbedOptions {
   // Tokens per sentence, special tokens included; longer sentences are cut to it, and to the
   // model's max_position_embeddings if that is smaller.
   int64_t max_length = 512;
-  int64_t batch_size = 32;           // sentences per forward pass
-  bool special_tokens = true;        // write rows for [CLS] and [SEP] too
+  int64_t batch_size = 32;     // sentences per forward pass
+  bool special_tokens = true;  // write rows for [CLS] and [SEP] too
+  // Write only each sentence's position-0 row ([CLS] for BERT-like models): one row per sentence.
+  // Needs special_tokens (InvalidArgument otherwise).
+  bool cls_only = false;
   int64_t progress_every = 0;        // write a progress line every this many batches; 0: never
   std::ostream* progress = nullptr;  // where progress lines go (e.g. &std::cerr); null: nowhere
 };
@@ -67,8 +71,8 @@ struct EmbedSummary {
 //   NotFound           if the input file, the model folder or its files are missing;
 //   InvalidArgument    for a layer out of range, several layers with a .npy output, an output
 //                      extension other than .npy/.safetensors, a column not in the header, a row
-//                      without that column, no sentences, max_length or batch_size < 1, or the
-//                      errors of loading the checkpoint;
+//                      without that column, no sentences, max_length or batch_size < 1,
+//                      cls_only without special_tokens, or the errors of loading the checkpoint;
 //   FailedPrecondition if the model folder holds no tokenizer;
 //   Internal           if LibTorch fails or the output cannot be written;
 //   a summary otherwise.

@@ -1,10 +1,10 @@
 // The TwoNN intrinsic-dimension estimator (Facco, d'Errico, Rodriguez & Laio, Sci. Rep. 2017).
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -65,20 +65,26 @@ absl::StatusOr<double> TwoNNIntrinsicDimension(const at::Tensor& points, const a
   std::vector<double> mu = NeighbourRatios(rows - rows.mean(0), options.block_rows);
   std::sort(mu.begin(), mu.end());
   const auto n = static_cast<int64_t>(mu.size());
-  // F(mu_(i)) = i / n; the largest ratios are discarded (F -> 1 makes -log(1 - F) diverge).
-  const auto fitted = static_cast<int64_t>(std::floor(n * (1.0 - options.discard_fraction)));
+  // Note [TwoNN as scikit-dimension fits it]
+  // skdim.id.TwoNN keeps the kept = floor(n (1 - discard_fraction)) smallest ratios, gives the
+  // i-th of them (0-based) the empirical CDF F = i / n, and fits -log(1 - F) = D log(mu) through
+  // the origin. F starts at 0 and stays below 1 (kept <= n), so nothing diverges; n counts the
+  // points with a non-duplicate nearest neighbour (skdim has no such rule: a duplicate gives it an
+  // infinite ratio). floor of the same double product as Python's int(N * (1 - f)).
+  const auto kept =
+      static_cast<int64_t>(std::floor(static_cast<double>(n) * (1.0 - options.discard_fraction)));
   double xy = 0.0;
   double xx = 0.0;
-  for (int64_t i = 0; i < std::min(fitted, n - 1); ++i) {
+  for (int64_t i = 0; i < kept; ++i) {
     const double x = std::log(mu[i]);
-    const double y = -std::log(1.0 - static_cast<double>(i + 1) / static_cast<double>(n));
+    const double y = -std::log(1.0 - static_cast<double>(i) / static_cast<double>(n));
     xy += x * y;
     xx += x * x;
   }
   if (xx == 0.0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "TwoNN: the neighbour distance ratios are degenerate (", n,
-        " distinct points, every second neighbour as close as the first)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("TwoNN: the neighbour distance ratios are degenerate (", n,
+                     " distinct points, every second neighbour as close as the first)"));
   }
   return xy / xx;
 }

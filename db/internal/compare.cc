@@ -42,7 +42,8 @@ struct GroupTrials {
 using CellGroups = std::map<std::pair<Hyperparameters, std::string>, GroupTrials>;
 
 struct RowTrials {
-  std::string metric;
+  std::string metric;                       // reported
+  std::string select_metric;                // chosen on
   std::map<std::string, CellGroups> cells;  // regularizer -> its groups
 };
 using Rows = std::map<std::pair<std::string, std::string>, RowTrials>;  // (model, task) -> row
@@ -82,6 +83,7 @@ absl::StatusOr<Rows> Load(Database& db, const CompareOptions& options,
     RowTrials& trials = it->second;
     if (added) {
       ISTAR_ASSIGN_OR_RETURN(trials.metric, RowMetric(key.second, options));
+      trials.select_metric = options.select_metric.empty() ? trials.metric : options.select_metric;
     }
     const std::string regularizer = select.ColumnText(2);
     Hyperparameters hyper{.lambda = select.ColumnDouble(3),
@@ -93,8 +95,10 @@ absl::StatusOr<Rows> Load(Database& db, const CompareOptions& options,
     ISTAR_ASSIGN_OR_RETURN(hyper.parameters, RegularizerParameters(regularizer, canonical_json));
     const int64_t seed = select.ColumnInt(8);
     const bool failed = select.ColumnText(9) == "failed";
-    const bool scored = !failed && !select.IsNull(13) && select.ColumnText(14) == trials.metric;
-    if (!failed && !scored) continue;  // a done trial without the metric on these splits
+    const std::string name = select.IsNull(13) ? std::string() : select.ColumnText(14);
+    const bool scored =
+        !failed && !select.IsNull(13) && (name == trials.metric || name == trials.select_metric);
+    if (!failed && !scored) continue;  // a done trial without the metrics on these splits
     nlohmann::json configuration = nlohmann::json::parse(canonical_json, nullptr,
                                                          /*allow_exceptions=*/false);
     if (!configuration.is_object()) {
@@ -112,8 +116,8 @@ absl::StatusOr<Rows> Load(Database& db, const CompareOptions& options,
     }
     const std::string split = select.ColumnText(13);
     const double value = select.ColumnDouble(15);
-    if (split == options.split) group.report[seed] = value;
-    if (split == selection_split) group.selection[seed] = value;
+    if (split == options.split && name == trials.metric) group.report[seed] = value;
+    if (split == selection_split && name == trials.select_metric) group.selection[seed] = value;
   }
   // A row without any score (only failed trials, or another metric) says nothing to compare.
   std::erase_if(rows, [](const auto& row) {
@@ -148,7 +152,9 @@ struct Candidate {
   std::vector<double> report;
 };
 
-// The worst value of a row's done trials on each split: the minimum, or the maximum for a loss.
+// The worst value of a row's done trials on each split (the selection split's of the selection
+// metric, the reported split's of the reported metric): the minimum, or the maximum for a loss,
+// the one direction of CompareOptions::higher_is_better for both.
 struct Worst {
   std::optional<double> selection;
   std::optional<double> report;
@@ -375,6 +381,7 @@ absl::StatusOr<ComparisonTable> Compare(Database& db, const CompareOptions& opti
     row.model = key.first;
     row.task = key.second;
     row.metric = trials.metric;
+    row.select_metric = trials.select_metric;
     const auto baseline = cells.find("baseline");
     for (const std::string& regularizer : table.regularizers) {
       const auto it = cells.find(regularizer);

@@ -36,6 +36,34 @@ expect embed_column 0 ' of 2 sentences' -- \
 expect embed_no_specials 0 'tokens of 4 sentences' -- \
   "$istar" embed --model "$model" --input "$work/text.txt" --output "$work/bare.npy" \
   --layers 1 --no-special-tokens
+# --cls-only: one row per sentence, each the position-0 row of the full export (the same batches,
+# so the same numbers bit for bit). Rows of a float32 .npy file are read by byte offset.
+npy_rows() {  # FILE FIRST COUNT COLS: rows [FIRST, FIRST + COUNT) as hex bytes
+  local header=$((10 + $(od -An -tu2 -j8 -N2 "$1" | tr -d ' ')))
+  tail -c +$((header + $2 * $4 * 4 + 1)) "$1" | head -c $(($3 * $4 * 4)) | od -An -tx1 -v
+}
+expect embed_cls_only 0 ': 4 tokens of 4 sentences' -- \
+  "$istar" embed --model "$model" --input "$work/text.txt" --output "$work/cls.npy" \
+  --layers 1 --cls-only --batch-size 2
+expect isoscore_of_cls_only 0 ': 4 points, d = 32' -- "$istar" isoscore "$work/cls.npy"
+"$istar" embed --model "$model" --input "$work/text.txt" --output "$work/full.npy" --layers 1 \
+  --batch-size 2 > /dev/null
+first=0 sentences=0 equal=0
+while read -r sentence; do
+  [ -z "$sentence" ] && continue
+  printf '%s\n' "$sentence" > "$work/one.txt"
+  tokens=$("$istar" embed --model "$model" --input "$work/one.txt" --output "$work/one.npy" \
+    --layers 1 | sed -E 's/.*: ([0-9]+) tokens of.*/\1/')
+  [ "$(npy_rows "$work/cls.npy" "$sentences" 1 32)" = "$(npy_rows "$work/full.npy" "$first" 1 32)" ] &&
+    equal=$((equal + 1))
+  first=$((first + tokens)) sentences=$((sentences + 1))
+done < "$work/text.txt"
+expect cls_rows_are_the_full_exports_position_0_rows 0 '^4 of 4 sentences$' -- \
+  echo "$equal of $sentences sentences"
+expect full_export_has_every_token 0 ": $first points, d = 32" -- "$istar" isoscore "$work/full.npy"
+expect cls_only_without_specials 2 'cls_only' -- \
+  "$istar" embed --model "$model" --input "$work/text.txt" --output "$work/x.npy" --cls-only \
+  --no-special-tokens
 long=$(printf 'word %.0s' $(seq 1 300))
 printf '%s\n' "$long" > "$work/long.txt"
 expect embed_longer_than_positions 0 '128 tokens of 1 sentences' -- \

@@ -462,5 +462,69 @@ TEST(CompareSelection, AHeldOutSplitKeepsPureNoiseAtTheNominalRate) {
   EXPECT_GE(same, 0.12);
 }
 
+// The final isotropy measures a trial stores beside its task metric (docs/isotropy.md, "Final
+// isotropy measures") are compared like any final_results name:
+//   baseline:          accuracy 0.90, 0.92; cls_isoscore_star 0.10, 0.12 (mean 0.11)
+//   istar lambda -1:   accuracy 0.93, 0.95; cls_isoscore_star 0.20, 0.22 (mean 0.21)
+//   istar lambda -5:   accuracy 0.80, 0.82; cls_isoscore_star 0.40, 0.44 (mean 0.42)
+// Chosen on the measure itself, istar's cell is lambda -5 (0.42, +0.31); chosen on accuracy and
+// reported in the measure (the paper's protocol), it is lambda -1 (selection mean 0.94; 0.21,
+// +0.10 over the baseline).
+TEST(CompareIsotropy, AFinalMeasureIsComparedAndCanBeChosenOnTheTaskMetric) {
+  ScratchDir dir;
+  const std::string path = dir.Path("results.db");
+  {
+    std::unique_ptr<db::Store> writer = OpenStore(path);
+    ASSERT_NE(writer, nullptr);
+    std::vector<Planned> planned;
+    const auto add = [&](TrialArgs args, double accuracy, double iso) {
+      planned.push_back({args,
+                         {Accuracy(accuracy),
+                          {"validation", "cls_isoscore_star", iso},
+                          {"validation", "cls_isoscore_star_layer_1", iso / 2},
+                          {"validation", "token_isoscore", 0.01},
+                          {"validation", "cls_twonn", 7.5},
+                          {"validation", "avg_cosine_last_layer", 0.3}}});
+    };
+    add({.seed = 0}, 0.90, 0.10);
+    add({.seed = 1}, 0.92, 0.12);
+    add({.regularizer = "istar", .lambda = -1, .zeta = 0.2, .seed = 0}, 0.93, 0.20);
+    add({.regularizer = "istar", .lambda = -1, .zeta = 0.2, .seed = 1}, 0.95, 0.22);
+    add({.regularizer = "istar", .lambda = -5, .zeta = 0.2, .seed = 0}, 0.80, 0.40);
+    add({.regularizer = "istar", .lambda = -5, .zeta = 0.2, .seed = 1}, 0.82, 0.44);
+    StoreTrials(*writer, "iso", planned, 1);
+  }
+  std::unique_ptr<db::Store> store = OpenReadOnly(path);
+  ASSERT_NE(store, nullptr);
+
+  absl::StatusOr<ComparisonTable> own = store->Compare({.metric = "cls_isoscore_star"});
+  ASSERT_TRUE(own.ok()) << own.status();
+  ASSERT_EQ(own->rows.size(), 1u);
+  EXPECT_EQ(own->rows[0].metric, "cls_isoscore_star");
+  EXPECT_EQ(own->rows[0].select_metric, "cls_isoscore_star");
+  ASSERT_THAT(own->regularizers, ElementsAre("baseline", "istar"));
+  EXPECT_NEAR(own->rows[0].cells[0]->mean, 0.11, kTolerance);
+  const ComparisonCell& most_isotropic = *own->rows[0].cells[1];
+  EXPECT_EQ(most_isotropic.chosen.lambda, -5.0);
+  EXPECT_NEAR(most_isotropic.mean, 0.42, kTolerance);
+  ASSERT_TRUE(most_isotropic.vs_baseline.has_value());
+  EXPECT_NEAR(most_isotropic.vs_baseline->difference, 0.31, kTolerance);
+
+  absl::StatusOr<ComparisonTable> paper =
+      store->Compare({.metric = "cls_isoscore_star", .select_metric = "accuracy"});
+  ASSERT_TRUE(paper.ok()) << paper.status();
+  EXPECT_EQ(paper->rows[0].select_metric, "accuracy");
+  const ComparisonCell& best_accuracy = *paper->rows[0].cells[1];
+  EXPECT_EQ(best_accuracy.chosen.lambda, -1.0);
+  EXPECT_NEAR(best_accuracy.selection_mean, 0.94, kTolerance);
+  EXPECT_NEAR(best_accuracy.mean, 0.21, kTolerance);
+  EXPECT_EQ(best_accuracy.seeds, 2);
+  EXPECT_NEAR(best_accuracy.vs_baseline->difference, 0.10, kTolerance);
+
+  absl::StatusOr<ComparisonTable> layer = store->Compare({.metric = "cls_isoscore_star_layer_1"});
+  ASSERT_TRUE(layer.ok()) << layer.status();
+  EXPECT_NEAR(layer->rows[0].cells[1]->mean, 0.21, kTolerance);
+}
+
 }  // namespace
 }  // namespace istar::db

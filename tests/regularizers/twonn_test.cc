@@ -1,14 +1,15 @@
 // The TwoNN intrinsic dimension: against a brute-force transcription of Facco et al.'s procedure,
 // and on manifolds of known dimension.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
-#include <ATen/ATen.h>
-#include <gtest/gtest.h>
-
 #include "regularizers/isotropy.h"
+#include "tests/reference/scikit_dimension.h"
 #include "tests/regularizers/test_util.h"
 
 namespace istar::regularizers {
@@ -18,44 +19,21 @@ using ::istar::testing::Float64;
 using ::istar::testing::RandomRotation;
 using ::istar::testing::SeededGenerator;
 
-// Facco et al. step by step with plain loops: all pairwise distances, the two nearest neighbours,
-// mu = r2 / r1, the empirical CDF i / N, the least-squares slope through the origin on the
-// smallest 90% of mu.
-double BruteForceTwoNN(const at::Tensor& points) {
+// scikit-dimension's TwoNN on a [N, d] float64 tensor with no duplicated rows
+// (tests/reference/scikit_dimension.h).
+double BruteForceTwoNN(const at::Tensor& points, double discard = 0.1) {
   const auto x = points.accessor<double, 2>();
-  const int64_t n = points.size(0);
-  std::vector<double> mu;
-  for (int64_t i = 0; i < n; ++i) {
-    double r1 = std::numeric_limits<double>::infinity();
-    double r2 = r1;
-    for (int64_t j = 0; j < n; ++j) {
-      if (j == i) continue;
-      double sq = 0;
-      for (int64_t k = 0; k < points.size(1); ++k) sq += (x[i][k] - x[j][k]) * (x[i][k] - x[j][k]);
-      const double r = std::sqrt(sq);
-      if (r < r1) {
-        r2 = r1;
-        r1 = r;
-      } else if (r < r2) {
-        r2 = r;
-      }
-    }
-    mu.push_back(r2 / r1);
+  std::vector<std::vector<double>> rows(points.size(0), std::vector<double>(points.size(1)));
+  for (int64_t i = 0; i < points.size(0); ++i) {
+    for (int64_t k = 0; k < points.size(1); ++k) rows[i][k] = x[i][k];
   }
-  std::sort(mu.begin(), mu.end());
-  double xy = 0;
-  double xx = 0;
-  for (int64_t i = 0; i < static_cast<int64_t>(std::floor(n * 0.9)); ++i) {
-    const double lx = std::log(mu[i]);
-    xy += lx * -std::log(1.0 - (i + 1.0) / n);
-    xx += lx * lx;
-  }
-  return xy / xx;
+  return reference::ScikitDimensionTwoNN(rows, discard);
 }
 
 // N points uniform in [0, 1]^k, placed in R^d by a random rotation.
 at::Tensor UniformOnSubspace(int64_t n, int64_t k, int64_t d, at::Generator& gen) {
-  const at::Tensor cube = at::cat({at::rand({n, k}, gen, Float64()), at::zeros({n, d - k}, Float64())}, 1);
+  const at::Tensor cube =
+      at::cat({at::rand({n, k}, gen, Float64()), at::zeros({n, d - k}, Float64())}, 1);
   return cube.mm(RandomRotation(d, gen)) + 5.0;
 }
 
@@ -66,6 +44,41 @@ TEST(TwoNNIntrinsicDimension, EqualsBruteForceFaccoProcedure) {
   absl::StatusOr<double> estimate = TwoNNIntrinsicDimension(points, {}, {.block_rows = 64});
   ASSERT_TRUE(estimate.ok()) << estimate.status();
   EXPECT_NEAR(*estimate, BruteForceTwoNN(points), 1e-9);
+}
+
+// scikit-dimension's convention (F_emp(i) = i / N over the kept smallest ratios) on point sets
+// of several shapes and discard fractions: a 2-D plane in 10-D, a 5-D Gaussian, and a curved
+// 1-D helix in 3-D. Continuous random coordinates make ties in the neighbour order improbable.
+TEST(TwoNNIntrinsicDimension, FollowsScikitDimensionsConvention) {
+  at::Generator gen = SeededGenerator(43);
+  const at::Tensor plane = UniformOnSubspace(250, 2, 10, gen);
+  const at::Tensor gaussian = at::randn({180, 5}, gen, Float64());
+  const at::Tensor t = 12.0 * at::rand({120}, gen, Float64());
+  const at::Tensor helix = at::stack({at::cos(t), at::sin(t), 0.3 * t}, 1);
+  for (const at::Tensor* points : {&plane, &gaussian, &helix}) {
+    for (double discard : {0.1, 0.0, 0.25}) {
+      absl::StatusOr<double> estimate =
+          TwoNNIntrinsicDimension(*points, {}, {.discard_fraction = discard, .block_rows = 50});
+      ASSERT_TRUE(estimate.ok()) << estimate.status();
+      EXPECT_NEAR(*estimate, BruteForceTwoNN(*points, discard), 1e-9)
+          << points->size(0) << " x " << points->size(1) << ", discard " << discard;
+    }
+  }
+}
+
+// Four points on a line at 0, 1, 3 and 7: (r1, r2) = (1, 3), (1, 2), (2, 3), (4, 6), so
+// mu = (3, 2, 1.5, 1.5), sorted (1.5, 1.5, 2, 3). With discard 0.25, kept = 3 and
+// F = (0, 1/4, 2/4): the slope is (log 1.5 log(4/3) + log^2 2) / (2 log^2 1.5 + log^2 2).
+TEST(TwoNNIntrinsicDimension, MatchesAHandComputedLine) {
+  const at::Tensor points = at::tensor({0.0, 1.0, 3.0, 7.0}, Float64()).reshape({4, 1});
+  const at::Tensor embedded = at::cat({points, at::zeros({4, 1}, Float64())}, 1);
+  const double l2 = std::log(2.0);
+  const double l15 = std::log(1.5);
+  const double expected = (l15 * std::log(4.0 / 3.0) + l2 * l2) / (2 * l15 * l15 + l2 * l2);
+  absl::StatusOr<double> estimate =
+      TwoNNIntrinsicDimension(embedded, {}, {.discard_fraction = 0.25});
+  ASSERT_TRUE(estimate.ok()) << estimate.status();
+  EXPECT_NEAR(*estimate, expected, 1e-12);
 }
 
 TEST(TwoNNIntrinsicDimension, RecoversDimensionOfUniformSubspace) {
