@@ -6,7 +6,8 @@
 // tests can time and check a step without running a whole trial.
 //
 // The point cloud is the union of the chosen layers' hidden states at the real (non-padding)
-// tokens of a batch: rows [k * n, (k + 1) * n) are layer layers[k] for the same n tokens.
+// tokens of a batch (every position, padding too, under PointCloudPadding::kInclude): rows
+// [k * n, (k + 1) * n) are layer layers[k] for the same n tokens.
 //
 // Example:
 //
@@ -49,6 +50,10 @@ struct RegularizerSettings {
   // What SIGReg draws its random directions from: the same on every rank, a new value each step
   // (DrawSeed), so that a resumed trial draws what the uninterrupted one drew.
   uint64_t draw_seed = 0;
+  // In a worker group: the term of the whole step's cloud (kGlobal) or the mean over the ranks of
+  // each rank's term on its own shard (kPerRank; Note [Per-rank isotropy scope], loss.cc). The
+  // same with one rank.
+  sweeps::IsotropyScope scope = sweeps::IsotropyScope::kGlobal;
 };
 
 // The draw seed of step `step` of a trial with seed `seed` (SplitMix64 of the pair).
@@ -75,15 +80,20 @@ bool NeedsShrinkage(const RegularizerSettings& regularizer);
 using PointCloud = regularizers::PointCloud;
 
 // The 1-based transformer layers the regularizer reads: 1..num_layers if `requested` is empty,
-// else `requested` sorted and deduplicated. InvalidArgument for a layer outside 1..num_layers.
+// else `requested` with sweeps::kLastLayer read as num_layers, sorted and deduplicated
+// ({1, kLastLayer} of 12 layers is {1, 12}; {12, kLastLayer} is {12}). InvalidArgument for a layer
+// outside 1..num_layers.
 [[nodiscard]] absl::StatusOr<std::vector<int64_t>> ResolveLayers(
     int64_t num_layers, std::span<const int64_t> requested);
 
 // The point cloud of `layers` (1-based indexes into `hidden_states`, whose entry 0 is the
-// embedding output) at the positions where `attention_mask` ([B, T]) is non-zero, with each
-// token's sequence (its row of the batch). Differentiable with respect to the hidden states.
+// embedding output) at the positions where `attention_mask` ([B, T]) is non-zero (kExclude), or
+// at every position of the batch, padding included (kInclude: B * T tokens per layer, row b * T + t
+// of each layer's block is position t of sequence b), with each token's sequence (its row of the
+// batch). Differentiable with respect to the hidden states.
 PointCloud GatherPoints(const std::vector<at::Tensor>& hidden_states,
-                        const at::Tensor& attention_mask, std::span<const int64_t> layers);
+                        const at::Tensor& attention_mask, std::span<const int64_t> layers,
+                        sweeps::PointCloudPadding padding = sweeps::PointCloudPadding::kExclude);
 
 // The parts of a step's loss, each a 0-dim tensor: total = task + regularizer, the loss of the
 // whole (global) batch, the same on every rank of a worker group.
@@ -94,8 +104,10 @@ struct StepLoss {
   // lambda * (1 - IsoScore*) for I-STAR, ... (docs/isotropy.md)
   at::Tensor regularizer;
   // What this rank back-propagates. One process: `total` itself. R ranks: R * (this rank's share
-  // of the task loss) + regularizer, whose gradients, averaged over the ranks (GradientAverager,
-  // trainer/data_parallel.h), are the gradient of `total` (Note [Per-rank objective], loss.cc).
+  // of the task loss) + regularizer (kPerRank: + R / R' times this rank's own term, R' the ranks
+  // in the mean), whose gradients, averaged over the ranks (GradientAverager,
+  // trainer/data_parallel.h), are the gradient of `total` (Note [Per-rank objective] and
+  // Note [Per-rank isotropy scope], loss.cc).
   at::Tensor objective;
 };
 
@@ -115,9 +127,12 @@ at::Tensor SpanLossSum(const at::Tensor& start_logits, const at::Tensor& end_log
 // The loss of one step of a global batch of `global_rows` examples spread over the ranks of
 // `ranks`: `task_loss_sum` is the sum of the per-example task losses of this rank's rows (0 for a
 // rank with none) and `cloud` this rank's points (possibly [0, H]: a rank with no rows still
-// takes part). The regularizer is computed on the union of every rank's points. Collectives (with
-// more than one rank): the regularizer's, and one to sum the task loss for `task`.
-// InvalidArgument when the regularizer rejects the cloud (the same on every rank).
+// takes part). The regularizer is computed on the union of every rank's points (scope kGlobal),
+// or on each rank's own points, `regularizer` then being the mean of the ranks' values (kPerRank;
+// a rank whose finite cloud the term rejects, one with no rows, is left out of the mean).
+// Collectives (with more than one rank): the regularizer's (kPerRank: one sum of three numbers),
+// and one to sum the task loss for `task`. InvalidArgument when the regularizer rejects the cloud
+// (the same on every rank).
 [[nodiscard]] absl::StatusOr<StepLoss> ComputeStepLoss(
     const at::Tensor& task_loss_sum, int64_t global_rows, const PointCloud& cloud,
     const RegularizerSettings& regularizer,

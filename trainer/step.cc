@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -38,9 +39,10 @@ PointCloud Detached(const PointCloud& cloud) {
 // A rank without rows still joins every collective of the regularizer, its backward pass
 // included, so its empty cloud is a leaf that requires a gradient.
 PointCloud EmptyCloud(const StepOptions& options) {
+  const bool logged = options.log && !options.logged_layers.empty();
   return {.points = at::zeros({0, options.hidden}, options.options).requires_grad_(),
           .tokens = 0,
-          .layers = options.layers,
+          .layers = logged ? options.logged_layers : options.layers,
           .sequence = at::zeros({0}, options.options.dtype(at::kLong)),
           .sequences = 0};
 }
@@ -74,7 +76,8 @@ absl::StatusOr<StepResult> OnePass(const MicroBatchForward& forward, const StepO
   }
   StepResult result;
   absl::StatusOr<StepLoss> loss =
-      ComputeStepLoss(out.task_loss_sum, options.global_rows, out.cloud, regularizer, ranks);
+      ComputeStepLoss(out.task_loss_sum, options.global_rows,
+                      SelectLayers(out.cloud, options.layers), regularizer, ranks);
   result.cloud = Detached(out.cloud);
   if (!loss.ok()) {
     result.rejected = loss.status();
@@ -118,13 +121,17 @@ absl::StatusOr<StepResult> AccumulatedPasses(const MicroBatchForward& forward,
   std::vector<Generators> generators;
   std::vector<int64_t> tokens_before;  // per part, in the joined cloud
   at::Tensor gradient;                 // G, [layers * tokens, H]
+  const std::vector<int64_t>& logged_layers =
+      options.logged_layers.empty() ? options.layers : options.logged_layers;
   if (regularized) {
     std::vector<PointCloud> clouds;
+    std::vector<PointCloud> logged;  // when logging: the parts' clouds of the logged layers
     for (const Shard& rows : parts) {
       generators.push_back(SaveGenerators(options.device));
       at::NoGradGuard no_graph;
       ISTAR_ASSIGN_OR_RETURN(MicroBatchOutput out, forward(rows, /*with_cloud=*/true));
-      clouds.push_back(Detached(out.cloud));
+      if (options.log) logged.push_back(Detached(out.cloud));
+      clouds.push_back(Detached(SelectLayers(out.cloud, options.layers)));
     }
     PointCloud joined = JoinClouds(clouds, options.layers, options.hidden, options.options);
     int64_t before = 0;
@@ -143,6 +150,9 @@ absl::StatusOr<StepResult> AccumulatedPasses(const MicroBatchForward& forward,
     loss->objective.backward();
     gradient = joined.points.grad();
     result.loss.regularizer = loss->regularizer.detach();
+    if (options.log) {
+      result.cloud = JoinClouds(logged, logged_layers, options.hidden, options.options);
+    }
   }
   const double world = static_cast<double>(ranks.world_size());
   at::Tensor task_sum = at::zeros({}, options.options);
@@ -153,7 +163,7 @@ absl::StatusOr<StepResult> AccumulatedPasses(const MicroBatchForward& forward,
                            forward(parts[p], /*with_cloud=*/regularized || options.log));
     at::Tensor objective = world * out.task_loss_sum / static_cast<double>(options.global_rows);
     if (regularized) {
-      const PointCloud& cloud = out.cloud;
+      const PointCloud cloud = SelectLayers(out.cloud, options.layers);
       ISTAR_CHECK(cloud.tokens == 0 ||
                   cloud.points.size(0) == cloud.tokens * static_cast<int64_t>(cloud.layers.size()));
       for (size_t k = 0; k < cloud.layers.size(); ++k) {
@@ -174,7 +184,7 @@ absl::StatusOr<StepResult> AccumulatedPasses(const MicroBatchForward& forward,
   if (!regularized) {
     result.loss.regularizer = at::zeros({}, options.options);
     if (options.log) {
-      result.cloud = JoinClouds(logged, options.layers, options.hidden, options.options);
+      result.cloud = JoinClouds(logged, logged_layers, options.hidden, options.options);
     }
   }
   at::NoGradGuard no_grad;
@@ -185,6 +195,21 @@ absl::StatusOr<StepResult> AccumulatedPasses(const MicroBatchForward& forward,
 }
 
 }  // namespace
+
+PointCloud SelectLayers(const PointCloud& cloud, const std::vector<int64_t>& layers) {
+  if (!cloud.points.defined() || cloud.layers == layers) return cloud;
+  PointCloud selected = cloud;
+  selected.layers = layers;
+  std::vector<at::Tensor> blocks;
+  for (int64_t layer : layers) {
+    const auto found = std::find(cloud.layers.begin(), cloud.layers.end(), layer);
+    ISTAR_CHECK(found != cloud.layers.end()) << "layer " << layer << " is not in the cloud";
+    const auto k = static_cast<int64_t>(found - cloud.layers.begin());
+    blocks.push_back(PartOf(cloud.points, cloud.tokens, k, 0, cloud.tokens));
+  }
+  selected.points = blocks.size() == 1 ? blocks[0] : at::cat(blocks);
+  return selected;
+}
 
 PointCloud JoinClouds(const std::vector<PointCloud>& parts, const std::vector<int64_t>& layers,
                       int64_t hidden, const at::TensorOptions& options) {

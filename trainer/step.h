@@ -51,9 +51,12 @@ struct StepOptions {
   int64_t local_rows = 0;     // this rank's share of them (may be 0)
   int64_t micro_batches = 1;  // gradient accumulation steps, >= 1
   bool log = false;           // return the step's point cloud for the isotropy log
-  // For a rank with no rows: the empty cloud's width, layers and tensor options.
+  // For a rank with no rows: the empty cloud's width, layers and tensor options. `layers` are
+  // the regularizer's; `logged_layers` (a superset, empty: `layers`) those of the clouds
+  // `forward` returns when `log`, of which the regularizer is given its layers (SelectLayers).
   int64_t hidden = 0;
   std::vector<int64_t> layers;
+  std::vector<int64_t> logged_layers;
   at::TensorOptions options;
   // The model's device: its generator (and the CPU's) is replayed between the two passes of an
   // accumulated regularized step, so that both draw the same dropout masks.
@@ -61,8 +64,10 @@ struct StepOptions {
 };
 
 struct StepResult {
-  StepLoss loss;     // detached values (objective undefined); undefined when `rejected`
-  PointCloud cloud;  // this rank's points of the whole step, detached; when logging or regularized
+  StepLoss loss;  // detached values (objective undefined); undefined when `rejected`
+  // This rank's points of the whole step, detached, when logging (of the logged layers) or
+  // regularized (of the regularizer's layers, when not logging).
+  PointCloud cloud;
   // The regularizer's InvalidArgument for the cloud (fewer than 2 points in all, non-finite
   // hidden states): nothing was back-propagated and the caller decides (diverged or an error).
   absl::Status rejected;
@@ -75,6 +80,12 @@ struct StepResult {
                                                        const RegularizerSettings& regularizer,
                                                        const regularizers::CrossRankSum& ranks,
                                                        GradientAverager* averager);
+
+// The rows of `cloud` (laid out as GatherPoints lays one out) of `layers`, each of which must be
+// one of cloud.layers, in the order of `layers`: `cloud` itself when the layers are the same (or
+// its points are undefined), else the layers' blocks joined (differentiable; tokens and
+// sequences kept).
+PointCloud SelectLayers(const PointCloud& cloud, const std::vector<int64_t>& layers);
 
 // The union of `parts` (clouds of the same layers, in the same order) as one cloud laid out as
 // GatherPoints lays one out: each layer's rows of every part together, layer after layer, and

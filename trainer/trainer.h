@@ -68,7 +68,9 @@ struct TrialResult {
   // "f1", "pearson", ...: every metric of the task's catalogue row).
   std::map<std::string, double> final_metrics;
   // Every evaluation split's scores, by the split name they are stored under: "validation", and
-  // for MNLI also "validation_mismatched" (tasks::StoredSplitName).
+  // for MNLI also "validation_mismatched" (tasks::StoredSplitName); with training.selection also
+  // "selection" and "report", the two parts of "validation" (docs/training.md, "Held-out
+  // selection").
   std::map<std::string, std::map<std::string, double>> split_metrics;
   int64_t steps = 0;  // optimizer steps taken, resumed ones included
 };

@@ -4,6 +4,8 @@
 //   - one step: with each rank on its part of a batch, the loss and every parameter's gradient
 //     equal those of one process on the whole batch (float64, relative error <= 1e-10), for the
 //     baseline, CosReg and I-STAR, classification and SQuAD heads;
+//   - isotropy_scope per_rank: the regularizer is the mean of the shards' own terms, and the
+//     averaged gradient that of the task loss plus that mean;
 //   - whole trials (RunTrial): the rows a 2-rank group writes to the store equal a one-process
 //     run's, including an epoch tail that leaves a rank without rows, I-STAR's S0 under a binding
 //     point budget, SQuAD's sharded evaluation, and a stop and resume.
@@ -30,6 +32,7 @@
 #include "db/store.h"
 #include "models/config.h"
 #include "models/model.h"
+#include "regularizers/isotropy.h"
 #include "regularizers/tensor_collectives.h"
 #include "sweeps/sweep.h"
 #include "tasks/task.h"
@@ -216,6 +219,125 @@ INSTANTIATE_TEST_SUITE_P(Regularizers, GradientEquivalenceTest,
                          [](const ::testing::TestParamInfo<Case>& info) {
                            return std::string(info.param.name);
                          });
+
+// isotropy_scope: per_rank (Note [Per-rank isotropy scope], trainer/loss.cc): each rank's term
+// is I-STAR's on its own shard's points, the logged regularizer is the mean of the two shards'
+// terms (computed here with regularizers::IsoScoreStar on each shard's cloud), which is not the
+// whole batch's term, and the averaged gradient is that of task + that mean, as one process
+// computes it by differentiating the two shards' terms directly.
+TEST(PerRankScope, RegularizerIsTheMeanOfTheShardsTermsAndTheGradientFollowsIt) {
+  if (TestGroup().size() != 2) GTEST_SKIP() << ::istar::testing::kNeedsTwoRanks;
+  const TokenBatch batch = RandomBatch(/*rows=*/7, /*cols=*/12, /*seed=*/5);  // 4 + 3 rows
+  at::Generator gen = at::detail::createCPUGenerator(9);
+  const at::Tensor s0 = at::cov(at::randn({300, 16}, gen, at::kDouble).t());
+  const std::vector<int64_t> layers = {1, 2};
+  for (const Case& c : {Case{"istar", "istar", -1.5, 0, false},
+                        Case{"istar_shrinkage", "istar", 2.0, 0.3, false}}) {
+    SCOPED_TRACE(c.name);
+    const regularizers::IsoScoreStarOptions iso{.zeta = c.zeta, .shrinkage = s0};
+    const auto term = [&](models::TaskModel& model, const TokenBatch& rows) {
+      const models::ModelOutput out = model.Forward({.input_ids = rows.ids,
+                                                     .attention_mask = rows.mask,
+                                                     .token_type_ids = at::zeros_like(rows.ids)});
+      const PointCloud cloud = GatherPoints(out.hidden_states, rows.mask, layers);
+      return std::make_pair(ClassificationLossSum(out.logits, rows.labels),
+                            c.lambda * (1.0 - *regularizers::IsoScoreStar(cloud.points, {}, iso)));
+    };
+    // The reference, in this process: each shard's term on its own points.
+    const std::unique_ptr<models::TaskModel> alone =
+        TinyModel(models::Head::kSequenceClassification, 1);
+    alone->module().train();
+    std::vector<at::Tensor> terms;
+    at::Tensor reference = at::zeros({}, at::kDouble);
+    for (int r = 0; r < 2; ++r) {
+      const Shard shard = ShardOf(batch.rows(), r, 2);
+      auto [task_sum, reg] = term(*alone, batch.Rows(shard.begin, shard.end));
+      terms.push_back(reg.detach());
+      reference = reference + task_sum / static_cast<double>(batch.rows()) + reg / 2.0;
+    }
+    reference.backward();
+    const std::vector<at::Tensor> expected_grads = Gradients(alone->module());
+    const double mean = ((terms[0] + terms[1]) / 2.0).item<double>();
+    double global = 0.0;
+    {
+      at::NoGradGuard no_grad;
+      global = term(*alone, batch).second.item<double>();
+    }
+    EXPECT_GT(std::abs(mean - global), 1e-6) << "the shards' mean must not be the global term";
+
+    // The group: each rank on its shard, per-rank scope.
+    const std::unique_ptr<models::TaskModel> member =
+        TinyModel(models::Head::kSequenceClassification, TestGroup().rank() == 0 ? 1 : 77);
+    ASSERT_TRUE(BroadcastModule(TestGroup(), member->module()).ok());
+    member->module().train();
+    GradientAverager averager(TestGroup(), member->module().parameters(),
+                              {.bucket_bytes = 16 << 10});
+    const std::unique_ptr<regularizers::CrossRankSum> ranks =
+        regularizers::MakeCrossRankSum(TestGroup());
+    const Shard shard = ShardOf(batch.rows(), TestGroup().rank(), TestGroup().size());
+    const TokenBatch mine = batch.Rows(shard.begin, shard.end);
+    const models::ModelOutput out = member->Forward({.input_ids = mine.ids,
+                                                     .attention_mask = mine.mask,
+                                                     .token_type_ids = at::zeros_like(mine.ids)});
+    absl::StatusOr<StepLoss> loss =
+        ComputeStepLoss(ClassificationLossSum(out.logits, mine.labels), batch.rows(),
+                        GatherPoints(out.hidden_states, mine.mask, layers),
+                        {.name = c.kind,
+                         .lambda = c.lambda,
+                         .zeta = c.zeta,
+                         .shrinkage = s0,
+                         .scope = sweeps::IsotropyScope::kPerRank},
+                        *ranks);
+    ASSERT_TRUE(loss.ok()) << loss.status();
+    EXPECT_NEAR(loss->regularizer.item<double>(), mean, 1e-12 * std::abs(mean));
+    EXPECT_NEAR(loss->total.item<double>() - loss->task.item<double>(), mean,
+                1e-12 * std::abs(mean));
+    loss->objective.backward();
+    ASSERT_TRUE(averager.Average().ok());
+    ExpectSameGradients(Gradients(member->module()), expected_grads,
+                        alone->module().named_parameters().keys());
+  }
+}
+
+// A rank with no rows (an epoch's tail) is left out of the per-rank mean: the regularizer is
+// the other rank's term alone, on both ranks.
+TEST(PerRankScope, ARankWithoutRowsIsLeftOutOfTheMean) {
+  if (TestGroup().size() != 2) GTEST_SKIP() << ::istar::testing::kNeedsTwoRanks;
+  const TokenBatch batch = RandomBatch(/*rows=*/1, /*cols=*/12, /*seed=*/6);  // 1 + 0 rows
+  const std::vector<int64_t> layers = {1, 2};
+  const std::unique_ptr<models::TaskModel> model =
+      TinyModel(models::Head::kSequenceClassification, 1);
+  const models::ModelOutput out = model->Forward({.input_ids = batch.ids,
+                                                  .attention_mask = batch.mask,
+                                                  .token_type_ids = at::zeros_like(batch.ids)});
+  const PointCloud whole = GatherPoints(out.hidden_states, batch.mask, layers);
+  const double expected =
+      -1.5 * (1.0 - regularizers::IsoScoreStar(whole.points.detach(), {})->item<double>());
+  const bool has_rows = TestGroup().rank() == 0;
+  const PointCloud cloud =
+      has_rows ? whole
+               : PointCloud{.points = at::zeros({0, 16}, at::kDouble).requires_grad_(),
+                            .tokens = 0,
+                            .layers = layers,
+                            .sequence = at::zeros({0}, at::kLong),
+                            .sequences = 0};
+  const at::Tensor task_sum =
+      has_rows ? ClassificationLossSum(out.logits, batch.labels) : at::zeros({}, at::kDouble);
+  const std::unique_ptr<regularizers::CrossRankSum> ranks =
+      regularizers::MakeCrossRankSum(TestGroup());
+  absl::StatusOr<StepLoss> loss = ComputeStepLoss(
+      task_sum, 1, cloud,
+      {.name = "istar", .lambda = -1.5, .scope = sweeps::IsotropyScope::kPerRank}, *ranks);
+  ASSERT_TRUE(loss.ok()) << loss.status();
+  EXPECT_NEAR(loss->regularizer.item<double>(), expected, 1e-12 * std::abs(expected));
+  // Rank 0 carries the whole term (R / R' = 2), which the average halves back.
+  if (has_rows) {
+    EXPECT_NEAR((loss->objective - 2.0 * task_sum).item<double>(), 2.0 * expected,
+                1e-12 * std::abs(expected));
+  } else {
+    EXPECT_EQ(loss->objective.item<double>(), 0.0);
+  }
+}
 
 TEST(GradientAverager, AveragesDefinedGradientsAndKeepsMissingOnesMissing) {
   if (TestGroup().size() != 2) GTEST_SKIP() << ::istar::testing::kNeedsTwoRanks;

@@ -191,6 +191,66 @@ TEST(Accumulation, WithDropoutBothPassesDrawTheSameMasks) {
       << "the generator must end where one pass over the micro-batches leaves it";
 }
 
+// A logged step's forward gathers every layer (logged_layers) while the regularizer reads layer 2
+// alone: the regularizer, the loss and the gradients are those of a step whose forward gathers
+// layer 2 only, and the returned cloud holds both layers, for one pass and for micro-batches.
+TEST(LoggedLayers, TheRegularizerSeesItsLayersAndTheLogEveryLayer) {
+  const std::unique_ptr<models::TaskModel> model = TinyModel(0.0);
+  const Batch batch = RandomBatch(7, 10);
+  const RegularizerSettings regularizer = Regularizer("istar");
+  const auto forward_on = [&](const std::vector<int64_t>& layers) -> MicroBatchForward {
+    return [&, layers](const Shard& rows, bool with_cloud) -> absl::StatusOr<MicroBatchOutput> {
+      const at::Tensor ids = batch.ids.slice(0, rows.begin, rows.end);
+      const at::Tensor mask = batch.mask.slice(0, rows.begin, rows.end);
+      const models::ModelOutput out = model->Forward(
+          {.input_ids = ids, .attention_mask = mask, .token_type_ids = at::zeros_like(ids)});
+      MicroBatchOutput result;
+      if (with_cloud) result.cloud = GatherPoints(out.hidden_states, mask, layers);
+      result.task_loss_sum =
+          ClassificationLossSum(out.logits, batch.labels.slice(0, rows.begin, rows.end));
+      return result;
+    };
+  };
+  for (const int64_t k : {1, 3}) {
+    SCOPED_TRACE(k);
+    StepOptions only = Options(7, k);
+    only.log = false;
+    only.layers = {2};
+    for (const at::Tensor& p : model->module().parameters()) p.mutable_grad() = at::Tensor();
+    absl::StatusOr<StepResult> want =
+        RunStepPasses(forward_on({2}), only, regularizer, regularizers::LocalSum(), nullptr);
+    ASSERT_TRUE(want.ok() && want->rejected.ok());
+    const std::vector<at::Tensor> want_gradients = Gradients(model->module());
+    StepOptions logged = only;
+    logged.log = true;
+    logged.logged_layers = {1, 2};
+    for (const at::Tensor& p : model->module().parameters()) p.mutable_grad() = at::Tensor();
+    absl::StatusOr<StepResult> got =
+        RunStepPasses(forward_on({1, 2}), logged, regularizer, regularizers::LocalSum(), nullptr);
+    ASSERT_TRUE(got.ok() && got->rejected.ok());
+    EXPECT_NEAR(got->loss.regularizer.item<double>(), want->loss.regularizer.item<double>(), 1e-12);
+    EXPECT_NEAR(got->loss.total.item<double>(), want->loss.total.item<double>(), 1e-12);
+    EXPECT_LE(RelativeError(Gradients(model->module()), want_gradients), 1e-10);
+    EXPECT_EQ(got->cloud.layers, (std::vector<int64_t>{1, 2}));
+    ASSERT_EQ(got->cloud.points.size(0), 2 * got->cloud.tokens);
+    // Layer 2's block of the logged cloud is the regularizer's cloud.
+    EXPECT_TRUE(
+        at::allclose(got->cloud.points.slice(0, got->cloud.tokens), want->cloud.points, 0, 1e-12));
+  }
+}
+
+TEST(SelectLayers, TakesTheLayersBlocksInTheGivenOrder) {
+  const PointCloud cloud{
+      .points = at::tensor({1.0, 2.0, 10.0, 20.0, 5.0, 6.0}, at::kDouble).view({6, 1}),
+      .tokens = 2,
+      .layers = {1, 2, 3}};
+  const PointCloud selected = SelectLayers(cloud, {3, 1});
+  EXPECT_EQ(selected.tokens, 2);
+  EXPECT_EQ(selected.layers, (std::vector<int64_t>{3, 1}));
+  EXPECT_TRUE(at::equal(selected.points.view({-1}), at::tensor({5.0, 6.0, 1.0, 2.0}, at::kDouble)));
+  EXPECT_TRUE(SelectLayers(cloud, {1, 2, 3}).points.is_same(cloud.points));
+}
+
 TEST(JoinClouds, PutsEachLayersRowsOfEveryPartTogether) {
   // Two parts of 2 and 1 tokens, 2 layers: part rows are [layer 1 tokens..., layer 2 tokens...].
   const PointCloud a{.points = at::tensor({1.0, 2.0, 10.0, 20.0}, at::kDouble).view({4, 1}),

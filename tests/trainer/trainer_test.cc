@@ -7,14 +7,18 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "db/store.h"
 #include "models/config.h"
 #include "sweeps/sweep.h"
 #include "tasks/task.h"
+#include "tests/trainer/tiny_bert_folder.h"
 #include "trainer/device.h"
 
 namespace istar::trainer {
@@ -57,8 +61,6 @@ class TrainerTest : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ =
         new fs::path(fs::temp_directory_path() / absl::StrCat("istar_trainer_test_", ::getpid()));
-    fs::create_directories(*root_ / "model");
-    ASSERT_TRUE(tasks::WriteDemoVocab((*root_ / "model" / "vocab.txt").string()).ok());
     ASSERT_TRUE(
         tasks::WriteDemoSentimentTask((*root_ / "sst2").string(),
                                       {.seed = 7, .train_examples = 640, .dev_examples = 200})
@@ -66,11 +68,7 @@ class TrainerTest : public ::testing::Test {
     ASSERT_TRUE(tasks::WriteDemoQaTask((*root_ / "squad").string(),
                                        {.seed = 7, .train_examples = 320, .dev_examples = 64})
                     .ok());
-    std::ifstream vocab(*root_ / "model" / "vocab.txt");
-    int64_t lines = 0;
-    for (std::string line; std::getline(vocab, line);) ++lines;
-    std::ofstream(*root_ / "model" / "config.json")
-        << models::ModelConfigToJson(models::TinyBertConfig(lines, /*max_positions=*/64));
+    ASSERT_NO_FATAL_FAILURE(WriteTinyBertFolder(*root_ / "model"));
   }
   static void TearDownTestSuite() {
     std::error_code error;
@@ -134,8 +132,13 @@ TEST_F(TrainerTest, LearnsDemoSentimentWellAboveChance) {
   auto record = (*store)->GetTrial(trial.id);
   ASSERT_TRUE(record.ok()) << record.status();
   EXPECT_EQ(record->status, db::TrialStatus::kDone);
-  ASSERT_EQ(record->final_results.size(), 1u);
-  EXPECT_EQ(record->final_results[0].name, "accuracy");
+  // The task's metric and the final isotropy measures (final_measures_test.cc checks their values).
+  std::set<std::string> final_names;
+  for (const db::FinalResult& row : record->final_results) final_names.insert(row.name);
+  EXPECT_EQ(final_names,
+            (std::set<std::string>{"accuracy", "avg_cosine_last_layer", "cls_isoscore_star",
+                                   "cls_isoscore_star_layer_1", "cls_isoscore_star_layer_2",
+                                   "cls_twonn", "token_isoscore"}));
   auto trajectories = (*store)->ExportTrajectories(trial.id);
   ASSERT_TRUE(trajectories.ok());
   EXPECT_FALSE(trajectories->isotropy.empty());
@@ -235,11 +238,13 @@ TEST_F(TrainerTest, ResumedRunEndsWithTheSameWeightsAsAnUninterruptedOne) {
 }
 
 // Note [Preemption checkpoints] in trainer/internal/checkpoint.cc: stopped inside the second
-// epoch, the run saves step-30/ with that epoch's S0; the next run takes the epoch's batches from
-// there with the saved S0 and ends with the weights of an uninterrupted run, bit for bit.
+// epoch, the run saves step-30/ with that epoch's S0s; the next run takes the epoch's batches from
+// there with the saved S0s and ends with the weights of an uninterrupted run, bit for bit, having
+// logged the same isotropy rows (each layer's IsoScore* uses the epoch's saved per-layer S0).
 TEST_F(TrainerTest, PreemptedMidEpochResumesInsideTheEpochWithTheSameWeights) {
   const sweeps::TrialSpec trial = Trial("istar: {lambda: [-1], zeta: [0.2]}", 2e-3, 2);
-  const FinishedRun full = RunToTheEnd(trial, Path("db"), Path("ckpt"));
+  const std::string full_db = Path("db");
+  const FinishedRun full = RunToTheEnd(trial, full_db, Path("ckpt"));
   ASSERT_FALSE(full.weights.empty());
 
   // Without checkpoint_on_stop a stop leaves only the epoch checkpoints.
@@ -271,6 +276,20 @@ TEST_F(TrainerTest, PreemptedMidEpochResumesInsideTheEpochWithTheSameWeights) {
   EXPECT_FALSE(fs::exists(preempted)) << "superseded by epoch-2";
   EXPECT_TRUE(rest.weights == full.weights) << "the resumed run's final weights differ";
   EXPECT_EQ(rest.result.final_metrics, full.result.final_metrics);
+  const auto isotropy = [&](const std::string& path) {
+    auto store = db::Store::Open(path);
+    EXPECT_TRUE(store.ok()) << store.status();
+    auto trajectories = (*store)->ExportTrajectories(trial.id);
+    EXPECT_TRUE(trajectories.ok()) << trajectories.status();
+    std::vector<std::tuple<int64_t, int64_t, double, double, double>> rows;
+    for (const db::IsotropyRow& row : trajectories->isotropy) {
+      rows.emplace_back(row.step, row.layer, row.isoscore_star, row.isoscore, row.avg_cosine);
+    }
+    return rows;
+  };
+  const auto full_rows = isotropy(full_db);
+  EXPECT_FALSE(full_rows.empty());
+  EXPECT_EQ(isotropy(db), full_rows) << "the resumed run logged other isotropy rows";
 }
 
 // The same on a GPU (skipped without one): dropout there draws from the GPU's generator, whose

@@ -24,6 +24,7 @@
 #include "base/status_macros.h"
 #include "models/checkpoint.h"
 #include "models/config.h"
+#include "trainer/internal/epoch_shrinkage.h"
 
 namespace istar::trainer::internal {
 namespace {
@@ -182,11 +183,13 @@ absl::StatusOr<TrialModel> LoadTrialModel(const std::string& dir, models::Head h
 // queue; without a checkpoint of its own, the next attempt would redo every step since the last
 // epoch checkpoint, up to a whole epoch of a large task. So the trainer then writes step-<k>/:
 // the same files as an epoch checkpoint, with state.json's mid_epoch true, plus shrinkage.pt, the
-// S0 that I-STAR used in this epoch. S0 is estimated from the model as it was at the start of the
-// epoch, which a resumed run no longer has, so it must travel with the checkpoint for the resumed
-// epoch to use the same regularizer as an uninterrupted one. A resumed run takes the epoch's
-// batches (a function of seed and epoch only) from step - epoch x steps per epoch on. The
-// checkpoint with the most steps wins; the next checkpoint of either kind removes step-* folders.
+// epoch's S0s: the regularizer's (I-STAR's) and every layer's and the all-layer union's behind
+// the logged IsoScore*. They are estimated from the model as it was at the start of the epoch,
+// which a resumed run no longer has, so they must travel with the checkpoint for the resumed
+// epoch to use the same regularizer, and log the same isotropy rows, as an uninterrupted one. A
+// resumed run takes the epoch's batches (a function of seed and epoch only) from step - epoch x
+// steps per epoch on. The checkpoint with the most steps wins; the next checkpoint of either kind
+// removes step-* folders.
 namespace {
 
 // Note [Archives through our own file]
@@ -214,13 +217,45 @@ absl::Status SaveArchive(torch::serialize::OutputArchive& archive, const fs::pat
                                             : absl::InternalError(message);
 }
 
+// shrinkage.pt (docs/checkpoints.md): "shrinkage", the regularizer's S0; "layer_shrinkage",
+// [L, H, H], layer l's S0 at l - 1; "all_layers_shrinkage", the all-layer union's. Each when
+// defined; written from the host (Note [Checkpoints across devices]).
+absl::Status SaveShrinkage(const EpochShrinkage& shrinkage, const fs::path& path) {
+  torch::serialize::OutputArchive archive;
+  if (shrinkage.regularizer.defined()) {
+    archive.write("shrinkage", shrinkage.regularizer.to(at::kCPU));
+  }
+  if (shrinkage.logged()) {
+    archive.write("layer_shrinkage", at::stack(shrinkage.layers).to(at::kCPU));
+    archive.write("all_layers_shrinkage", shrinkage.all_layers.to(at::kCPU));
+  }
+  return SaveArchive(archive, path);
+}
+
+// The S0s shrinkage.pt holds, into `shrinkage`, on `device` (a checkpoint of an older istar holds
+// "shrinkage" alone).
+void RestoreShrinkage(const fs::path& path, const at::Device& device, EpochShrinkage& shrinkage) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(path.string(), device);
+  at::Tensor tensor;
+  if (archive.try_read("shrinkage", tensor)) shrinkage.regularizer = tensor;
+  at::Tensor layers;
+  at::Tensor all_layers;
+  if (archive.try_read("layer_shrinkage", layers) &&
+      archive.try_read("all_layers_shrinkage", all_layers)) {
+    shrinkage.layers.clear();
+    for (int64_t l = 0; l < layers.size(0); ++l) shrinkage.layers.push_back(layers[l].clone());
+    shrinkage.all_layers = all_layers;
+  }
+}
+
 }  // namespace
 
 absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState& state,
                             const models::TaskModel& model, torch::optim::Optimizer& optimizer,
-                            const at::Tensor* shrinkage, const GeneratorStates* generators) {
-  const std::string name = state.mid_epoch ? absl::StrCat("step-", state.step)
-                                           : absl::StrCat("epoch-", state.epoch);
+                            const EpochShrinkage* shrinkage, const GeneratorStates* generators) {
+  const std::string name =
+      state.mid_epoch ? absl::StrCat("step-", state.step) : absl::StrCat("epoch-", state.epoch);
   const fs::path final_dir = fs::path(trial_dir) / name;
   const fs::path temp_dir = fs::path(trial_dir) / absl::StrCat(name, ".tmp");
   std::error_code error;
@@ -253,10 +288,8 @@ absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState&
     }
   }
   ISTAR_RETURN_IF_ERROR(SaveArchive(rng_archive, temp_dir / "rng.pt"));
-  if (shrinkage != nullptr && shrinkage->defined()) {
-    torch::serialize::OutputArchive shrinkage_archive;
-    shrinkage_archive.write("shrinkage", shrinkage->to(at::kCPU));
-    ISTAR_RETURN_IF_ERROR(SaveArchive(shrinkage_archive, temp_dir / "shrinkage.pt"));
+  if (shrinkage != nullptr && (shrinkage->regularizer.defined() || shrinkage->logged())) {
+    ISTAR_RETURN_IF_ERROR(SaveShrinkage(*shrinkage, temp_dir / "shrinkage.pt"));
   }
   // state.json last: a folder without it is incomplete, whatever else it holds.
   ISTAR_RETURN_IF_ERROR(WriteState(temp_dir / "state.json", state));
@@ -278,7 +311,7 @@ absl::Status SaveCheckpoint(const std::string& trial_dir, const CheckpointState&
 // module's own parameters (LoadSafetensors) and the generator states are host tensors.
 absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
     const std::string& trial_dir, models::TaskModel& model, torch::optim::Optimizer& optimizer,
-    at::Tensor* shrinkage, int rank, at::Device device) {
+    EpochShrinkage* shrinkage, int rank, at::Device device) {
   ISTAR_ASSIGN_OR_RETURN(const std::optional<FoundCheckpoint> found, LatestCheckpoint(trial_dir));
   if (!found.has_value()) return std::optional<CheckpointState>();
   const fs::path* dir = &found->dir;
@@ -309,9 +342,7 @@ absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
     if (cuda_state) SetRngState(device, *cuda_state);
   }
   if (shrinkage != nullptr && fs::exists(*dir / "shrinkage.pt")) {
-    torch::serialize::InputArchive shrinkage_archive;
-    shrinkage_archive.load_from((*dir / "shrinkage.pt").string(), device);
-    shrinkage_archive.read("shrinkage", *shrinkage);
+    RestoreShrinkage(*dir / "shrinkage.pt", device, *shrinkage);
   }
   return std::optional<CheckpointState>(state);
 }

@@ -23,6 +23,8 @@ class Optimizer;
 
 namespace istar::trainer::internal {
 
+struct EpochShrinkage;  // trainer/internal/epoch_shrinkage.h
+
 struct TrialModel {
   std::unique_ptr<models::TaskModel> model;
   std::unique_ptr<tokenizers::Tokenizer> tokenizer;
@@ -53,28 +55,28 @@ struct CheckpointState {
 };
 
 // Writes <trial_dir>/epoch-<state.epoch>/ (or step-<state.step>/ when state.mid_epoch) holding
-// config.json, model.safetensors, optimizer.pt, rng.pt, shrinkage.pt when `shrinkage` is given
-// (I-STAR's S0 of the epoch, needed to resume inside it) and state.json, through a temporary
-// folder renamed into place. A new checkpoint supersedes every step-* folder of the trial, which
-// it removes. Internal on I/O failure.
-// `generators` says which generators go to rng.pt beside this process's own CPU state (Note
-// [Generators of a worker group]); null: that state alone.
+// config.json, model.safetensors, optimizer.pt, rng.pt, shrinkage.pt when `shrinkage` holds an
+// S0 (the epoch's S0s, needed to resume inside it: docs/checkpoints.md) and state.json, through
+// a temporary folder renamed into place. A new checkpoint supersedes every step-* folder of the
+// trial, which it removes. Internal on I/O failure. `generators` says which generators go to rng.pt
+// beside this process's own CPU state (Note [Generators of a worker group]); null: that state
+// alone.
 [[nodiscard]] absl::Status SaveCheckpoint(const std::string& trial_dir,
                                           const CheckpointState& state,
                                           const models::TaskModel& model,
                                           torch::optim::Optimizer& optimizer,
-                                          const at::Tensor* shrinkage = nullptr,
+                                          const EpochShrinkage* shrinkage = nullptr,
                                           const GeneratorStates* generators = nullptr);
 
 // Restores the latest complete checkpoint of `trial_dir` (the one with the most steps) into
 // `model`, `optimizer`, LibTorch's default CPU generator and, when `device` is a GPU and the
 // checkpoint holds a CUDA state, that GPU's default generator (rank `rank`'s states when the
-// checkpoint holds one per rank, else the saving process's), and into `*shrinkage` (left as it is
-// when the checkpoint holds none; may be null). nullopt if there is none; DataLoss if it does not
-// fit the model or its state.json is not one of ours.
+// checkpoint holds one per rank, else the saving process's), and into `*shrinkage` the S0s of its
+// shrinkage.pt (those it holds; the others left as they are; may be null). nullopt if there is
+// none; DataLoss if it does not fit the model or its state.json is not one of ours.
 [[nodiscard]] absl::StatusOr<std::optional<CheckpointState>> RestoreLatestCheckpoint(
     const std::string& trial_dir, models::TaskModel& model, torch::optim::Optimizer& optimizer,
-    at::Tensor* shrinkage = nullptr, int rank = 0, at::Device device = at::kCPU);
+    EpochShrinkage* shrinkage = nullptr, int rank = 0, at::Device device = at::kCPU);
 
 // The state of LibTorch's default generator of `device` (the CPU's, or a GPU's: uint8 [S]), read
 // under its lock.

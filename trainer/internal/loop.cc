@@ -18,6 +18,7 @@
 #include "trainer/data_parallel.h"
 #include "trainer/internal/batches.h"
 #include "trainer/internal/checkpoint.h"
+#include "trainer/internal/final_measures.h"
 #include "trainer/internal/step_runner.h"
 #include "trainer/internal/task_head.h"
 #include "trainer/internal/trial_checkpoints.h"
@@ -115,7 +116,7 @@ absl::StatusOr<StepReport> Loop::Step(std::span<const int64_t> indices, bool log
   if (report.divergence.has_value()) return report;
   if (log) {
     ISTAR_RETURN_IF_ERROR(
-        log_.LogStep(report.cloud, report.loss, report.lr, steps_.regularizer().shrinkage, sink));
+        log_.LogStep(report.cloud, report.loss, report.lr, steps_.shrinkage(), sink));
   }
   ++ctx_.step;
   log_.CountExamples(report.global_rows);
@@ -130,12 +131,12 @@ absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
   const int64_t start_epoch = checkpoints_.start_epoch();
   for (int64_t epoch = start_epoch; epoch < trial.epochs; ++epoch) {
     // Batches of this epoch already taken before a preemption checkpoint (Note [Preemption
-    // checkpoints] in checkpoint.cc): skipped, and the epoch's S0 is the saved one.
+    // checkpoints] in checkpoint.cc): skipped, and the epoch's S0s are the saved ones.
     const int64_t done_in_epoch =
         epoch == start_epoch ? ctx_.step - epoch * ctx_.steps_per_epoch : 0;
     log_.StartEpoch();
-    ISTAR_RETURN_IF_ERROR(
-        steps_.StartEpoch(done_in_epoch > 0 ? checkpoints_.resumed_shrinkage() : at::Tensor()));
+    ISTAR_RETURN_IF_ERROR(steps_.StartEpoch(
+        epoch, done_in_epoch > 0 ? checkpoints_.resumed_shrinkage() : EpochShrinkage()));
     const std::vector<std::vector<int64_t>> batches =
         EpochBatches(static_cast<int64_t>(data_.train_features().size()), trial.batch_size,
                      trial.seed, epoch, true);
@@ -143,8 +144,8 @@ absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
       const bool stop = ctx_.options.should_stop && ctx_.options.should_stop();
       ISTAR_ASSIGN_OR_RETURN(const double stopping_ranks, ctx_.SumOverRanks(stop ? 1.0 : 0.0));
       if (stopping_ranks > 0) {
-        ISTAR_RETURN_IF_ERROR(checkpoints_.SaveOnStop(epoch, steps_.optimizer(),
-                                                      steps_.regularizer().shrinkage, sink));
+        ISTAR_RETURN_IF_ERROR(
+            checkpoints_.SaveOnStop(epoch, steps_.optimizer(), steps_.shrinkage(), sink));
         return TrialResult{.status = TrialOutcome::kStopped, .steps = ctx_.step};
       }
       const bool log = ctx_.step % every == 0 || b + 1 == batches.size();
@@ -167,8 +168,12 @@ absl::StatusOr<TrialResult> Loop::Run(ResultSink* sink) {
   }
   // The first evaluation split's scores ("validation").
   result.final_metrics = result.split_metrics.at(data_.eval_splits().front().stored_name);
-  ISTAR_RETURN_IF_ERROR(ctx_.OnLeader(
-      [&] { return sink->WriteFinalResults(trial.id, FinalResults(result.split_metrics)); }));
+  // The end-of-training isotropy measures, stored beside the task metrics (not in final_metrics).
+  std::vector<db::FinalResult> finals = FinalResults(result.split_metrics);
+  ISTAR_ASSIGN_OR_RETURN(const std::vector<db::FinalResult> measures,
+                         FinalIsotropyMeasures(ctx_, data_));
+  finals.insert(finals.end(), measures.begin(), measures.end());
+  ISTAR_RETURN_IF_ERROR(ctx_.OnLeader([&] { return sink->WriteFinalResults(trial.id, finals); }));
   result.status = TrialOutcome::kDone;
   result.steps = ctx_.step;
   return result;

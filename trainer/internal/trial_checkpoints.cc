@@ -70,14 +70,13 @@ absl::Status TrialCheckpoints::SaveEpoch(int64_t epoch, torch::optim::Optimizer&
 }
 
 absl::Status TrialCheckpoints::SaveOnStop(int64_t epoch, torch::optim::Optimizer& optimizer,
-                                          const at::Tensor& shrinkage, ResultSink* sink) {
+                                          const EpochShrinkage& shrinkage, ResultSink* sink) {
   if (trial_dir_.empty() || ctx_.step == saved_step_) return absl::OkStatus();
   ISTAR_ASSIGN_OR_RETURN(const GeneratorStates generators, GatherGenerators());
   ISTAR_RETURN_IF_ERROR(ctx_.OnLeader([&]() -> absl::Status {
     const RunOptions& options = ctx_.options;
     if (!options.checkpoint_on_stop || !options.checkpoint_on_stop()) return absl::OkStatus();
-    const at::Tensor* s0 = shrinkage.defined() ? &shrinkage : nullptr;
-    return Checkpoint({.epoch = epoch, .step = ctx_.step, .mid_epoch = true}, optimizer, s0,
+    return Checkpoint({.epoch = epoch, .step = ctx_.step, .mid_epoch = true}, optimizer, &shrinkage,
                       generators, sink);
   }));
   saved_step_ = ctx_.step;
@@ -86,7 +85,7 @@ absl::Status TrialCheckpoints::SaveOnStop(int64_t epoch, torch::optim::Optimizer
 
 absl::Status TrialCheckpoints::Checkpoint(const CheckpointState& state,
                                           torch::optim::Optimizer& optimizer,
-                                          const at::Tensor* shrinkage,
+                                          const EpochShrinkage* shrinkage,
                                           const GeneratorStates& generators, ResultSink* sink) {
   const absl::Status synced = sink->Sync();
   if (absl::IsUnavailable(synced)) {

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "trainer/internal/checkpoint.h"
+#include "trainer/internal/epoch_shrinkage.h"
 #include "trainer/internal/trial_context.h"
 #include "trainer/trainer.h"
 
@@ -41,21 +42,21 @@ class TrialCheckpoints {
   [[nodiscard]] absl::Status SaveEpoch(int64_t epoch, torch::optim::Optimizer& optimizer,
                                        ResultSink* sink);
   // On a stop request inside epoch `epoch`: a preemption checkpoint of the steps taken since the
-  // last checkpoint, with the epoch's S0 `shrinkage` (undefined: none), when
+  // last checkpoint, with the epoch's S0s `shrinkage` (those defined), when
   // RunOptions::checkpoint_on_stop says so on rank 0. A collective.
   [[nodiscard]] absl::Status SaveOnStop(int64_t epoch, torch::optim::Optimizer& optimizer,
-                                        const at::Tensor& shrinkage, ResultSink* sink);
+                                        const EpochShrinkage& shrinkage, ResultSink* sink);
 
   // The epoch the run starts in (0, or the restored checkpoint's).
   int64_t start_epoch() const { return start_epoch_; }
-  // S0 of a preemption checkpoint's epoch; undefined when none was restored.
-  const at::Tensor& resumed_shrinkage() const { return resumed_shrinkage_; }
+  // The S0s of a preemption checkpoint's epoch; none defined when none was restored.
+  const EpochShrinkage& resumed_shrinkage() const { return resumed_shrinkage_; }
 
  private:
   // Rank 0: the sink's rows stored (ResultSink::Sync), then the checkpoint written; skipped
   // (OK) while rows cannot be delivered.
   absl::Status Checkpoint(const CheckpointState& state, torch::optim::Optimizer& optimizer,
-                          const at::Tensor* shrinkage, const GeneratorStates& generators,
+                          const EpochShrinkage* shrinkage, const GeneratorStates& generators,
                           ResultSink* sink);
   // Every rank's CPU (and GPU) generator state on every rank, for a checkpoint. A collective
   // (Note [Generators of a worker group] in checkpoint.cc).
@@ -66,7 +67,7 @@ class TrialCheckpoints {
   TrialContext& ctx_;
   std::string trial_dir_;    // empty: no checkpoints
   int64_t saved_step_ = -1;  // ctx.step of the last checkpoint written or restored
-  at::Tensor resumed_shrinkage_;
+  EpochShrinkage resumed_shrinkage_;
   int64_t start_epoch_ = 0;
 };
 

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/check.h"
 #include "base/status_macros.h"
 #include "trainer/internal/evaluate.h"
 #include "trainer/internal/gpu_memory.h"
@@ -21,8 +22,15 @@ constexpr int64_t kPlainProgressEvery = 10;
 
 void TrialLog::StartEpoch() { ResetPeakGpuMemory(ctx_.device); }
 
+// Note [Comparable isotropy rows]
+// Every trial logs the same measures, whatever its regularizer, so that trajectories compare
+// across trials: rows for every transformer layer 1..L and for the union of all L layers (layer
+// -1), not only the layers the regularizer reads; IsoScore (zeta 0); and IsoScore* at the
+// sweep-wide training.evaluation_zeta, not the trial's own zeta, each row shrunk towards its own
+// points' S0 (layer l's for layer l, the all-layer union's for layer -1), so that a layer's row
+// does not depend on which other layers are logged or regularized. All over every rank's points.
 absl::Status TrialLog::LogStep(const PointCloud& cloud, const StepLoss& loss, double lr,
-                               const at::Tensor& shrinkage, ResultSink* sink) {
+                               const EpochShrinkage& shrinkage, ResultSink* sink) {
   const sweeps::TrialSpec& trial = ctx_.trial;
   const int64_t step = ctx_.step;
   const double epoch = ctx_.EpochPosition();
@@ -40,9 +48,10 @@ absl::Status TrialLog::LogStep(const PointCloud& cloud, const StepLoss& loss, do
   metric("regularizer", loss.regularizer.item<double>());
   metric("lr", lr);
   std::vector<db::IsotropyRow> rows;
-  auto measure = [&](int64_t layer, const at::Tensor& points) -> absl::Status {
-    ISTAR_ASSIGN_OR_RETURN(IsotropyMeasures m,
-                           MeasureIsotropy(points, trial.zeta, shrinkage, ctx_.ranks));
+  const double zeta = trial.training.evaluation_zeta;
+  auto measure = [&](int64_t layer, const at::Tensor& points,
+                     const at::Tensor& s0) -> absl::Status {
+    ISTAR_ASSIGN_OR_RETURN(IsotropyMeasures m, MeasureIsotropy(points, zeta, s0, ctx_.ranks));
     rows.push_back({.trial_id = trial.id,
                     .step = step,
                     .epoch = epoch,
@@ -54,12 +63,19 @@ absl::Status TrialLog::LogStep(const PointCloud& cloud, const StepLoss& loss, do
   };
   ISTAR_ASSIGN_OR_RETURN(const double tokens, ctx_.SumOverRanks(static_cast<double>(cloud.tokens)));
   if (tokens >= 2) {
+    const int64_t num_layers = ctx_.model.model->config().num_hidden_layers;
+    ISTAR_CHECK(static_cast<int64_t>(cloud.layers.size()) == num_layers &&
+                (zeta == 0.0 || shrinkage.logged()))
+        << "the logged cloud and S0s must cover every layer";
     for (size_t k = 0; k < cloud.layers.size(); ++k) {
       const auto begin = static_cast<int64_t>(k) * cloud.tokens;
-      ISTAR_RETURN_IF_ERROR(
-          measure(cloud.layers[k], cloud.points.slice(0, begin, begin + cloud.tokens)));
+      const int64_t layer = cloud.layers[k];
+      ISTAR_CHECK(layer == static_cast<int64_t>(k) + 1);
+      ISTAR_RETURN_IF_ERROR(measure(layer, cloud.points.slice(0, begin, begin + cloud.tokens),
+                                    zeta > 0.0 ? shrinkage.layers[k] : at::Tensor()));
     }
-    ISTAR_RETURN_IF_ERROR(measure(db::IsotropyRow::kUnionLayer, cloud.points));
+    ISTAR_RETURN_IF_ERROR(
+        measure(db::IsotropyRow::kUnionLayer, cloud.points, shrinkage.all_layers));
   }
   return ctx_.OnLeader([&]() -> absl::Status {
     ISTAR_RETURN_IF_ERROR(sink->WriteMetrics(metrics));

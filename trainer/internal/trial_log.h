@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "trainer/internal/epoch_shrinkage.h"
 #include "trainer/internal/trial_context.h"
 #include "trainer/internal/trial_data.h"
 #include "trainer/loss.h"
@@ -36,9 +37,11 @@ class TrialLog {
   // At the start of an epoch: a new peak GPU memory (Note [Peak GPU memory] in trial_log.cc).
   void StartEpoch();
   // The train rows of the step just taken (ctx.step not yet advanced): its losses, `lr`, and the
-  // isotropy measures of `cloud` per layer and over their union (with I-STAR's `shrinkage`, S0).
+  // isotropy measures of `cloud` (every layer 1..L, of this rank) per layer and over their union,
+  // IsoScore* at training.evaluation_zeta with each one's own S0 of `shrinkage` (Note [Comparable
+  // isotropy rows] in trial_log.cc).
   [[nodiscard]] absl::Status LogStep(const PointCloud& cloud, const StepLoss& loss, double lr,
-                                     const at::Tensor& shrinkage, ResultSink* sink);
+                                     const EpochShrinkage& shrinkage, ResultSink* sink);
   // Scores every evaluation split and writes its metric rows. A collective.
   [[nodiscard]] absl::StatusOr<SplitScores> Evaluate(ResultSink* sink);
   // Rank 0 writes the epoch's peak GPU memory over the ranks (GPUs only). A collective.
