@@ -294,6 +294,9 @@ struct ComparisonCell {
   std::optional<double> stddev;  // sample standard deviation (n - 1); nullopt when seeds < 2
   std::vector<double> values;    // the chosen group's reported values, ordered by seed
   std::vector<int64_t> seed_ids;  // their seeds
+  // Every trial of the chosen group, done and failed, ordered by seed (what `istar report` plots
+  // for the cell).
+  std::vector<std::string> trial_ids;
   // The chosen group's mean on the selection split (equal to `mean` without a held-out split).
   double selection_mean = 0.0;
   std::optional<Difference> vs_baseline;  // nullopt for the baseline itself or with no baseline

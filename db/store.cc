@@ -262,6 +262,11 @@ absl::StatusOr<Trajectories> Store::ExportTrajectories(const std::string& trial_
   return internal::ExportTrajectories(*db_, trial_id);
 }
 
+absl::StatusOr<std::vector<IsotropyRow>> Store::ExportLayer(int64_t layer) {
+  absl::MutexLock lock(&mu_);
+  return internal::ExportLayer(*db_, layer);
+}
+
 absl::StatusOr<ComparisonTable> Store::Compare(const CompareOptions& options) {
   absl::MutexLock lock(&mu_);
   return internal::Compare(*db_, options);

@@ -236,6 +236,11 @@ class Store {
   // (step, layer). NotFound if the trial is not stored.
   [[nodiscard]] absl::StatusOr<Trajectories> ExportTrajectories(const std::string& trial_id);
 
+  // The isotropy rows of `layer` (IsotropyRow::kUnionLayer: the union of layers) of every stored
+  // trial, ordered by (trial_id, step), read in one snapshot: the trajectories of a whole
+  // database for plots (`istar report`).
+  [[nodiscard]] absl::StatusOr<std::vector<IsotropyRow>> ExportLayer(int64_t layer);
+
   // The comparison table of docs/database.md ("The comparison table"): rows (model, task),
   // columns the regularizers present; per cell the done and failed trials grouped by every
   // setting but the seed, the candidate group (at least options.min_seeds scored seeds) with the

@@ -36,6 +36,7 @@ struct GroupTrials {
   std::map<int64_t, double> report;     // seed -> value on the reported split
   std::set<int64_t> diverged;           // seeds of trials that failed with "diverged: ..."
   std::set<int64_t> failed;             // seeds of the other failed trials
+  std::map<int64_t, std::string> ids;   // seed -> trial id, done and failed alike
 };
 
 // One cell's groups, keyed by their hyperparameters (settings still empty) and configuration.
@@ -109,6 +110,7 @@ absl::StatusOr<Rows> Load(Database& db, const CompareOptions& options,
     std::string group_key = configuration.dump();
     GroupTrials& group = trials.cells[regularizer][{std::move(hyper), std::move(group_key)}];
     group.configuration = std::move(configuration);
+    group.ids[seed] = select.ColumnText(12);
     if (failed) {
       (absl::StartsWith(select.ColumnText(10), "diverged") ? group.diverged : group.failed)
           .insert(seed);
@@ -304,6 +306,7 @@ ComparisonCell ChooseGroup(const std::vector<Candidate>& candidates,
   }
   cell.diverged = static_cast<int64_t>(best->trials->diverged.size());
   cell.failed = static_cast<int64_t>(best->trials->failed.size());
+  for (const auto& [seed, id] : best->trials->ids) cell.trial_ids.push_back(id);
   return cell;
 }
 

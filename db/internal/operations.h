@@ -111,6 +111,7 @@ extern const char kNextPendingSql[];
 [[nodiscard]] absl::StatusOr<SweepProgress> GetSweep(Database& db, const std::string& sweep);
 [[nodiscard]] absl::StatusOr<Trajectories> ExportTrajectories(Database& db,
                                                               const std::string& trial_id);
+[[nodiscard]] absl::StatusOr<std::vector<IsotropyRow>> ExportLayer(Database& db, int64_t layer);
 // user_query.cc
 [[nodiscard]] absl::StatusOr<QueryResult> RunReadOnlyQuery(Database& db, const std::string& sql);
 

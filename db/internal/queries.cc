@@ -352,4 +352,23 @@ absl::StatusOr<Trajectories> ExportTrajectories(Database& db, const std::string&
   return out;
 }
 
+absl::StatusOr<std::vector<IsotropyRow>> ExportLayer(Database& db, int64_t layer) {
+  ISTAR_ASSIGN_OR_RETURN(Transaction snapshot, Transaction::BeginRead(db));
+  // The primary key (trial_id, step, layer) serves the order; the layer is filtered on the way.
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement rows, db.Cached(R"sql(
+      SELECT trial_id, step, epoch, isoscore_star, isoscore, avg_cosine, twonn FROM isotropy
+      WHERE layer = ?1 ORDER BY trial_id, step)sql"));
+  rows->BindInt(1, layer);
+  std::vector<IsotropyRow> out;
+  while (true) {
+    ISTAR_ASSIGN_OR_RETURN(const bool row, rows->Step());
+    if (!row) break;
+    out.push_back({rows->ColumnText(0), rows->ColumnInt(1), rows->ColumnDouble(2), layer,
+                   rows->ColumnDouble(3), rows->ColumnDouble(4), rows->ColumnDouble(5),
+                   rows->ColumnOptionalDouble(6)});
+  }
+  ISTAR_RETURN_IF_ERROR(snapshot.Commit());
+  return out;
+}
+
 }  // namespace istar::db::internal
