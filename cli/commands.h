@@ -48,6 +48,8 @@ CommandRunner AddTrialsCommand(CLI::App& app);
 CommandRunner AddCompareCommand(CLI::App& app);
 // `istar export`: a trial's metric and isotropy trajectories as CSV.
 CommandRunner AddExportCommand(CLI::App& app);
+// `istar report`: the database as one self-contained HTML page of tables and charts.
+CommandRunner AddReportCommand(CLI::App& app);
 // `istar sql`: any read-only SQL query.
 CommandRunner AddSqlCommand(CLI::App& app);
 

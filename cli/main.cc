@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     {"trials", istar::cli::AddTrialsCommand(app)},
     {"compare", istar::cli::AddCompareCommand(app)},
     {"export", istar::cli::AddExportCommand(app)},
+    {"report", istar::cli::AddReportCommand(app)},
     {"sql", istar::cli::AddSqlCommand(app)},
 #ifdef ISTAR_WITH_TRAINER
     {"isoscore", istar::cli::AddIsoScoreCommand(app)},

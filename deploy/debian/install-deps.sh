@@ -34,6 +34,8 @@ packages=("${build_packages[@]}"
   slurmctld slurmd slurm-client munge
   # Python's YAML, for the offline check of the Kubernetes manifests (deploy/kubernetes/)
   python3 python3-yaml
+  # a real headless browser that loads `istar report`'s pages (tests/cli/report_page_test.sh)
+  chromium
 )
 
 case "${1:-}" in
