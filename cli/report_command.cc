@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "base/status_macros.h"
 #include "cli/commands.h"
+#include "cli/report.h"
 #include "db/store.h"
 #include "report/report.h"
 
@@ -47,17 +48,22 @@ absl::Status WriteWhole(const std::string& path, const std::string& text) {
 }
 
 absl::Status Run(const ReportFlags& flags) {
-  ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<db::Store> store,
-                         db::Store::Open(flags.db, {.mode = db::OpenMode::kReadOnly}));
-  ISTAR_ASSIGN_OR_RETURN(const std::string page, report::RenderReport(*store, flags.options));
-  ISTAR_RETURN_IF_ERROR(WriteWhole(flags.out, page));
-  std::cout << absl::StrFormat("wrote %s (%.1f MB): open it in a browser\n",
-                               std::filesystem::absolute(flags.out).string(),
-                               static_cast<double>(page.size()) / 1e6);
-  return absl::OkStatus();
+  return WriteReport(flags.db, flags.options, flags.out);
 }
 
 }  // namespace
+
+absl::Status WriteReport(const std::string& db, const report::ReportOptions& options,
+                         const std::string& out) {
+  ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<db::Store> store,
+                         db::Store::Open(db, {.mode = db::OpenMode::kReadOnly}));
+  ISTAR_ASSIGN_OR_RETURN(const std::string page, report::RenderReport(*store, options));
+  ISTAR_RETURN_IF_ERROR(WriteWhole(out, page));
+  std::cout << absl::StrFormat("wrote %s (%.1f MB): open it in a browser\n",
+                               std::filesystem::absolute(out).string(),
+                               static_cast<double>(page.size()) / 1e6);
+  return absl::OkStatus();
+}
 
 CommandRunner AddReportCommand(CLI::App& app) {
   auto flags = std::make_shared<ReportFlags>();

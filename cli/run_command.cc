@@ -27,6 +27,7 @@
 #include "cli/commands.h"
 #include "cli/compare.h"
 #include "cli/launchers.h"
+#include "cli/report.h"
 #include "cli/run_plan.h"
 #include "cli/slurm.h"
 #include "coordinator/client.h"
@@ -286,6 +287,10 @@ absl::StatusOr<int> Run(const RunFlags& flags) {
                                                                "; see the logs in ", plan.log_dir));
   }
   ISTAR_RETURN_IF_ERROR(PrintComparison({.db = plan.db_path, .sweeps = {submitted.sweep_id}}));
+  if (!flags.report_path.empty()) {
+    ISTAR_RETURN_IF_ERROR(
+        WriteReport(plan.db_path, {.sweeps = {submitted.sweep_id}}, flags.report_path));
+  }
   const auto failed = progress->by_status.find(db::TrialStatus::kFailed);
   if (failed != progress->by_status.end() && failed->second > 0) {
     std::cerr << "istar run: " << failed->second << " trial(s) failed: istar trials --db "
@@ -316,6 +321,9 @@ CommandRunner AddRunCommand(CLI::App& app) {
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--db", flags->db_path, "Results database (created if missing)")
       ->default_val("results.db");
+  cmd->add_option("--report", flags->report_path,
+                  "The HTML report (istar report) written at the end; '' for none")
+      ->default_val("report.html");
   cmd->add_option("--checkpoints", flags->checkpoint_dir, "Checkpoint folder shared by the groups")
       ->default_val("checkpoints");
   cmd->add_option("--logs", flags->log_dir, "Folder for the coordinator's and workers' logs")

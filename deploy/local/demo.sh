@@ -5,7 +5,8 @@
 # this 4,096-point sample measures as 0.456 (docs/cli.md); then runs a whole sweep with
 # `istar run` (examples/run-demo.yaml: a tiny random BERT on generated data, baseline, CosReg and
 # I-STAR, 10 trials): a coordinator on a loopback port, two worker groups of two MPI ranks each,
-# and the comparison table at the end.
+# the comparison table at the end, and the HTML report (istar report) in build/demo-report.html,
+# whose path it prints.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -20,4 +21,5 @@ trap 'rm -rf "$work"' EXIT
 # inside the work folder.
 istar=$root/build/cli/istar
 (cd "$work" && "$istar" demo-data demo &&
-  "$istar" run "$root/examples/run-demo.yaml" --workers 2 --ranks 2 --db demo.db)
+  "$istar" run "$root/examples/run-demo.yaml" --workers 2 --ranks 2 --db demo.db \
+    --report "$root/build/demo-report.html")

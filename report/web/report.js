@@ -282,7 +282,7 @@
       <p class="caption" id="comparison-caption">Each cell is the hyperparameter group (every
         setting but the seed) of its model, task and regularizer ${chosen}: mean ± sample standard
         deviation over its scored seeds (n); <i>iso</i>, the group's mean final CLS IsoScore*
-        (union of layers); the difference from the baseline with its ${pct} Welch interval
+        (last layer); the difference from the baseline with its ${pct} Welch interval
         (<span class="sig sig-up">✱</span> when it excludes 0), and the paired interval over the
         seeds both share. Hover a cell for its hyperparameters.</p>
       <div class="table-wrap">

@@ -45,6 +45,12 @@ expect run_completes 0 'istar  *[+-]0\.001' -- \
   "$istar" run "$sweep" --workers 2 --ranks 2 --db demo.db
 expect every_trial_done 0 '^done,10 $' -- \
   sql demo.db "SELECT status, count(*) FROM trials GROUP BY status"
+# The run ends with the sweep's HTML report (docs/report.md), its data the sweep's 10 trials.
+expect run_wrote_report 0 '^10$' -- python3 -c '
+import json, re
+page = open("report.html", encoding="utf-8").read()
+data = re.search(r"<script type=\"application/json\" id=\"istar-data\">(.*?)</script>", page, re.S)
+print(len(json.loads(data.group(1))["trials"]))'
 expect each_exactly_once 0 '^10,10 $' -- \
   sql demo.db "SELECT count(*), count(DISTINCT trial_id) FROM attempts"
 expect both_groups_worked 0 '^2 $' -- sql demo.db "SELECT count(DISTINCT worker_id) FROM attempts"
