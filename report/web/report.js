@@ -1024,8 +1024,32 @@
       }
     }
     ready = true;
+    if (location.hash === '#figures') writeFigures();
     writeTestHook();
     document.documentElement.dataset.istarReady = '1';
+  }
+
+  // `istar report --figures DIR` opens the page as report.html#figures in headless Chromium and
+  // reads every chart's PNG and SVG from #istar-figures in the DOM it dumps (a headless page
+  // cannot write files itself): {"<chart id>": {"png": "data:...", "svg": "data:..."}, ...}.
+  function writeFigures() {
+    const figures = {};
+    for (const entry of charts) {
+      if (!entry.chart) continue;
+      try {
+        figures[entry.id] = {png: exportChart(entry.id, 'png'), svg: exportChart(entry.id, 'svg')};
+      } catch (err) {
+        caught(`figure ${entry.id}`, err);
+      }
+    }
+    let pre = document.getElementById('istar-figures');
+    if (!pre) {
+      pre = document.createElement('pre');
+      pre.id = 'istar-figures';
+      pre.hidden = true;
+      document.body.appendChild(pre);
+    }
+    pre.textContent = JSON.stringify(figures);
   }
 
   // ---------------------------------------------------------------------------------------------

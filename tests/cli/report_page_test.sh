@@ -80,6 +80,16 @@ PY
 }
 expect charts_drawn 0 '^ok: [0-9]+ charts$' -- check_hook dom.html
 
+# Figures for papers: every chart as PNG and SVG, drawn by the same Chromium from the page.
+expect figures_written 0 'wrote 8 figures \(PNG and SVG\) to figs' -- \
+  "$istar" report --db demo.db --out fig-report.html --figures figs --chromium "$chromium"
+expect figures_are_pngs 0 '^4$' -- bash -c \
+  'for f in figs/*.png; do head -c 8 "$f" | od -An -tx1 | grep -q "89 50 4e 47 0d 0a 1a 0a" && echo; done | wc -l'
+expect figures_are_svgs 0 '^4$' -- bash -c 'grep -l "^<svg .*xmlns=\"http://www.w3.org/2000/svg\"" figs/*.svg | wc -l'
+expect trajectory_figure 0 'traj-tiny-bert-sst2\.svg' -- ls figs
+expect figures_need_chromium 2 'needs Chromium .*\(tried /nonexistent' -- \
+  env ISTAR_CHROMIUM=/nonexistent "$istar" report --db demo.db --out nf.html --figures nf
+
 # A screenshot of the page: a PNG with many pixels that are not the white background.
 browse --window-size=1200,1600 --screenshot="$work/shot.png" > /dev/null 2>&1
 count_inked() {
