@@ -104,7 +104,7 @@ absl::StatusOr<std::string> DataUrlBytes(const std::string& url) {
     return bytes;
   }
   for (size_t i = 0; i < body.size(); ++i) {
-    if (body[i] == '%' && i + 2 < body.size() + 0 && std::isxdigit(body[i + 1]) &&
+    if (body[i] == '%' && i + 2 < body.size() && std::isxdigit(body[i + 1]) &&
         std::isxdigit(body[i + 2])) {
       bytes.push_back(
           static_cast<char>(std::stoi(std::string(body.substr(i + 1, 2)), nullptr, 16)));
