@@ -241,6 +241,16 @@ absl::StatusOr<SweepProgress> Store::GetSweep(const std::string& sweep) {
   return internal::GetSweep(*db_, sweep);
 }
 
+absl::StatusOr<std::vector<SweepProgress>> Store::ListSweeps() {
+  absl::MutexLock lock(&mu_);
+  return internal::ListSweeps(*db_);
+}
+
+absl::StatusOr<int64_t> Store::DataVersion() {
+  absl::MutexLock lock(&mu_);
+  return internal::DataVersion(*db_);
+}
+
 absl::StatusOr<TrialRecord> Store::GetTrial(const std::string& trial_id) {
   absl::MutexLock lock(&mu_);
   // A prefix filter on the full id: a 64-digit id has one match at most.

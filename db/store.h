@@ -225,6 +225,14 @@ class Store {
   // NotFound if none matches; InvalidArgument for an id prefix of several sweeps.
   [[nodiscard]] absl::StatusOr<SweepProgress> GetSweep(const std::string& sweep);
 
+  // Every sweep with its trials' counts by status, in the order they were submitted.
+  [[nodiscard]] absl::StatusOr<std::vector<SweepProgress>> ListSweeps();
+
+  // SQLite's PRAGMA data_version: a number that changes whenever another connection (another
+  // Store, another process) commits to the file, and only then. How a reader notices new rows
+  // without reading them (`istar dashboard`); its value means nothing by itself.
+  [[nodiscard]] absl::StatusOr<int64_t> DataVersion();
+
   // The trial with exactly this id. NotFound if there is none.
   [[nodiscard]] absl::StatusOr<TrialRecord> GetTrial(const std::string& trial_id);
 

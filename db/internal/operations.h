@@ -109,6 +109,8 @@ extern const char kNextPendingSql[];
                                                                   const TrialFilter& filter);
 [[nodiscard]] absl::StatusOr<std::string> ResolveTrialId(Database& db, const std::string& prefix);
 [[nodiscard]] absl::StatusOr<SweepProgress> GetSweep(Database& db, const std::string& sweep);
+[[nodiscard]] absl::StatusOr<std::vector<SweepProgress>> ListSweeps(Database& db);
+[[nodiscard]] absl::StatusOr<int64_t> DataVersion(Database& db);
 [[nodiscard]] absl::StatusOr<Trajectories> ExportTrajectories(Database& db,
                                                               const std::string& trial_id);
 [[nodiscard]] absl::StatusOr<std::vector<IsotropyRow>> ExportLayer(Database& db, int64_t layer);

@@ -275,6 +275,23 @@ absl::StatusOr<std::string> ResolveTrialId(Database& db, const std::string& pref
   return ids.front();
 }
 
+// Fills progress.by_status with the counts of the sweep's trials per status.
+absl::Status CountByStatus(Database& db, SweepProgress& progress) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement counts, db.Cached(R"sql(
+      SELECT t.status, count(*) FROM sweep_trials AS st JOIN trials AS t ON t.id = st.trial_id
+      WHERE st.sweep_id = ?1 GROUP BY t.status)sql"));
+  counts->BindText(1, progress.id);
+  while (true) {
+    ISTAR_ASSIGN_OR_RETURN(const bool more, counts->Step());
+    if (!more) break;
+    const std::optional<TrialStatus> status = ParseTrialStatus(counts->ColumnText(0));
+    // The schema's CHECK admits exactly the names ParseTrialStatus knows.
+    if (!status) return absl::InternalError(absl::StrCat("unknown status ", counts->ColumnText(0)));
+    progress.by_status[*status] = counts->ColumnInt(1);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<SweepProgress> GetSweep(Database& db, const std::string& sweep) {
   if (sweep.empty()) return absl::InvalidArgumentError("an empty sweep name or id");
   ISTAR_ASSIGN_OR_RETURN(Transaction snapshot, Transaction::BeginRead(db));
@@ -298,20 +315,34 @@ absl::StatusOr<SweepProgress> GetSweep(Database& db, const std::string& sweep) {
     return absl::InvalidArgumentError(
         absl::StrCat("sweep id prefix '", sweep, "' is ambiguous; give more digits"));
   }
-  ISTAR_ASSIGN_OR_RETURN(CachedStatement counts, db.Cached(R"sql(
-      SELECT t.status, count(*) FROM sweep_trials AS st JOIN trials AS t ON t.id = st.trial_id
-      WHERE st.sweep_id = ?1 GROUP BY t.status)sql"));
-  counts->BindText(1, progress.id);
-  while (true) {
-    ISTAR_ASSIGN_OR_RETURN(const bool more, counts->Step());
-    if (!more) break;
-    const std::optional<TrialStatus> status = ParseTrialStatus(counts->ColumnText(0));
-    // The schema's CHECK admits exactly the names ParseTrialStatus knows.
-    if (!status) return absl::InternalError(absl::StrCat("unknown status ", counts->ColumnText(0)));
-    progress.by_status[*status] = counts->ColumnInt(1);
-  }
+  ISTAR_RETURN_IF_ERROR(CountByStatus(db, progress));
   ISTAR_RETURN_IF_ERROR(snapshot.Commit());
   return progress;
+}
+
+absl::StatusOr<std::vector<SweepProgress>> ListSweeps(Database& db) {
+  ISTAR_ASSIGN_OR_RETURN(Transaction snapshot, Transaction::BeginRead(db));
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement select, db.Cached(R"sql(
+      SELECT id, name, submitted_at, trial_count FROM sweeps ORDER BY submitted_at, id)sql"));
+  std::vector<SweepProgress> sweeps;
+  while (true) {
+    ISTAR_ASSIGN_OR_RETURN(const bool row, select->Step());
+    if (!row) break;
+    sweeps.push_back({.id = select->ColumnText(0),
+                      .name = select->ColumnText(1),
+                      .submitted_at = ToTimestamp(select->ColumnInt(2)),
+                      .trial_count = select->ColumnInt(3)});
+  }
+  for (SweepProgress& progress : sweeps) ISTAR_RETURN_IF_ERROR(CountByStatus(db, progress));
+  ISTAR_RETURN_IF_ERROR(snapshot.Commit());
+  return sweeps;
+}
+
+absl::StatusOr<int64_t> DataVersion(Database& db) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement pragma, db.Cached("PRAGMA data_version"));
+  ISTAR_ASSIGN_OR_RETURN(const bool row, pragma->Step());
+  if (!row) return absl::InternalError(absl::StrCat(db.path(), ": PRAGMA data_version: no row"));
+  return pragma->ColumnInt(0);
 }
 
 absl::StatusOr<Trajectories> ExportTrajectories(Database& db, const std::string& trial_id) {

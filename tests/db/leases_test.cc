@@ -503,6 +503,54 @@ TEST_F(LeasesTest, GetSweepCountsItsTrialsByStatus) {
   EXPECT_EQ(store_->GetSweep("other").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(LeasesTest, ListSweepsGivesEverySweepInSubmissionOrderWithItsCounts) {
+  Submit("later-name-first", Trials({1, 2, 3}));
+  clock_.Advance(seconds(1));
+  Submit("a-second", Trials({3, 4}));   // trial 3 belongs to both sweeps
+  const Lease lease = MustLease("w1");  // the oldest pending trial: 1, of the first sweep
+  ASSERT_TRUE(store_->CompleteLeasedTrial(lease.trial_id, lease.fencing_token, {}).ok());
+  absl::StatusOr<std::vector<SweepProgress>> sweeps = store_->ListSweeps();
+  ASSERT_TRUE(sweeps.ok()) << sweeps.status();
+  ASSERT_EQ(sweeps->size(), 2u);
+  EXPECT_EQ((*sweeps)[0].name, "later-name-first");
+  EXPECT_EQ((*sweeps)[0].trial_count, 3);
+  EXPECT_EQ((*sweeps)[0].by_status,
+            (std::map<TrialStatus, int64_t>{{TrialStatus::kPending, 2}, {TrialStatus::kDone, 1}}));
+  EXPECT_EQ((*sweeps)[1].name, "a-second");
+  EXPECT_EQ((*sweeps)[1].by_status, (std::map<TrialStatus, int64_t>{{TrialStatus::kPending, 2}}));
+  EXPECT_LT((*sweeps)[0].submitted_at, (*sweeps)[1].submitted_at);
+  // GetSweep agrees with the list.
+  absl::StatusOr<SweepProgress> second = store_->GetSweep("a-second");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->id, (*sweeps)[1].id);
+}
+
+TEST_F(LeasesTest, DataVersionChangesWhenAnotherConnectionCommitsAndOnlyThen) {
+  std::unique_ptr<Store> reader = OpenStore(path_, {.mode = OpenMode::kReadOnly});
+  ASSERT_NE(reader, nullptr);
+  absl::StatusOr<int64_t> before = reader->DataVersion();
+  ASSERT_TRUE(before.ok()) << before.status();
+  // Reading, by this connection or another, changes nothing.
+  ASSERT_TRUE(reader->ListSweeps().ok());
+  ASSERT_TRUE(store_->ListWorkers().ok());
+  absl::StatusOr<int64_t> after_reads = reader->DataVersion();
+  ASSERT_TRUE(after_reads.ok());
+  EXPECT_EQ(*after_reads, *before);
+  // A commit by the writer's connection does.
+  Submit("s", Trials({1}));
+  absl::StatusOr<int64_t> after_write = reader->DataVersion();
+  ASSERT_TRUE(after_write.ok());
+  EXPECT_NE(*after_write, *before);
+  absl::StatusOr<int64_t> again = reader->DataVersion();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *after_write);
+  // So does a write by a process that is not istar at all (SQLite's own API on the file).
+  RawDb(path_).Exec("UPDATE workers SET host = 'elsewhere' WHERE id = 'w2'");
+  absl::StatusOr<int64_t> after_raw = reader->DataVersion();
+  ASSERT_TRUE(after_raw.ok());
+  EXPECT_NE(*after_raw, *after_write);
+}
+
 TEST_F(LeasesTest, TwoStoresLeasingConcurrentlyNeverLeaseATrialTwice) {
   std::vector<sweeps::TrialSpec> trials;
   for (int n = 1; n <= 20; ++n) trials.push_back(MakeTrial(n, {.seed = n}));
