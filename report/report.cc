@@ -44,6 +44,38 @@ std::optional<double> Final(const db::TrialRecord& trial, const std::string& spl
   return std::nullopt;
 }
 
+std::string Iso8601(Timestamp time) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromChrono(time), absl::UTCTimeZone());
+}
+
+// The dashboard's queue: every sweep with its counts by status, every worker group.
+absl::StatusOr<json> QueueJson(db::Store& store) {
+  ISTAR_ASSIGN_OR_RETURN(const std::vector<db::SweepProgress> sweeps, store.ListSweeps());
+  ISTAR_ASSIGN_OR_RETURN(const std::vector<db::WorkerRecord> workers, store.ListWorkers());
+  json sweep_list = json::array();
+  for (const db::SweepProgress& sweep : sweeps) {
+    json counts = json::object();
+    for (const auto& [status, count] : sweep.by_status) {
+      counts[std::string(db::TrialStatusName(status))] = count;
+    }
+    sweep_list.push_back({{"id", sweep.id},
+                          {"name", sweep.name},
+                          {"submitted_at", Iso8601(sweep.submitted_at)},
+                          {"trial_count", sweep.trial_count},
+                          {"by_status", std::move(counts)}});
+  }
+  json worker_list = json::array();
+  for (const db::WorkerRecord& worker : workers) {
+    worker_list.push_back({{"id", worker.id},
+                           {"host", worker.host},
+                           {"registered_at", Iso8601(worker.registered_at)},
+                           {"last_seen_at", Iso8601(worker.last_seen_at)},
+                           {"consecutive_failures", worker.consecutive_failures},
+                           {"quarantined", worker.quarantined}});
+  }
+  return json{{"sweeps", std::move(sweep_list)}, {"workers", std::move(worker_list)}};
+}
+
 std::string FileName(const std::string& path) {
   const size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -154,6 +186,7 @@ absl::StatusOr<std::string> ReportData(db::Store& store, const ReportOptions& op
          {"status", std::string(db::TrialStatusName(trial.status))},
          {"attempts", trial.attempts},
          {"error", trial.error.value_or("")},
+         {"worker", trial.worker_id.has_value() ? json(*trial.worker_id) : json(nullptr)},
          {"metric_name", metric},
          {"metric", metric.empty() ? json(nullptr) : Number(Final(trial, options.split, metric))},
          {"final", std::move(finals)}});
@@ -186,7 +219,7 @@ absl::StatusOr<std::string> ReportData(db::Store& store, const ReportOptions& op
 
   json sweeps = json::array();
   for (const std::string& sweep : options.sweeps) sweeps.push_back(sweep);
-  const json data = {
+  json data = {
       {"title", options.title.empty() ? absl::StrCat("istar report: ", FileName(store.path()))
                                       : options.title},
       {"generated_at", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())},
@@ -200,6 +233,12 @@ absl::StatusOr<std::string> ReportData(db::Store& store, const ReportOptions& op
         {"rows", std::move(rows)}}},
       {"trials", std::move(trial_list)},
       {"trajectories", std::move(trajectories)}};
+  if (options.live.has_value()) {
+    ISTAR_ASSIGN_OR_RETURN(data["queue"], QueueJson(store));
+    data["live"] = {{"version", options.live->version},
+                    {"refresh_ms", options.live->refresh_ms},
+                    {"wait_ms", options.live->wait_ms}};
+  }
   // Invalid UTF-8 in a stored error message is replaced rather than thrown on.
   return data.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -159,6 +159,15 @@
       },
       trials,
       trajectories: raw.trajectories && typeof raw.trajectories === 'object' ? raw.trajectories : {},
+      // A live page's (istar dashboard): the queue, and how to ask for newer data. Null in a report.
+      queue: raw.queue && typeof raw.queue === 'object' ? {
+        sweeps: (Array.isArray(raw.queue.sweeps) ? raw.queue.sweeps : []).filter(Boolean),
+        workers: (Array.isArray(raw.queue.workers) ? raw.queue.workers : []).filter(Boolean),
+      } : null,
+      live: raw.live && typeof raw.live === 'object' && raw.live.version ? {
+        version: String(raw.live.version),
+        refreshMs: isNum(raw.live.refresh_ms) ? Math.max(50, raw.live.refresh_ms) : 2000,
+      } : null,
       trialById: new Map(),
     };
     for (const t of trials) D.trialById.set(t.id, t);
@@ -250,6 +259,59 @@
         <dt>generated</dt><dd>${esc(D.generatedAt || '–')}</dd>
         <dt>trials</dt><dd>${D.trials.length}${counts.length ? ': ' : ''}${chips}</dd>
       </dl>`;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The queue (a live page only): each sweep's trials by status, the trials being run and by
+  // which worker group, and the worker groups with their quarantine.
+
+  const QUEUE_STATUSES = ['pending', 'leased', 'running', 'done', 'failed', 'cancelled'];
+
+  function renderQueue(D) {
+    const section = document.getElementById('queue');
+    const nav = document.getElementById('nav-queue');
+    section.hidden = !D.queue;
+    document.getElementById('running').hidden = !D.queue;
+    if (nav) nav.hidden = !D.queue;
+    if (!D.queue) return {sweep_rows: 0, worker_rows: 0, active_rows: 0};
+    const body = sectionBody('queue');
+    const Q = D.queue;
+    const sweepRows = Q.sweeps.map((sw) => {
+      const counts = sw.by_status && typeof sw.by_status === 'object' ? sw.by_status : {};
+      const total = isNum(sw.trial_count) ? sw.trial_count : 0;
+      const finished = (counts.done || 0) + (counts.failed || 0) + (counts.cancelled || 0);
+      const share = total > 0 ? Math.round((100 * finished) / total) : 0;
+      const cells = QUEUE_STATUSES.map((st) => `<td class="num">${counts[st] ? fmtNum(counts[st]) : ''}</td>`).join('');
+      return `<tr><td>${esc(sw.name || '')}</td><td><code title="${esc(sw.id || '')}">${esc(shortId(sw.id || ''))}</code></td>` +
+        `<td>${esc(sw.submitted_at || '')}</td><td class="num">${fmtNum(total)}</td>${cells}` +
+        `<td><span class="progress" title="${finished} of ${total} finished"><span style="width:${share}%"></span></span> ${share}%</td></tr>`;
+    }).join('');
+    const active = D.trials.filter((t) => t.status === 'leased' || t.status === 'running');
+    const activeRows = active.map((t) =>
+      `<tr><td><code title="${esc(t.id)}">${esc(shortId(t.id))}</code></td><td>${esc(t.model)}</td><td>${esc(t.task)}</td>` +
+      `<td><span class="swatch" style="background:${D.colour(t.regularizer)}"></span>${esc(t.regularizer)}</td>` +
+      `<td><span class="status status-${esc(t.status)}">${esc(t.status)}</span></td><td>${esc(t.worker || '')}</td>` +
+      `<td class="num">${fmtNum(t.attempts)}</td></tr>`).join('');
+    const workerRows = Q.workers.map((w) =>
+      `<tr><td>${esc(w.id || '')}</td><td>${esc(w.host || '')}</td><td>${esc(w.last_seen_at || '')}</td>` +
+      `<td class="num">${fmtNum(w.consecutive_failures)}</td>` +
+      `<td>${w.quarantined ? '<span class="quarantined">quarantined</span>' : ''}</td></tr>`).join('');
+    const table = (caption, head, rows, none, wide) => rows ? `
+      <div class="${wide ? 'wide' : ''}"><p class="caption">${caption}</p><div class="table-wrap"><table class="queue">
+        <thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table></div></div>` :
+      `<div class="${wide ? 'wide' : ''}"><p class="caption">${caption}</p><p class="empty">${esc(none)}</p></div>`;
+    body.innerHTML = `<div class="queue-grid">
+      ${table('Sweeps: their trials by status (a trial shared by two sweeps counts in both).',
+        `<th>sweep</th><th>id</th><th>submitted</th><th class="num">trials</th>${QUEUE_STATUSES.map((st) =>
+          `<th class="num">${st}</th>`).join('')}<th>finished</th>`, sweepRows, 'No sweep submitted.', true)}
+      ${table('Trials being run: leased to a worker group, or running under istar train.',
+        '<th>trial</th><th>model</th><th>task</th><th>regularizer</th><th>status</th><th>worker</th><th class="num">attempt</th>',
+        activeRows, 'No trial is being run.')}
+      ${table('Worker groups: last heartbeat, infrastructure failures in a row, quarantine (release with istar workers release).',
+        '<th>worker</th><th>host</th><th>last seen</th><th class="num">failures</th><th></th>',
+        workerRows, 'No worker group has registered.')}
+    </div>`;
+    return {sweep_rows: Q.sweeps.length, worker_rows: Q.workers.length, active_rows: active.length};
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -380,6 +442,47 @@
       // Axes at the grid's edge, not at the other axis' zero (lambda runs through 0).
       axisLine: {onZero: false, show: true, lineStyle: {color: '#8c959f'}},
     }, extra || {});
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The trials being run (a live page only): one line per trial, per (model, task).
+
+  function runningSpecs(D) {
+    if (!D.queue) return [];
+    const groups = new Map();
+    for (const t of D.trials) {
+      if ((t.status !== 'leased' && t.status !== 'running') || !D.trajectories[t.id]) continue;
+      const key = JSON.stringify([t.model, t.task]);
+      if (!groups.has(key)) groups.set(key, {model: t.model, task: t.task, trials: []});
+      groups.get(key).trials.push(t);
+    }
+    return [...groups.values()].map((g) =>
+      guardedSpec('running', ['running', g.model, g.task], (id) => runningChart(D, g, id))).filter(Boolean);
+  }
+
+  function runningChart(D, group, id) {
+    let points = 0;
+    const series = group.trials.map((t) => {
+      const tr = D.trajectories[t.id];
+      const data = [];
+      for (let i = 0; i < tr.step.length; i++) {
+        if (isNum(tr.step[i]) && isNum(tr.isoscore_star[i])) data.push([tr.step[i], tr.isoscore_star[i]]);
+      }
+      points += data.length;
+      const zeta = t.regularizer === 'istar' ? ` ζ ${fmtNum(t.zeta)}` : '';
+      const lambda = t.regularizer === 'baseline' ? '' : ` λ ${fmtNum(t.lambda)}`;
+      return {
+        name: `${t.regularizer}${lambda}${zeta} seed ${t.seed} · ${shortId(t.id)}`, type: 'line',
+        showSymbol: data.length < 30, color: D.colour(t.regularizer), data,
+      };
+    });
+    const option = baseOption(id, `${group.model} · ${group.task}`, 'IsoScore* of the union of layers, so far');
+    option.legend.data = series.map((s) => s.name);
+    option.xAxis = valueAxis('step', {min: 'dataMin', max: 'dataMax', axisLabel: {hideOverlap: true}});
+    option.yAxis = valueAxis('IsoScore* (all layers)', {nameGap: 44});
+    option.tooltip = {trigger: 'axis', confine: true, valueFormatter: fmt4};
+    option.series = series;
+    return {option, series: series.length, points};
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -699,6 +802,9 @@
   const chartById = new Map();
 
   const SECTIONS = [
+    {id: 'running', build: runningSpecs,
+      about: 'Per model and task, each trial being run (leased or running): IsoScore* of the union of all layers so far.',
+      none: () => 'No trial is being run, or none has logged its isotropy yet.'},
     {id: 'trajectories', build: trajectorySpecs,
       about: 'Per model and task, each regularizer\'s chosen group (comparison table): IsoScore* of the union of all layers during training.',
       none: (D) => (Object.keys(D.trajectories).length ? 'No trajectories for the comparison\'s chosen groups.' :
@@ -714,7 +820,12 @@
       none: () => 'No done I-STAR trial with a metric in this database.'},
   ];
 
+  // Builds the cards of every chart; a chart of the previous render (a live page's) with the same
+  // id keeps its card and its ECharts instance, which initCharts gives the new option.
   function buildChartCards(D) {
+    const previous = new Map(chartById);
+    charts.length = 0;
+    chartById.clear();
     for (const section of SECTIONS) {
       const body = sectionBody(section.id);
       let specs = [];
@@ -731,19 +842,28 @@
       body.appendChild(el('p', 'about', esc(section.about)));
       const grid = el('div', 'chart-grid');
       for (const spec of specs) {
-        const card = el('figure', 'card');
-        const holder = el('div', 'chart');
-        holder.id = `chart-${spec.id}`;
-        holder.style.height = `${CHART_HEIGHT}px`;
-        card.appendChild(holder);
-        card.appendChild(el('figcaption', 'card-id', `<code>${esc(spec.id)}</code>`));
-        grid.appendChild(card);
-        const entry = Object.assign({chart: null, nonblank: 0, holder}, spec);
+        const old = previous.get(spec.id);
+        previous.delete(spec.id);
+        let entry;
+        if (old && old.chart && spec.option) {
+          entry = Object.assign(old, {failure: undefined}, spec);
+        } else {
+          if (old && old.chart) old.chart.dispose();
+          const card = el('figure', 'card');
+          const holder = el('div', 'chart');
+          holder.id = `chart-${spec.id}`;
+          holder.style.height = `${CHART_HEIGHT}px`;
+          card.appendChild(holder);
+          card.appendChild(el('figcaption', 'card-id', `<code>${esc(spec.id)}</code>`));
+          entry = Object.assign({chart: null, nonblank: 0, holder, card}, spec);
+        }
+        grid.appendChild(entry.card);
         charts.push(entry);
         chartById.set(entry.id, entry);
       }
       body.appendChild(grid);
     }
+    for (const gone of previous.values()) if (gone.chart) gone.chart.dispose();
   }
 
   // Resolves once the chart reports 'finished' (its progressive rendering done, too). The
@@ -768,6 +888,13 @@
       return null;
     }
     try {
+      if (entry.chart) {
+        // A live page's update: the new option replaces the old one, without the animation that
+        // would replay on every refresh.
+        const finished = whenFinished(entry.chart);
+        entry.chart.setOption(Object.assign({}, entry.option, {animation: false}), {notMerge: true});
+        return finished;
+      }
       const chart = echarts.init(entry.holder, null, {renderer: 'canvas'});
       entry.chart = chart;
       const finished = whenFinished(chart);
@@ -791,21 +918,29 @@
       const done = initChart(entry);
       if (done) finished.push(done);
     }
-    let resizeTimer = 0;
-    window.addEventListener('resize', () => {
-      clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(() => {
-        for (const entry of charts) if (entry.chart) entry.chart.resize();
-      }, 100);
-    });
     return Promise.all(finished);
   }
+
+  let resizeTimer = 0;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      for (const entry of charts) if (entry.chart) entry.chart.resize();
+    }, 100);
+  });
 
   // Pixels of the chart's (first) canvas that are drawn: alpha > 0 and not near-white.
   function countNonBlank(chart) {
     const canvas = chart.getDom().querySelector('canvas');
     if (!canvas || !canvas.width || !canvas.height) return 0;
-    const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    // Read from a copy made for reading: a live page measures each chart again after each update,
+    // and reading ECharts' own canvas again and again makes Chromium warn on the console.
+    const copy = document.createElement('canvas');
+    copy.width = canvas.width;
+    copy.height = canvas.height;
+    const context = copy.getContext('2d', {willReadFrequently: true});
+    context.drawImage(canvas, 0, 0);
+    const px = context.getImageData(0, 0, canvas.width, canvas.height).data;
     let n = 0;
     for (let i = 0; i < px.length; i += 4) {
       if (px[i + 3] > 0 && (px[i] < 240 || px[i + 1] < 240 || px[i + 2] < 240)) n++;
@@ -876,6 +1011,8 @@
   // build a DOM of millions of cells). A row's HTML is built once, when first shown.
 
   const TRIAL_ROW_LIMIT = 10000;
+  // The filter and the sort, kept across a live page's renders.
+  const trialView = {filter: '', sort: {col: -1, dir: 1}, focused: false};
 
   function trialColumns(D) {
     const status = (t) => esc(String(t.status).replace(/[^a-z]/gi, ''));
@@ -947,8 +1084,17 @@
     const tbody = body.querySelector('tbody');
     const input = body.querySelector('.filter');
     const count = body.querySelector('.filter-count');
-    let order = trials.map((_, i) => i);
-    let sort = {col: -1, dir: 1};
+    let sort = trialView.sort;
+    let order = sort.col >= 0 && sort.col < columns.length ?
+      sortedOrder(trials, columns[sort.col], sort.dir) : trials.map((_, i) => i);
+    input.value = trialView.filter;
+    if (sort.col >= 0) {
+      const th = body.querySelector(`th[data-col="${sort.col}"]`);
+      if (th) th.setAttribute('aria-sort', sort.dir > 0 ? 'ascending' : 'descending');
+    }
+    if (trialView.focused) input.focus();
+    input.addEventListener('focus', () => { trialView.focused = true; });
+    input.addEventListener('blur', () => { trialView.focused = false; });
 
     // Returns the number of rows put in the table.
     const draw = () => {
@@ -963,6 +1109,7 @@
     };
     let filterTimer = 0;
     input.addEventListener('input', () => {
+      trialView.filter = input.value;
       clearTimeout(filterTimer);
       filterTimer = setTimeout(draw, 120);
     });
@@ -971,6 +1118,7 @@
       if (!th) return;
       const col = Number(th.dataset.col);
       sort = {col, dir: sort.col === col ? -sort.dir : 1};
+      trialView.sort = sort;
       order = sortedOrder(trials, columns[col], sort.dir);
       for (const h of body.querySelectorAll('th[data-col]')) h.removeAttribute('aria-sort');
       th.setAttribute('aria-sort', sort.dir > 0 ? 'ascending' : 'descending');
@@ -996,6 +1144,10 @@
   // The test hook (see README.md, "Test hooks").
 
   const tables = {comparison_rows: 0, trial_rows: 0};
+  const queueRows = {sweep_rows: 0, worker_rows: 0, active_rows: 0};
+  // A live page's history: the data version and the trajectory charts' points after each render
+  // (the first included), and the state of its last question.
+  const liveHook = {state: null, versions: [], trajectory_points: []};
 
   function writeTestHook() {
     const hook = {
@@ -1004,6 +1156,9 @@
         id: c.id, kind: c.kind, series: c.series, points: c.points, nonblank: c.nonblank,
       })),
       tables: {comparison_rows: tables.comparison_rows, trial_rows: tables.trial_rows},
+      queue: Object.assign({}, queueRows),
+      live: {state: liveHook.state, versions: liveHook.versions.slice(),
+        trajectory_points: liveHook.trajectory_points.slice()},
       // Milliseconds from the navigation's start to every chart drawn (bench/run_report.sh).
       ready_ms: readyMs,
     };
@@ -1013,8 +1168,7 @@
 
   let readyMs = null;
 
-  function signalReady() {
-    readyMs = Math.round(performance.now());
+  function measureCharts() {
     for (const entry of charts) {
       if (!entry.chart) continue;
       try {
@@ -1023,6 +1177,11 @@
         caught(`pixels of ${entry.id}`, err);
       }
     }
+  }
+
+  function signalReady() {
+    readyMs = Math.round(performance.now());
+    measureCharts();
     ready = true;
     if (location.hash === '#figures') writeFigures();
     writeTestHook();
@@ -1064,6 +1223,80 @@
     }
   }
 
+  // Renders everything from D; resolves when every chart has finished drawing. A live page
+  // calls it again with each newer data set: the sections are rebuilt, the charts kept.
+  function render(D) {
+    usedIds.clear();
+    for (const body of document.querySelectorAll('.section-body')) body.replaceChildren();
+    step('header', () => renderHeader(D));
+    Object.assign(queueRows, step('queue', () => renderQueue(D)) || {});
+    tables.comparison_rows = step('comparison table', () => renderComparison(D)) || 0;
+    step('charts', () => buildChartCards(D));
+    tables.trial_rows = step('trial table', () => renderTrials(D)) || 0;
+    if (typeof echarts === 'undefined') {
+      caught('charts', new Error('ECharts is not loaded'));
+      return Promise.resolve();
+    }
+    return (step('charts', initCharts) || Promise.resolve()).catch((err) => caught('charts', err));
+  }
+
+  function noteRender(D) {
+    if (!D.live) return;
+    liveHook.versions.push(D.live.version);
+    liveHook.trajectory_points.push(charts.filter((c) => c.kind === 'trajectory')
+      .reduce((sum, c) => sum + (c.points || 0), 0));
+  }
+
+  function setLiveState(state, text) {
+    liveHook.state = state;
+    const node = document.getElementById('live-state');
+    if (!node) return;
+    node.hidden = false;
+    node.className = `live-state ${state === 'live' ? 'live-ok' : 'live-error'}`;
+    node.textContent = text;
+  }
+
+  // Note [Live page]
+  // A page served by `istar dashboard` asks GET api/data?after=VERSION; the server holds the
+  // question until the database changes (200 and the new data) or its wait ends (204). The page
+  // asks again refresh_ms after each answer, so a quiet database costs one held request per page,
+  // and new rows show within the server's check interval. The token, if the page's URL has one,
+  // goes with every question as a bearer token. Errors keep the last data on screen and retry.
+  function startLive(first) {
+    const token = new URLSearchParams(location.search).get('token');
+    const headers = token ? {Authorization: `Bearer ${token}`} : {};
+    let version = first.live.version;
+    const refreshMs = first.live.refreshMs;
+    const when = () => new Date().toLocaleTimeString();
+    setLiveState('live', `live · ${when()}`);
+    const ask = async () => {
+      let delay = refreshMs;
+      try {
+        const response = await fetch(`api/data?after=${encodeURIComponent(version)}`,
+          {headers, cache: 'no-store'});
+        if (response.status === 200) {
+          const next = normalise(await response.json());
+          if (next.live) version = next.live.version;
+          await render(next);
+          measureCharts();
+          noteRender(next);
+          setLiveState('live', `live · updated ${when()}`);
+        } else if (response.status === 204) {
+          setLiveState('live', `live · ${when()}`);
+        } else {
+          setLiveState('error', `HTTP ${response.status}: ${(await response.text()).trim().slice(0, 120)}`);
+          delay = Math.max(refreshMs, 5000);
+        }
+      } catch (err) {
+        setLiveState('error', `no answer from the dashboard (${(err && err.message) || err}); retrying`);
+        delay = Math.max(refreshMs, 5000);
+      }
+      writeTestHook();
+      setTimeout(ask, delay);
+    };
+    setTimeout(ask, refreshMs);
+  }
+
   function main() {
     let D;
     try {
@@ -1074,19 +1307,10 @@
       signalReady();
       return;
     }
-    step('header', () => renderHeader(D));
-    tables.comparison_rows = step('comparison table', () => renderComparison(D)) || 0;
-    step('charts', () => buildChartCards(D));
-    tables.trial_rows = step('trial table', () => renderTrials(D)) || 0;
-    let rendered = Promise.resolve();
-    if (typeof echarts === 'undefined') {
-      caught('charts', new Error('ECharts is not loaded'));
-    } else {
-      rendered = step('charts', initCharts) || rendered;
-    }
-    rendered.then(signalReady, (err) => {
-      caught('charts', err);
+    render(D).then(() => {
+      noteRender(D);
       signalReady();
+      if (D.live) startLive(D);
     });
   }
 
