@@ -21,3 +21,29 @@ grep -q 'data-istar-ready="1"' "$work/dom.html" || { echo "run_report: the page 
 # the wall clock adds Chromium's start and its writing out of the whole DOM, data included.
 ready=$(grep -oE '&quot;ready_ms&quot;:[0-9]+|"ready_ms":[0-9]+' "$work/dom.html" | grep -oE '[0-9]+$')
 echo "chromium: every chart drawn ${ready} ms after navigation; $(awk "BEGIN { printf \"%.1f\", $end - $start }") s wall clock with --dump-dom"
+
+# `istar dashboard` over the same database: the time until it serves (it builds the data once
+# before listening), then the time of an answer from its cache (the file has not changed) and of
+# a question held for nothing new (bounded by --max-wait 1).
+istar="$build/cli/istar"
+if [ -x "$istar" ] && command -v curl > /dev/null; then
+  start=$(date +%s.%N)
+  "$istar" dashboard --db "$work/bench.db" --listen 127.0.0.1:0 --max-wait 1 --quiet \
+    > "$work/dashboard.out" 2> "$work/dashboard.log" &
+  dashboard=$!
+  url=""
+  for _ in $(seq 600); do
+    url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$work/dashboard.out" 2> /dev/null | head -1) || true
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  served=$(date +%s.%N)
+  [ -n "$url" ] || { echo "run_report: the dashboard did not start"; kill "$dashboard"; exit 1; }
+  version=$(curl -s "${url}api/data" | python3 -c 'import json, sys; print(json.load(sys.stdin)["live"]["version"])')
+  cached=$(curl -s -o /dev/null -w '%{time_total} %{size_download}' --compressed "${url}api/data")
+  held=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' "${url}api/data?after=$version")
+  kill "$dashboard"
+  wait "$dashboard" 2> /dev/null || true
+  echo "dashboard: serving after $(awk "BEGIN { printf \"%.1f\", $served - $start }") s;" \
+       "a cached answer (gzip) ${cached% *} s for ${cached#* } bytes; a held question: ${held}"
+fi

@@ -50,6 +50,8 @@ CommandRunner AddCompareCommand(CLI::App& app);
 CommandRunner AddExportCommand(CLI::App& app);
 // `istar report`: the database as one self-contained HTML page of tables and charts.
 CommandRunner AddReportCommand(CLI::App& app);
+// `istar dashboard`: the report's views and the queue, served live over HTTP while a sweep runs.
+CommandRunner AddDashboardCommand(CLI::App& app);
 // `istar sql`: any read-only SQL query.
 CommandRunner AddSqlCommand(CLI::App& app);
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "cli/token.h"
 #include "coordinator/client.h"
 
 namespace CLI {
@@ -15,8 +16,7 @@ class App;
 
 namespace istar::cli {
 
-// The environment variables read when the flags are not given.
-inline constexpr char kTokenVariable[] = "ISTAR_TOKEN";
+// The environment variable read when --coordinator is not given.
 inline constexpr char kCoordinatorVariable[] = "ISTAR_COORDINATOR";
 
 struct ConnectionFlags {
@@ -33,10 +33,6 @@ struct ConnectionFlags {
 // Adds --coordinator, --coordinator-file, --token-file, --tls-ca, --tls-cert, --tls-key,
 // --tls-server-name and --timeout to `command`.
 void AddConnectionFlags(CLI::App& command, ConnectionFlags& flags);
-
-// The token: the first line of `token_file` (surrounding whitespace removed), or $ISTAR_TOKEN.
-// InvalidArgument if neither is given or the token is empty; NotFound for an unreadable file.
-[[nodiscard]] absl::StatusOr<std::string> ReadToken(const std::string& token_file);
 
 // A connected client from the flags. InvalidArgument when no address is given; NotFound when
 // --coordinator-file cannot be read or is empty.

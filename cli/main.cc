@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     {"compare", istar::cli::AddCompareCommand(app)},
     {"export", istar::cli::AddExportCommand(app)},
     {"report", istar::cli::AddReportCommand(app)},
+    {"dashboard", istar::cli::AddDashboardCommand(app)},
     {"sql", istar::cli::AddSqlCommand(app)},
 #ifdef ISTAR_WITH_TRAINER
     {"isoscore", istar::cli::AddIsoScoreCommand(app)},

@@ -7,7 +7,15 @@
 #include "absl/status/status.h"
 #include "report/report.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace istar::cli {
+
+// Adds the flags that choose what a report shows (--sweep, --split, --select-on, --title) to
+// `command`, writing into `options`: `istar report` and `istar dashboard` share them.
+void AddReportContentFlags(CLI::App& command, report::ReportOptions& options);
 
 // Writes the report page of the database `db` (opened read-only) to `out`, through `out`.tmp and
 // a rename (a failed write leaves an earlier report whole), and prints "wrote <absolute path>

@@ -205,6 +205,18 @@ absl::Status WriteReport(const std::string& db, const report::ReportOptions& opt
   return absl::OkStatus();
 }
 
+void AddReportContentFlags(CLI::App& command, report::ReportOptions& options) {
+  command.add_option("--sweep", options.sweeps,
+                     "Only trials of this sweep (name, id or id prefix); repeatable");
+  command.add_option("--split", options.split, "The final_results split whose scores are shown")
+      ->capture_default_str();
+  command.add_option("--select-on", options.selection_split,
+                     "The split each cell's group is chosen on (default: --split); e.g. "
+                     "--select-on selection --split report");
+  command.add_option("--title", options.title,
+                     "The page's title (default: istar report: <database file name>)");
+}
+
 CommandRunner AddReportCommand(CLI::App& app) {
   auto flags = std::make_shared<ReportFlags>();
   CLI::App* cmd = app.add_subcommand(
@@ -215,21 +227,13 @@ CommandRunner AddReportCommand(CLI::App& app) {
       "The page needs no network access; each chart exports as PNG and SVG.");
   cmd->add_option("--db", flags->db, "Results database (opened read-only)")->required();
   cmd->add_option("--out", flags->out, "The HTML file to write")->capture_default_str();
-  cmd->add_option("--sweep", flags->options.sweeps,
-                  "Only trials of this sweep (name, id or id prefix); repeatable");
-  cmd->add_option("--split", flags->options.split, "The final_results split whose scores are shown")
-      ->capture_default_str();
-  cmd->add_option("--select-on", flags->options.selection_split,
-                  "The split each cell's group is chosen on (default: --split); e.g. "
-                  "--select-on selection --split report");
+  AddReportContentFlags(*cmd, flags->options);
   cmd->add_option("--figures", flags->figures,
                   "Also write every chart as DIR/<chart id>.png and .svg, drawn by headless "
                   "Chromium (docs/report.md)");
   cmd->add_option("--chromium", flags->chromium,
                   "The Chromium to draw --figures with (default: $ISTAR_CHROMIUM, else chromium, "
                   "chromium-browser or google-chrome on PATH)");
-  cmd->add_option("--title", flags->options.title,
-                  "The page's title (default: istar report: <database file name>)");
   return [flags] {
     const absl::Status status = Run(*flags);
     return status.ok() ? 0 : ReportError("report", status);

@@ -61,6 +61,10 @@ istar_require(UTF8PROC_FOUND "utf8proc" libutf8proc-dev)
 pkg_check_modules(SENTENCEPIECE QUIET IMPORTED_TARGET sentencepiece)
 istar_require(SENTENCEPIECE_FOUND "SentencePiece" libsentencepiece-dev)
 
+# `istar dashboard`'s HTTP(S) server. Debian builds cpp-httplib as a library (with OpenSSL, zlib
+# and Brotli); its pkg-config file carries the matching CPPHTTPLIB_*_SUPPORT definitions.
+pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+istar_require(HTTPLIB_FOUND "cpp-httplib" libcpp-httplib-dev)
 find_package(OpenSSL QUIET)   # libcrypto: SHA-256 of trial configurations
 istar_require(OpenSSL_FOUND "OpenSSL (libcrypto)" libssl-dev)
 find_package(SQLite3 QUIET)

@@ -31,7 +31,7 @@ if grep -q '^Torch_DIR:' "$build_dir/CMakeCache.txt" &&
 fi
 
 help=$("$istar" --help)
-for command in coordinator sweep trials compare export report sql workers; do
+for command in coordinator sweep trials compare export report dashboard sql workers; do
   grep -Eq "^  $command " <<<"$help" || fail "istar --help lacks '$command'"
 done
 for command in train worker run embed isoscore model demo-data; do

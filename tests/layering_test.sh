@@ -10,7 +10,7 @@ cd "$root" || exit 2
 failures=0
 fail() { echo "layering: $1"; failures=$((failures + 1)); }
 
-torch_free="base catalog arrays tokenizers tasks coordinator db report sweeps proto cli comm worker"
+torch_free="base catalog arrays tokenizers tasks coordinator db report dashboard sweeps proto cli comm worker"
 for module in $torch_free; do
   [ -d "$module" ] || continue
   while IFS= read -r hit; do

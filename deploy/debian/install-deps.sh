@@ -22,6 +22,8 @@ build_packages=(
   libutf8proc-dev libsentencepiece-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libopenmpi-dev openmpi-bin
+  # the HTTP server of `istar dashboard` (header-only)
+  libcpp-httplib-dev
 )
 packages=("${build_packages[@]}"
   # tests and benchmarks (openssl makes tokens and certificates, procps's pgrep/pkill signal the
