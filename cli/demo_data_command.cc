@@ -20,6 +20,10 @@ namespace {
 struct DemoDataFlags {
   std::string dir;
   uint64_t seed = 1;
+  // The sentiment task's difficulty (Note [A harder demo] in tasks/demo_data.cc): hard enough
+  // that a demo sweep's regularizers differ in accuracy, not only in isotropy.
+  double contrast = 0.3;
+  double label_noise = 0.1;
 };
 
 absl::StatusOr<int64_t> CountLines(const std::string& path) {
@@ -50,7 +54,10 @@ absl::Status Run(const DemoDataFlags& flags) {
     if (error) return absl::InvalidArgumentError(absl::StrCat(dir, ": ", error.message()));
   }
   const tasks::DemoOptions options{.seed = flags.seed};
-  ISTAR_RETURN_IF_ERROR(tasks::WriteDemoSentimentTask(sst2, options));
+  tasks::DemoOptions sentiment = options;
+  sentiment.contrast_fraction = flags.contrast;
+  sentiment.label_noise = flags.label_noise;
+  ISTAR_RETURN_IF_ERROR(tasks::WriteDemoSentimentTask(sst2, sentiment));
   ISTAR_RETURN_IF_ERROR(tasks::WriteDemoQaTask(squad, options));
   // The other GLUE tasks, in their exact file formats: one folder each, named as the catalogue.
   std::string glue;
@@ -84,6 +91,16 @@ CommandRunner AddDemoDataCommand(CLI::App& app) {
                   "model/)")
       ->required();
   cmd->add_option("--seed", flags->seed, "Seed of the generated data")->default_val(1);
+  cmd->add_option("--contrast", flags->contrast,
+                  "Share of the SST-2 sentences whose words point both ways (\"wonderful but "
+                  "tedious\", \"not wonderful\"); 0 states every label plainly")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--label-noise", flags->label_noise,
+                  "Share of the SST-2 labels flipped at random (train and dev): the best dev "
+                  "accuracy is about 1 minus it")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   return [flags] {
     const absl::Status status = Run(*flags);
     return status.ok() ? 0 : ReportError("demo-data", status);

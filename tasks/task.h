@@ -331,11 +331,20 @@ struct DemoOptions {
   uint64_t seed = 1;              // same seed, same files, on every platform
   int64_t train_examples = 2000;  // rows (sentiment) or questions (QA) in the train split
   int64_t dev_examples = 200;     // in the dev split
+  // How hard the sentiment task is (WriteDemoSentimentTask only); both 0, the default: every
+  // sentence states its label plainly, and a tiny model reaches accuracy 1.
+  // The share of sentences whose sentiment words point both ways: "the film was wonderful but
+  // tedious" (the clause after "but" decides) or "the plot was not wonderful" (negated).
+  double contrast_fraction = 0.0;
+  // The share of labels flipped at random, in train and dev alike: the best dev accuracy is then
+  // about 1 - label_noise.
+  double label_noise = 0.0;
 };
 
 // Writes folder/train.tsv and folder/dev.tsv in SST-2 format: sentences such as "the film was
-// wonderful and moving" whose label (1 positive, 0 negative) follows from their sentiment words.
-// Creates the folder if needed. Errors: InvalidArgument for negative sizes; Internal if a file
+// wonderful and moving" whose label (1 positive, 0 negative) follows from their sentiment words,
+// but for options.contrast_fraction and options.label_noise. Creates the folder if needed.
+// Errors: InvalidArgument for negative sizes or a fraction outside [0, 1]; Internal if a file
 // cannot be written.
 [[nodiscard]] absl::Status WriteDemoSentimentTask(const std::string& folder,
                                                   const DemoOptions& options = {});

@@ -20,6 +20,8 @@ std::mt19937_64 ExampleEngine(uint64_t seed, uint64_t task_salt, int split, int6
 
 uint64_t Below(uint64_t n, std::mt19937_64& engine) { return engine() % n; }
 
+double Unit(std::mt19937_64& engine) { return static_cast<double>(engine() >> 11) * 0x1.0p-53; }
+
 std::string Pick(std::span<const std::string_view> words, std::mt19937_64& engine) {
   return std::string(words[Below(words.size(), engine)]);
 }

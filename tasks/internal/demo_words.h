@@ -26,6 +26,8 @@ std::mt19937_64 ExampleEngine(uint64_t seed, uint64_t task_salt, int split, int6
 std::string Pick(std::span<const std::string_view> words, std::mt19937_64& engine);
 // A value in [0, n).
 uint64_t Below(uint64_t n, std::mt19937_64& engine);
+// A value in [0, 1): the top 53 bits of one draw.
+double Unit(std::mt19937_64& engine);
 
 // Sentiment words and the frame around them.
 extern const std::vector<std::string_view> kPositiveWords;

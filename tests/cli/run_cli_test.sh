@@ -41,7 +41,7 @@ expect slurm_template_is_current 0 '^$' -- bash -c "cd '$work/tpl/shared/me/pape
   diff - '$root/deploy/slurm/worker-group.sbatch'"
 
 "$istar" demo-data demo > /dev/null || exit 2
-expect run_completes 0 'istar  *[+-]0\.001' -- \
+expect run_completes 0 'istar  *[+-]?0\.001' -- \
   "$istar" run "$sweep" --workers 2 --ranks 2 --db demo.db
 expect every_trial_done 0 '^done,10 $' -- \
   sql demo.db "SELECT status, count(*) FROM trials GROUP BY status"

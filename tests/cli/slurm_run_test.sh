@@ -75,7 +75,7 @@ expect nothing_submitted 0 '^$' -- squeue -h
 expect nothing_written 1 '' -- test -e results.db -o -e istar-slurm/token
 
 # --- 2. Six trials on two groups of two ranks, as a local run ----------------------------------
-expect local_run 0 'istar  *[+-]0\.' -- \
+expect local_run 0 'istar  *[+-]?0\.' -- \
   "$istar" run six.yaml --workers 2 --float64 --db local.db --logs local-logs \
   --checkpoints local-ckpt
 expect slurm_run 0 '2 worker group\(s\) of 2 rank\(s\) as Slurm jobs' -- \

@@ -11,9 +11,10 @@ cd "$work" || exit 2
 config="$root/examples/train-demo.yaml"
 
 expect demo_data 0 'tiny random BERT' -- "$istar" demo-data demo
-expect train_demo 0 'done after [0-9]+ steps, accuracy (1|0\.9)' -- \
+# Above chance, and below 1: a tenth of the demo's labels are flipped (`istar demo-data`).
+expect train_demo 0 'done after [0-9]+ steps, accuracy 0\.[6-9]' -- \
   "$istar" train "$config" --db demo.db --checkpoints ck --no-progress
-expect compare_standalone 0 'tiny-bert +sst2 +accuracy +(1|0\.9)' -- "$istar" compare --db demo.db
+expect compare_standalone 0 'tiny-bert +sst2 +accuracy +0\.[6-9]' -- "$istar" compare --db demo.db
 expect isotropy_rows 0 '^[1-9][0-9]*$' -- \
   "$istar" sql --db demo.db "SELECT count(*) AS n FROM isotropy WHERE layer = -1" --format csv
 expect done_trial_not_rerun 2 'already done' -- \

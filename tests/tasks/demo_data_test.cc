@@ -4,7 +4,10 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string>
+#include <vector>
 
+#include "tasks/internal/demo_words.h"
 #include "tasks/task.h"
 #include "tests/tasks/test_util.h"
 
@@ -47,6 +50,83 @@ TEST(DemoSentiment, SameSeedSameFilesAndExamplesDoNotDependOnSize) {
   EXPECT_NE(a, Contents(folder.path() + "/c/train.tsv"));
   EXPECT_TRUE(a.starts_with(Contents(folder.path() + "/d/train.tsv")));
   EXPECT_NE(a, Contents(folder.path() + "/a/dev.tsv"));
+}
+
+TEST(DemoSentiment, DefaultsWriteThePlainTaskOfEarlierReleases) {
+  TempFolder folder;
+  ASSERT_TRUE(WriteDemoSentimentTask(folder.path() + "/sent", {.seed = 1}).ok());
+  // The first rows of seed 1 as istar wrote them before the difficulty options existed.
+  EXPECT_TRUE(Contents(folder.path() + "/sent/train.tsv")
+                  .starts_with("sentence\tlabel\n"
+                               "the director 's work was gripping and touching \t1\n"
+                               "this story felt delightful and moving \t1\n"
+                               "the film was messy and lifeless \t0\n"));
+}
+
+// The label a reader of the sentence gives it, from the word lists: the polarity of the clause
+// after "but", the opposite of a word after "not", else the polarity of any sentiment word.
+int ReadersLabel(const std::string& sentence) {
+  std::vector<std::string> words;
+  std::istringstream in(sentence);
+  for (std::string word; in >> word;) words.push_back(word);
+  const auto polarity = [](const std::string& word) {
+    for (std::string_view w : internal::kPositiveWords) {
+      if (w == word) return 1;
+    }
+    for (std::string_view w : internal::kNegativeWords) {
+      if (w == word) return 0;
+    }
+    return -1;
+  };
+  int label = -1;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const int p = polarity(words[i]);
+    if (p < 0) continue;
+    const bool negated = i > 0 && words[i - 1] == "not";
+    label = negated ? 1 - p : p;  // the last sentiment word wins: the one after "but"
+  }
+  return label;
+}
+
+TEST(DemoSentiment, ContrastAndNoiseMakeTheTaskHardInTheirStatedShares) {
+  TempFolder folder;
+  ASSERT_TRUE(WriteDemoSentimentTask(folder.path() + "/hard",
+                                     {.seed = 7, .contrast_fraction = 0.3, .label_noise = 0.1})
+                  .ok());
+  int64_t total = 0;
+  int64_t agree = 0;
+  int64_t contrast = 0;
+  for (const Split split : {Split::kTrain, Split::kDev}) {
+    absl::StatusOr<TaskData> data = ReadTaskData(Task::kSst2, folder.path() + "/hard", split);
+    ASSERT_TRUE(data.ok()) << data.status();
+    for (const ClassificationExample& example : data->classification) {
+      const int label = ReadersLabel(example.text_a);
+      ASSERT_GE(label, 0) << example.text_a;
+      ++total;
+      agree += label == example.label;
+      // Words of both polarities, or a negation.
+      const bool negated = example.text_a.find(" not ") != std::string::npos;
+      const size_t but = example.text_a.find(" but ");
+      const bool mixed = but != std::string::npos &&
+                         ReadersLabel(example.text_a.substr(0, but)) >= 0 &&
+                         ReadersLabel(example.text_a.substr(0, but)) !=
+                             ReadersLabel(example.text_a.substr(but + 5));
+      contrast += negated || mixed;
+    }
+  }
+  ASSERT_EQ(total, 2200);
+  // Binomial shares over 2,200 examples: standard deviations 0.006 (noise) and 0.01 (contrast);
+  // the bounds are about 4 of them.
+  EXPECT_NEAR(static_cast<double>(agree) / total, 0.9, 0.025);
+  EXPECT_NEAR(static_cast<double>(contrast) / total, 0.3, 0.04);
+}
+
+TEST(DemoSentiment, AFractionOutsideZeroToOneIsInvalidArgument) {
+  TempFolder folder;
+  EXPECT_EQ(WriteDemoSentimentTask(folder.path(), {.label_noise = 1.5}).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteDemoSentimentTask(folder.path(), {.contrast_fraction = -0.1}).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(DemoSentiment, NegativeSizeIsInvalidArgument) {
