@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/listen_address.h"
 #include "cli/slurm.h"
 
 namespace istar::cli {
@@ -55,10 +56,7 @@ std::string JobName(const std::string& sweep, const std::string& role) {
   return absl::StrCat(name, "-", role);
 }
 
-bool IsLoopbackListen(const std::string& listen) {
-  return listen.starts_with("127.") || listen.starts_with("localhost:") ||
-         listen.starts_with("[::1]:");
-}
+bool IsLoopbackListen(const std::string& listen) { return IsLoopbackHost(HostOfAddress(listen)); }
 
 absl::Status CheckScriptPath(const std::string& flag, const std::string& path) {
   if (path.empty() || path.front() != '/') {

@@ -1,7 +1,6 @@
 // CoordinatorServer: the gRPC server, its store and its expiry thread (coordinator/coordinator.h).
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -10,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/listen_address.h"
 #include "base/status_macros.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/internal/auth.h"
@@ -22,29 +22,6 @@ namespace {
 // The shortest token accepted: 16 characters are 96+ bits from a base64 generator.
 constexpr size_t kMinTokenLength = 16;
 
-// host of "host:port", "[v6]:port".
-std::string HostOf(const std::string& address) {
-  if (!address.empty() && address.front() == '[') {
-    const size_t end = address.find(']');
-    return end == std::string::npos ? address : address.substr(1, end - 1);
-  }
-  const size_t colon = address.rfind(':');
-  return colon == std::string::npos ? address : address.substr(0, colon);
-}
-
-// What clients elsewhere dial for a host: a wildcard (every interface) becomes this machine's
-// name, since "0.0.0.0:port" in an address file means nothing on another node.
-std::string AdvertisedHost(const std::string& host) {
-  if (host != "0.0.0.0" && host != "::" && !host.empty()) return host;
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return host;
-  return name;
-}
-
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 absl::Status Validate(const CoordinatorOptions& options) {
   if (options.db_path.empty()) return absl::InvalidArgumentError("db_path: required");
   if (options.token.size() < kMinTokenLength) {
@@ -55,12 +32,12 @@ absl::Status Validate(const CoordinatorOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("listen address \"", options.listen_address, "\" is not host:port"));
   }
-  if (!IsLoopback(HostOf(options.listen_address)) && !options.allow_remote) {
+  if (!IsLoopbackHost(HostOfAddress(options.listen_address)) && !options.allow_remote) {
     return absl::InvalidArgumentError(
         absl::StrCat("listen address ", options.listen_address,
                      " is not a loopback address; allow remote clients explicitly (and use TLS)"));
   }
-  if (!IsLoopback(HostOf(options.listen_address)) && options.tls.cert_file.empty() &&
+  if (!IsLoopbackHost(HostOfAddress(options.listen_address)) && options.tls.cert_file.empty() &&
       !options.insecure_plaintext) {
     return absl::InvalidArgumentError(absl::StrCat(
         "listen address ", options.listen_address,
@@ -111,7 +88,7 @@ class Server final : public CoordinatorServer {
 
   int port() const override { return port_; }
   std::string address() const override {
-    const std::string host = AdvertisedHost(HostOf(options_.listen_address));
+    const std::string host = AdvertisedHost(HostOfAddress(options_.listen_address));
     return absl::StrCat(host.find(':') != std::string::npos ? "[" + host + "]" : host, ":",
                         port_);
   }

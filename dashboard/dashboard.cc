@@ -3,7 +3,6 @@
 #include <httplib.h>
 #include <openssl/crypto.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/listen_address.h"
 #include "base/status_macros.h"
 #include "db/store.h"
 
@@ -75,10 +75,6 @@ absl::StatusOr<HostPort> ParseListen(const std::string& address) {
   return out;
 }
 
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 absl::Status CheckReadable(const std::string& flag, const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
@@ -99,7 +95,7 @@ absl::Status Validate(const DashboardOptions& options, const HostPort& listen) {
     ISTAR_RETURN_IF_ERROR(CheckReadable("--tls-cert", options.tls_cert_file));
     ISTAR_RETURN_IF_ERROR(CheckReadable("--tls-key", options.tls_key_file));
   }
-  if (!IsLoopback(listen.host)) {
+  if (!IsLoopbackHost(listen.host)) {
     const std::string address = options.listen_address;
     if (!options.allow_remote) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -125,14 +121,6 @@ absl::Status Validate(const DashboardOptions& options, const HostPort& listen) {
     return absl::InvalidArgumentError("refresh, max_wait and check_interval must be positive");
   }
   return absl::OkStatus();
-}
-
-// What a browser is given to dial: a wildcard host becomes this machine's name.
-std::string AdvertisedHost(const std::string& host) {
-  if (host != "0.0.0.0" && host != "::" && !host.empty()) return host;
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "127.0.0.1";
-  return name;
 }
 
 // Equal tokens, compared in time independent of where they differ.

@@ -57,7 +57,7 @@ protoc -I proto --cpp_out="$out/proto" --grpc_out="$out/proto" \
   --plugin=protoc-gen-grpc="$grpc_plugin" proto/istar/v1/coordinator.proto
 "$clang" "${flags[@]}" -I"$out/proto" -DISTAR_SOURCE_ROOT="\"$root/\"" fuzz/coordinator_fuzzer.cc \
   fuzz/coordinator_fuzzer_input.cc coordinator/*.cc coordinator/internal/*.cc db/*.cc \
-  db/internal/*.cc sweeps/*.cc sweeps/internal/*.cc catalog/*.cc base/check.cc base/clock.cc \
+  db/internal/*.cc sweeps/*.cc sweeps/internal/*.cc catalog/*.cc base/check.cc base/clock.cc base/listen_address.cc \
   "$out"/proto/istar/v1/*.cc $(pkg-config --libs grpc++ protobuf sqlite3 absl_synchronization \
   absl_time) -lyaml-cpp -lcrypto $absl_libs -o "$out/coordinator_fuzzer"
 
