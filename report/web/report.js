@@ -462,7 +462,12 @@
 
   function runningChart(D, group, id) {
     let points = 0;
+    // Trials of one regularizer share its colour; their line styles tell them apart.
+    const styles = ['solid', 'dashed', 'dotted'];
+    const seen = new Map();
     const series = group.trials.map((t) => {
+      const k = seen.get(t.regularizer) || 0;
+      seen.set(t.regularizer, k + 1);
       const tr = D.trajectories[t.id];
       const data = [];
       for (let i = 0; i < tr.step.length; i++) {
@@ -473,7 +478,8 @@
       const lambda = t.regularizer === 'baseline' ? '' : ` λ ${fmtNum(t.lambda)}`;
       return {
         name: `${t.regularizer}${lambda}${zeta} seed ${t.seed} · ${shortId(t.id)}`, type: 'line',
-        showSymbol: data.length < 30, color: D.colour(t.regularizer), data,
+        showSymbol: data.length < 30, color: D.colour(t.regularizer),
+        lineStyle: {type: styles[k % styles.length]}, data,
       };
     });
     const option = baseOption(id, `${group.model} · ${group.task}`, 'IsoScore* of the union of layers, so far');
