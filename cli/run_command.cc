@@ -31,6 +31,7 @@
 #include "cli/run_plan.h"
 #include "cli/slurm.h"
 #include "coordinator/client.h"
+#include "dashboard/dashboard.h"
 #include "db/records.h"
 #include "sweeps/sweep.h"
 
@@ -262,6 +263,22 @@ absl::StatusOr<int> Run(const RunFlags& flags) {
             << (plan.slurm ? " as Slurm jobs" : "") << "; logs in " << plan.log_dir << "/"
             << std::endl;
 
+  // The live view, from here to the end of the run (the report is written before it stops).
+  std::unique_ptr<dashboard::DashboardServer> live;
+  if (!flags.dashboard.empty()) {
+    absl::StatusOr<std::unique_ptr<dashboard::DashboardServer>> started =
+        dashboard::DashboardServer::Start({.db_path = plan.db_path,
+                                           .listen_address = flags.dashboard,
+                                           .report = {.sweeps = {submitted.sweep_id}}});
+    if (!started.ok()) {
+      coordinator->Stop();
+      return absl::Status(started.status().code(),
+                          absl::StrCat("--dashboard: ", started.status().message()));
+    }
+    live = *std::move(started);
+    std::cerr << "istar run: dashboard at " << live->url() << std::endl;
+  }
+
   // A sweep already finished (run again on the same database) needs no worker groups.
   const absl::StatusOr<db::SweepProgress> before = client->GetSweep(submitted.sweep_id);
   const bool finished = before.ok() && db::FinishedTrials(*before) == before->trial_count;
@@ -321,6 +338,9 @@ CommandRunner AddRunCommand(CLI::App& app) {
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--db", flags->db_path, "Results database (created if missing)")
       ->default_val("results.db");
+  cmd->add_option("--dashboard", flags->dashboard,
+                  "Serve the sweep's live dashboard (istar dashboard) on this loopback host:port "
+                  "while it runs, e.g. 127.0.0.1:8080; port 0 picks a free one");
   cmd->add_option("--report", flags->report_path,
                   "The HTML report (istar report) written at the end; '' for none")
       ->default_val("report.html");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/listen_address.h"
 #include "base/status_macros.h"
 #include "trainer/device.h"
 
@@ -44,6 +45,19 @@ absl::StatusOr<RunPlan> Plan(const RunFlags& flags) {
   plan.slurm = flags.launcher == "slurm";
   if (!plan.slurm && (flags.coordinator_job || flags.dry_run)) {
     return absl::InvalidArgumentError("--coordinator-job and --dry-run need --launcher slurm");
+  }
+  if (!flags.dashboard.empty()) {
+    if (flags.coordinator_job) {
+      return absl::InvalidArgumentError(
+          "--dashboard reads the database where istar run runs; with --coordinator-job the "
+          "coordinator's job holds it: run `istar dashboard` on that node (docs/dashboard.md)");
+    }
+    if (!IsLoopbackHost(HostOfAddress(flags.dashboard))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--dashboard ", flags.dashboard,
+          ": give a loopback address (127.0.0.1:PORT, then ssh -L PORT:127.0.0.1:PORT); for "
+          "other machines run `istar dashboard` with a token and TLS (docs/dashboard.md)"));
+    }
   }
   // The sweep, with --set, --ranks and the Slurm flags applied, checked before anything starts.
   std::vector<std::string> sets = flags.sets;

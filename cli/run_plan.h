@@ -21,6 +21,7 @@ struct RunFlags {
   int ranks = 0;  // 0: the file's training.ranks_per_trial
   std::string db_path = "results.db";
   std::string report_path = "report.html";  // written at the end; empty: none
+  std::string dashboard;  // host:port (loopback) of a live dashboard during the run; empty: none
   std::string checkpoint_dir = "checkpoints";
   std::string log_dir = "istar-logs";
   double lease_ttl_seconds = 30;

@@ -61,6 +61,11 @@ expect logs_kept 0 'istar-logs/coordinator.log istar-logs/worker-0.log istar-log
 # Again on the same database: every trial is done, so nothing runs and the table is the same.
 expect second_run_reruns_nothing 0 '10 trials, 0 new' -- \
   "$istar" run "$sweep" --workers 1 --ranks 2 --db demo.db
+# With its live dashboard (docs/dashboard.md), served while the run lasts; loopback only.
+expect run_with_dashboard 0 'dashboard at http://127\.0\.0\.1:[0-9]+/' -- \
+  "$istar" run "$sweep" --workers 1 --ranks 2 --db demo.db --dashboard 127.0.0.1:0
+expect dashboard_loopback_only 2 '--dashboard 0\.0\.0\.0:0: give a loopback address' -- \
+  "$istar" run "$sweep" --workers 1 --ranks 2 --db demo.db --dashboard 0.0.0.0:0
 expect still_one_attempt_each 0 '^10 $' -- sql demo.db "SELECT count(*) FROM attempts"
 # Ctrl-C mid-sweep (long trials: 20 epochs): the groups' ranks get SIGTERM, checkpoint and hand
 # their trials back to the queue (attempts "abandoned", not failed), and no process is left.
