@@ -65,6 +65,8 @@ istar_require(SENTENCEPIECE_FOUND "SentencePiece" libsentencepiece-dev)
 # and Brotli); its pkg-config file carries the matching CPPHTTPLIB_*_SUPPORT definitions.
 pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
 istar_require(HTTPLIB_FOUND "cpp-httplib" libcpp-httplib-dev)
+find_package(ZLIB QUIET)   # the dashboard's gzip-compressed answers
+istar_require(ZLIB_FOUND "zlib" zlib1g-dev)
 find_package(OpenSSL QUIET)   # libcrypto: SHA-256 of trial configurations
 istar_require(OpenSSL_FOUND "OpenSSL (libcrypto)" libssl-dev)
 find_package(SQLite3 QUIET)

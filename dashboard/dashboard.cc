@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <openssl/crypto.h>
 #include <sys/socket.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -129,11 +130,65 @@ bool SameToken(const std::string& given, const std::string& expected) {
          CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
 }
 
+// Note [Compressed once]
+// httplib compresses each response itself, preferring Brotli at its highest quality when the
+// browser accepts "br" (Chromium does over HTTPS): 48 s for the 25 MB data of a 2,000-trial
+// database on this machine, on every answer. The dashboard compresses each body once, when its
+// data is built, with gzip at zlib's fastest level (0.3 s, about a fifth of the size), and hands
+// httplib bodies of known length, which it sends as they are.
+absl::StatusOr<std::string> Gzip(std::string_view text) {
+  z_stream stream{};
+  // windowBits 15 + 16: a gzip wrapper; memLevel 8 is zlib's default.
+  if (deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return absl::InternalError("zlib: deflateInit2 failed");
+  }
+  std::string out(deflateBound(&stream, text.size()), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  stream.avail_in = static_cast<uInt>(text.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int result = deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  if (result != Z_STREAM_END) {
+    return absl::InternalError(absl::StrCat("zlib: deflate returned ", result));
+  }
+  return out;
+}
+
+// A body, as it is and gzip-compressed.
+struct Body {
+  std::string plain;
+  std::string gzip;
+};
+
+absl::StatusOr<Body> MakeBody(std::string plain) {
+  ISTAR_ASSIGN_OR_RETURN(std::string gzip, Gzip(plain));
+  return Body{std::move(plain), std::move(gzip)};
+}
+
 // The data as the page gets it, and the data_version of the file it was built from.
 struct Snapshot {
   int64_t data_version = 0;
-  std::string json;
+  Body data;  // the JSON
+  Body page;  // the report's page with the JSON
 };
+
+// Answers with `body`, gzip-compressed when the browser accepts it. The snapshot holding the
+// body stays alive until httplib has sent it.
+void SendBody(const httplib::Request& request, httplib::Response& response,
+              std::shared_ptr<const Snapshot> snapshot, const Body& body,
+              const std::string& content_type) {
+  const bool gzip = request.get_header_value("Accept-Encoding").find("gzip") != std::string::npos;
+  const std::string& bytes = gzip ? body.gzip : body.plain;
+  if (gzip) response.set_header("Content-Encoding", "gzip");
+  response.set_header("Vary", "Accept-Encoding");
+  response.set_content_provider(
+      bytes.size(), content_type,
+      [snapshot, &bytes](size_t offset, size_t length, httplib::DataSink& sink) {
+        return sink.write(bytes.data() + offset, length);
+      });
+}
 
 class Server final : public DashboardServer {
  public:
@@ -216,9 +271,14 @@ class Server final : public DashboardServer {
                                       .wait_ms = options_.max_wait.count()};
     const absl::Time started = absl::Now();
     ISTAR_ASSIGN_OR_RETURN(std::string json, report::ReportData(*store_, report));
-    auto snapshot = std::make_shared<const Snapshot>(Snapshot{version, std::move(json)});
-    Log(absl::StrFormat("data of version %d built in %.2f s (%d bytes)", version,
-                        absl::ToDoubleSeconds(absl::Now() - started), snapshot->json.size()));
+    std::string page = report::AssemblePage(json);
+    ISTAR_ASSIGN_OR_RETURN(Body data, MakeBody(std::move(json)));
+    ISTAR_ASSIGN_OR_RETURN(Body html, MakeBody(std::move(page)));
+    auto snapshot =
+        std::make_shared<const Snapshot>(Snapshot{version, std::move(data), std::move(html)});
+    Log(absl::StrFormat("data of version %d built in %.2f s (%d bytes, %d gzip-compressed)",
+                        version, absl::ToDoubleSeconds(absl::Now() - started),
+                        snapshot->data.plain.size(), snapshot->data.gzip.size()));
     absl::MutexLock lock(&mu_);
     snapshot_ = snapshot;
     return snapshot;
@@ -278,10 +338,10 @@ class Server final : public DashboardServer {
     http_->set_logger([this](const httplib::Request& request, const httplib::Response& response) {
       Log(absl::StrCat(request.method, " ", request.path, " ", response.status));
     });
-    http_->Get("/", [this](const httplib::Request&, httplib::Response& response) {
+    http_->Get("/", [this](const httplib::Request& request, httplib::Response& response) {
       absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot = Current();
       if (!snapshot.ok()) return Fail(response, snapshot.status());
-      response.set_content(report::AssemblePage((*snapshot)->json), "text/html; charset=utf-8");
+      SendBody(request, response, *snapshot, (*snapshot)->page, "text/html; charset=utf-8");
     });
     http_->Get("/api/data", [this](const httplib::Request& request, httplib::Response& response) {
       AnswerData(request, response);
@@ -324,7 +384,7 @@ class Server final : public DashboardServer {
     }
     absl::StatusOr<std::shared_ptr<const Snapshot>> snapshot = Current();
     if (!snapshot.ok()) return Fail(response, snapshot.status());
-    response.set_content((*snapshot)->json, "application/json");
+    SendBody(request, response, *snapshot, (*snapshot)->data, "application/json");
   }
 
   const DashboardOptions options_;

@@ -22,8 +22,8 @@ build_packages=(
   libutf8proc-dev libsentencepiece-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libopenmpi-dev openmpi-bin
-  # the HTTP server of `istar dashboard` (header-only)
-  libcpp-httplib-dev
+  # the HTTP server of `istar dashboard` and its gzip compression
+  libcpp-httplib-dev zlib1g-dev
 )
 packages=("${build_packages[@]}"
   # tests and benchmarks (openssl makes tokens and certificates, procps's pgrep/pkill signal the

@@ -165,6 +165,24 @@ TEST_F(DashboardTest, AQuestionIsHeldUntilRowsArriveAndAnsweredWithThem) {
   EXPECT_TRUE(none->body.empty());
 }
 
+TEST_F(DashboardTest, ABrowserThatAcceptsGzipGetsTheSameDataCompressed) {
+  std::unique_ptr<DashboardServer> server = MustStart(Options());
+  ASSERT_NE(server, nullptr);
+  const httplib::Result plain = Client(*server)->Get("/api/data");
+  // What Chromium sends over HTTPS: Brotli is accepted too, and gzip is what it gets.
+  const httplib::Result compressed =
+      Client(*server)->Get("/api/data", {{"Accept-Encoding", "gzip, deflate, br"}});
+  ASSERT_TRUE(plain && compressed);
+  EXPECT_EQ(plain->get_header_value("Content-Encoding"), "");
+  EXPECT_EQ(compressed->get_header_value("Content-Encoding"), "gzip");
+  // httplib's client undoes the gzip: the same document as the plain answer.
+  EXPECT_EQ(compressed->body, plain->body);
+  const httplib::Result page = Client(*server)->Get("/", {{"Accept-Encoding", "br, gzip"}});
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_NE(page->body.find("<!DOCTYPE html>"), std::string::npos);
+}
+
 TEST_F(DashboardTest, AVersionOfAnotherServerGetsTheDataAtOnce) {
   std::unique_ptr<DashboardServer> server = MustStart(Options());
   ASSERT_NE(server, nullptr);
