@@ -65,11 +65,7 @@ absl::StatusOr<HostPort> ParseListen(const std::string& address) {
         absl::StrCat("listen address \"", address, "\" is not host:port (e.g. 127.0.0.1:8080)"));
   };
   if (colon == std::string::npos || colon == 0) return bad();
-  HostPort out;
-  out.host = address.substr(0, colon);
-  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
-    out.host = out.host.substr(1, out.host.size() - 2);
-  }
+  HostPort out{.host = HostOfAddress(address)};
   if (!absl::SimpleAtoi(address.substr(colon + 1), &out.port) || out.port < 0 || out.port > 65535) {
     return bad();
   }
