@@ -117,7 +117,9 @@ signal_session TERM "$coordinator_pid"
 expect coordinator_stops_on_sigterm 0 '' -- wait_for 30 gone "$coordinator_pid"
 
 # --- 2. The coordinator killed and restarted on the same file ---------------------------------
-coordinator restart.db coordinator-2.log --lease-ttl 5
+# A lease of 10 s: the group's heartbeat must land within one TTL of the restart, on a machine
+# that runs two ranks, the coordinator and other tests on two cores.
+coordinator restart.db coordinator-2.log --lease-ttl 10
 port=${address##*:}
 expect submit_restart_sweep 0 '3 trials' -- \
   "$istar" sweep submit restart.yaml --coordinator "$address" --token-file token
@@ -126,7 +128,7 @@ expect d_trains 0 '' -- wait_for 120 bash -c "ls checkpoints/*/epoch-1/state.jso
 signal_session KILL "$coordinator_pid"
 expect coordinator_killed 0 '' -- wait_for 10 gone "$coordinator_pid"
 sleep 1
-coordinator restart.db coordinator-2.log --lease-ttl 5 --listen "127.0.0.1:$port"
+coordinator restart.db coordinator-2.log --lease-ttl 10 --listen "127.0.0.1:$port"
 expect restarted_on_the_same_port 0 "^127.0.0.1:$port$" -- cat address
 expect d_finishes_the_sweep 0 '' -- wait_for 300 gone "$group_pid"
 expect all_done_once 0 '^done,3,3$' -- \
