@@ -1,6 +1,5 @@
 // `istar coordinator`: serves the coordinator's API over one results database until SIGTERM or
 // SIGINT, then drains in-flight calls and exits 0 (docs/coordinator.md).
-#include <signal.h>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -11,11 +10,13 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "cli/commands.h"
 #include "cli/coordinator_flags.h"
+#include "cli/stop_signals.h"
 #include "coordinator/coordinator.h"
 
 namespace istar::cli {
@@ -59,16 +60,12 @@ absl::Status WriteAddressFile(const std::string& path, const std::string& addres
   return absl::OkStatus();
 }
 
-// Note [Signals for the coordinator]: SIGTERM and SIGINT are blocked before the server starts
-// its threads (which inherit the mask), and the main thread waits for them with sigwait: no
-// handler runs in a gRPC thread, and the drain happens in ordinary code.
+// SIGTERM and SIGINT are blocked before the server starts its threads and awaited on this one
+// (Note [Stop signals] in cli/stop_signals.h): no handler runs in a gRPC thread, and the drain
+// happens in ordinary code.
 absl::Status Serve(const CoordinatorFlags& flags) {
   ISTAR_ASSIGN_OR_RETURN(std::string token, ReadToken(flags.token_file));
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  StopSignals stop;
   const auto ttl = std::chrono::milliseconds(static_cast<int64_t>(flags.lease_ttl_seconds * 1000));
   ISTAR_ASSIGN_OR_RETURN(
       std::unique_ptr<coordinator::CoordinatorServer> server,
@@ -97,10 +94,9 @@ absl::Status Serve(const CoordinatorFlags& flags) {
   }
   std::cerr << "istar coordinator: listening on " << server->address() << " (database "
             << flags.db_path << ", lease " << flags.lease_ttl_seconds << " s)" << std::endl;
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  std::cerr << "istar coordinator: " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
-            << ", draining calls for up to " << flags.drain_seconds << " s" << std::endl;
+  const std::string_view stopped_by = stop.Wait();
+  std::cerr << "istar coordinator: " << stopped_by << ", draining calls for up to "
+            << flags.drain_seconds << " s" << std::endl;
   server->Shutdown(std::chrono::milliseconds(static_cast<int64_t>(flags.drain_seconds * 1000)));
   std::cerr << "istar coordinator: stopped" << std::endl;
   return absl::OkStatus();

@@ -1,8 +1,5 @@
 // `istar dashboard --db FILE --listen 127.0.0.1:8080`: the report's views, live
 // (docs/dashboard.md).
-#include <pthread.h>
-#include <signal.h>
-
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -14,6 +11,7 @@
 #include "base/status_macros.h"
 #include "cli/commands.h"
 #include "cli/report.h"
+#include "cli/stop_signals.h"
 #include "cli/token.h"
 #include "dashboard/dashboard.h"
 
@@ -32,9 +30,8 @@ std::chrono::milliseconds Millis(double seconds) {
   return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
 }
 
-// SIGTERM and SIGINT are blocked before the server starts its threads (they inherit the mask)
-// and awaited with sigwait on this thread, as `istar coordinator` does (Note [Signals for the
-// coordinator] in cli/coordinator_command.cc).
+// SIGTERM and SIGINT are blocked before the server starts its threads and awaited on this one
+// (Note [Stop signals] in cli/stop_signals.h).
 absl::Status Serve(DashboardFlags& flags) {
   dashboard::DashboardOptions& options = flags.options;
   // A token when one is given (a file, or $ISTAR_TOKEN): required off loopback (Start says so).
@@ -49,18 +46,13 @@ absl::Status Serve(DashboardFlags& flags) {
       std::cerr << absl::StrCat("istar dashboard: ", line, "\n") << std::flush;
     };
   }
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  StopSignals stop;
   ISTAR_ASSIGN_OR_RETURN(std::unique_ptr<dashboard::DashboardServer> server,
                          dashboard::DashboardServer::Start(options));
   std::cout << "istar dashboard: serving " << options.db_path << " (read-only) at " << server->url()
             << (options.token.empty() ? "" : "  (add ?token=TOKEN: the token of --token-file)")
             << "\nistar dashboard: Ctrl-C stops it" << std::endl;
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  stop.Wait();
   server->Shutdown();
   std::cerr << "istar dashboard: stopped" << std::endl;
   return absl::OkStatus();
