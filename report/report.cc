@@ -1,5 +1,6 @@
 #include "report/report.h"
 
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -10,7 +11,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "catalog/catalog.h"
@@ -222,7 +222,8 @@ absl::StatusOr<std::string> ReportData(db::Store& store, const ReportOptions& op
   json data = {
       {"title", options.title.empty() ? absl::StrCat("istar report: ", FileName(store.path()))
                                       : options.title},
-      {"generated_at", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone())},
+      {"generated_at", Iso8601(std::chrono::time_point_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now()))},
       {"database", store.path()},
       {"sweeps", std::move(sweeps)},
       {"comparison",
