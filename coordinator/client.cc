@@ -41,11 +41,13 @@ class GrpcClient final : public CoordinatorClient {
         .quarantined = response.quarantined()};
   }
 
-  absl::StatusOr<std::optional<db::Lease>> LeaseTrial(
-      const std::string& worker_id, int ranks, std::chrono::milliseconds* retry_after) override {
+  absl::StatusOr<std::optional<db::Lease>> LeaseTrial(const std::string& worker_id, int ranks,
+                                                      std::chrono::milliseconds* retry_after,
+                                                      const std::string& lease_id) override {
     v1::LeaseTrialRequest request;
     request.set_worker_id(worker_id);
     request.set_ranks(ranks);
+    request.set_lease_id(lease_id);
     request.set_without_sweep_yaml(true);
     v1::LeaseTrialResponse response;
     auto context = Context();

@@ -89,9 +89,12 @@ class CoordinatorClient {
   // The next trial for a group of `ranks`, or nullopt with `retry_after` set when none is
   // pending. The lease carries the trial's canonical JSON and settings (read it with
   // sweeps::TrialFromCanonicalJson), not its sweep file: sweep_yaml is empty. FailedPrecondition
-  // from a coordinator too old to send the settings.
+  // from a coordinator too old to send the settings. `lease_id`, when given, is the id the group
+  // proposes for the lease (db::NewLeaseId), the same on every try of one request: a try whose
+  // answer was lost is answered with the lease it got (db::Store::LeaseTrial).
   [[nodiscard]] virtual absl::StatusOr<std::optional<db::Lease>> LeaseTrial(
-      const std::string& worker_id, int ranks, std::chrono::milliseconds* retry_after) = 0;
+      const std::string& worker_id, int ranks, std::chrono::milliseconds* retry_after,
+      const std::string& lease_id = "") = 0;
   // Extends the lease; `steps_begun` is the group's progress in this attempt (none: the
   // coordinator's hang check does not apply). FailedPrecondition when the lease has ended,
   // among others because it reported no progress for the coordinator's hang timeout.

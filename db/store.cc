@@ -92,6 +92,8 @@ absl::Status CreateStoreAtVersion(const std::string& path, int version) {
   return OpenDatabase(path, {}, version).status();
 }
 
+absl::StatusOr<std::string> NewLeaseId() { return internal::NewLeaseId(); }
+
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path,
                                                    const StoreOptions& options) {
   ISTAR_ASSIGN_OR_RETURN(Database db, OpenDatabase(path, options, CurrentSchemaVersion()));
@@ -176,10 +178,11 @@ absl::Status Store::ReleaseQuarantine(const std::string& worker_id) {
 }
 
 absl::StatusOr<std::optional<Lease>> Store::LeaseTrial(const std::string& worker_id, int64_t ranks,
-                                                       const LeasePolicy& policy) {
+                                                       const LeasePolicy& policy,
+                                                       const std::string& lease_id) {
   ISTAR_RETURN_IF_ERROR(CheckWritable());
   absl::MutexLock lock(&mu_);
-  return internal::LeaseTrial(*db_, worker_id, ranks, policy, Now());
+  return internal::LeaseTrial(*db_, worker_id, ranks, policy, Now(), lease_id);
 }
 
 absl::StatusOr<LeaseState> Store::Heartbeat(const std::string& trial_id, int64_t fencing_token,

@@ -71,6 +71,11 @@ int CurrentSchemaVersion();
 // version out of range; otherwise the errors of Open.
 [[nodiscard]] absl::Status CreateStoreAtVersion(const std::string& path, int version);
 
+// A fresh lease id: 32 hex digits of 16 random bytes (OpenSSL's RAND_bytes). A worker group
+// proposes one with each lease request (Store::LeaseTrial's `lease_id`). Internal if OpenSSL
+// has no randomness to give.
+[[nodiscard]] absl::StatusOr<std::string> NewLeaseId();
+
 class Store {
  public:
   // Opens the store at `path`.
@@ -161,9 +166,17 @@ class Store {
   // nullopt when nothing is pending for this size. The check and the lease are one transaction:
   // two Stores (processes) never lease one trial twice. NotFound for an unregistered worker;
   // FailedPrecondition for a quarantined one; InvalidArgument for ranks < 1.
+  //
+  // `lease_id`, when not empty, is the id the worker proposes for the lease (NewLeaseId; the
+  // same on every try of one request): if this worker still holds a lease of that id for
+  // `ranks`, that lease is returned again, its expiry renewed, and nothing else changes (the
+  // answer to an earlier try was lost); otherwise the new lease takes that id unless an earlier
+  // attempt had it. InvalidArgument unless it is 32 lowercase hex digits. See Note [Lease ids a
+  // group proposes] in db/internal/leases.cc.
   [[nodiscard]] absl::StatusOr<std::optional<Lease>> LeaseTrial(const std::string& worker_id,
                                                                 int64_t ranks,
-                                                                const LeasePolicy& policy);
+                                                                const LeasePolicy& policy,
+                                                                const std::string& lease_id = "");
 
   // Extends the lease to now + policy.ttl and refreshes the worker's last_seen_at. kCancelled
   // (extending nothing) if the trial was cancelled while this lease held it.

@@ -16,6 +16,7 @@
 #include "base/status_macros.h"
 #include "comm/communicator.h"
 #include "coordinator/client.h"
+#include "db/store.h"
 #include "sweeps/sweep.h"
 #include "trainer/trainer.h"
 #include "worker/internal/heartbeat.h"
@@ -149,9 +150,22 @@ class Leader {
     if (options_.max_trials > 0 && trials_ended >= options_.max_trials) {
       return {.kind = OrderKind::kStop};
     }
+    // One proposed lease id per request, kept for every try until one is answered: a try whose
+    // answer was lost gets its lease again (Note [Lease ids a group proposes] in
+    // db/internal/leases.cc).
+    if (lease_id_.empty()) {
+      absl::StatusOr<std::string> id = db::NewLeaseId();
+      if (!id.ok()) {
+        return {.kind = OrderKind::kError,
+                .error_code = static_cast<int64_t>(id.status().code()),
+                .error = std::string(id.status().message())};
+      }
+      lease_id_ = *std::move(id);
+    }
     std::chrono::milliseconds retry_after(500);
     const absl::StatusOr<std::optional<db::Lease>> lease =
-        client_.LeaseTrial(worker_id_, ranks_, &retry_after);
+        client_.LeaseTrial(worker_id_, ranks_, &retry_after, lease_id_);
+    if (lease.ok()) lease_id_.clear();  // answered: the next request proposes a new id
     if (!lease.ok() && !IsTransient(lease.status())) {
       return {.kind = OrderKind::kError,
               .error_code = static_cast<int64_t>(lease.status().code()),
@@ -275,6 +289,7 @@ class Leader {
   const std::string worker_id_;
   coordinator::WorkerRegistration registration_;
   std::optional<std::chrono::steady_clock::time_point> idle_since_;
+  std::string lease_id_;  // the id proposed by the request not yet answered; empty: none
 };
 
 // The trial a lease carries: its canonical JSON (checked against its id) and the settings

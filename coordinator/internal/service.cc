@@ -124,9 +124,9 @@ grpc::Status Service::LeaseTrial(grpc::ServerContext* context,
   return Handle(context, [&]() -> absl::Status {
     ISTAR_RETURN_IF_ERROR(CheckWorkerId(request->worker_id()));
     ISTAR_RETURN_IF_ERROR(CheckRanks(request->ranks()));
-    ISTAR_ASSIGN_OR_RETURN(
-        const std::optional<db::Lease> lease,
-        store_.LeaseTrial(request->worker_id(), request->ranks(), options_.lease));
+    ISTAR_ASSIGN_OR_RETURN(const std::optional<db::Lease> lease,
+                           store_.LeaseTrial(request->worker_id(), request->ranks(), options_.lease,
+                                             request->lease_id()));
     if (lease.has_value()) {
       ToProto(*lease, response->mutable_lease());
       // A client that reads the trial from canonical_json needs no sweep file.

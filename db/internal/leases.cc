@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -57,12 +58,15 @@ absl::Status CheckPolicy(const LeasePolicy& policy) {
                    "): ttl must be > 0, max_attempts >= 1, quarantine_after >= 0"));
 }
 
+}  // namespace
+
 // Note [Lease ids]
 // A lease id is 16 bytes from OpenSSL's RAND_bytes (a CSPRNG seeded by the OS), in hex. Ids must
 // be unique across coordinators, restarts and files without any shared counter, which 128
 // random bits are; std::random_device gives no such promise everywhere (it may be a PRNG), and
 // OpenSSL is linked already for the SHA-256 of ids. The id is for people and logs: what fences
-// a stale report is the fencing token (Note [Lease fencing]).
+// a stale report is the fencing token (Note [Lease fencing]). A group may propose the id of the
+// lease it asks for, made by this same function (Note [Lease ids a group proposes]).
 absl::StatusOr<std::string> NewLeaseId() {
   unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
@@ -77,6 +81,8 @@ absl::StatusOr<std::string> NewLeaseId() {
   }
   return hex;
 }
+
+namespace {
 
 // Adds one to the worker's consecutive failures (quarantining it once they reach
 // `quarantine_after`, if > 0) or resets them; sets last_seen_at when `seen_at` is given.
@@ -253,21 +259,19 @@ absl::StatusOr<int64_t> FillAccumulationFromSweep(Database& db, const std::strin
   return sweep->training.gradient_accumulation_steps;
 }
 
-// The oldest pending trial for a group of `ranks` (by created_at, then its first position in a
-// sweep, then id: the stored queue_order, Note [Queue order] in schema.cc), and the YAML of its
+// The lease described by `row`, a row of kNextPendingSql's columns (id, canonical_json,
+// attempts, fencing_token, ranks, gradient_accumulation_steps): the trial's next lease when
+// `next` (one more attempt, the next token), its current one otherwise; with the YAML of its
 // first sweep.
-absl::StatusOr<std::optional<Lease>> NextPending(Database& db, int64_t ranks) {
-  ISTAR_ASSIGN_OR_RETURN(CachedStatement next, db.Cached(kNextPendingSql));
-  next->BindInt(1, ranks);
-  ISTAR_ASSIGN_OR_RETURN(const bool row, next->Step());
-  if (!row) return std::nullopt;
-  Lease lease{.trial_id = next->ColumnText(0),
-              .canonical_json = next->ColumnText(1),
-              .ranks_per_trial = next->ColumnInt(4),
-              .attempt = next->ColumnInt(2) + 1,
-              .fencing_token = next->ColumnInt(3) + 1};
-  const bool accumulation_known = !next->IsNull(5);
-  if (accumulation_known) lease.gradient_accumulation_steps = next->ColumnInt(5);
+absl::StatusOr<Lease> LeaseOfRow(Database& db, Statement& row, bool next) {
+  const int64_t step = next ? 1 : 0;
+  Lease lease{.trial_id = row.ColumnText(0),
+              .canonical_json = row.ColumnText(1),
+              .ranks_per_trial = row.ColumnInt(4),
+              .attempt = row.ColumnInt(2) + step,
+              .fencing_token = row.ColumnInt(3) + step};
+  const bool accumulation_known = !row.IsNull(5);
+  if (accumulation_known) lease.gradient_accumulation_steps = row.ColumnInt(5);
   ISTAR_ASSIGN_OR_RETURN(CachedStatement yaml, db.Cached(R"sql(
       SELECT s.yaml FROM sweep_trials AS st JOIN sweeps AS s ON s.id = st.sweep_id
       WHERE st.trial_id = ?1 ORDER BY s.submitted_at, s.id LIMIT 1)sql"));
@@ -283,6 +287,71 @@ absl::StatusOr<std::optional<Lease>> NextPending(Database& db, int64_t ranks) {
                                  TrialName(lease.trial_id)));
   }
   return lease;
+}
+
+// The oldest pending trial for a group of `ranks` (by created_at, then its first position in a
+// sweep, then id: the stored queue_order, Note [Queue order] in schema.cc), as its next lease.
+absl::StatusOr<std::optional<Lease>> NextPending(Database& db, int64_t ranks) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement next, db.Cached(kNextPendingSql));
+  next->BindInt(1, ranks);
+  ISTAR_ASSIGN_OR_RETURN(const bool row, next->Step());
+  if (!row) return std::nullopt;
+  return LeaseOfRow(db, *next, /*next=*/true);
+}
+
+// Note [Lease ids a group proposes]
+// A lease request whose answer is lost (the coordinator killed after its commit, a deadline
+// that ran out while it wrote, a broken connection) leaves a trial leased to a group that never
+// heard of it: nobody trains it until the lease expires, a TTL later, and the expiry counts an
+// attempt against the trial and a failure against the group (three such in a row quarantine
+// it). So a group proposes the id of the lease it asks for (NewLeaseId, 128 random bits, fresh
+// for each request and the same on every try of it, docs/protocol.md) and the coordinator
+// gives that lease the proposed id. A try whose id names a lease this worker still holds, for
+// its number of ranks, gets that lease again, its expiry renewed as a heartbeat would: same
+// trial, attempt and fencing token, no new attempt row. A proposed id that names anything else
+// (a lease that has ended, another worker's) is not reused: the new lease gets an id of the
+// coordinator's, as for a request that proposes none (older clients).
+absl::StatusOr<std::optional<Lease>> LeaseAgain(Database& db, const std::string& worker_id,
+                                                int64_t ranks, const std::string& lease_id,
+                                                const LeasePolicy& policy, Timestamp now) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement held, db.Cached(R"sql(
+      SELECT t.id, t.canonical_json, t.attempts, t.fencing_token, t.ranks,
+             t.gradient_accumulation_steps FROM trials AS t
+      WHERE t.lease_id = ?1 AND t.status = 'leased' AND t.worker_id = ?2 AND t.ranks = ?3)sql"));
+  held->BindText(1, lease_id);
+  held->BindText(2, worker_id);
+  held->BindInt(3, ranks);
+  ISTAR_ASSIGN_OR_RETURN(const bool row, held->Step());
+  if (!row) return std::nullopt;
+  ISTAR_ASSIGN_OR_RETURN(Lease lease, LeaseOfRow(db, *held, /*next=*/false));
+  lease.lease_id = lease_id;
+  lease.expires_at = now + policy.ttl;
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement extend, db.Cached(R"sql(
+      UPDATE trials SET lease_expires_at = ?2 WHERE id = ?1)sql"));
+  extend->BindText(1, lease.trial_id);
+  extend->BindInt(2, Millis(lease.expires_at));
+  ISTAR_RETURN_IF_ERROR(extend->Run());
+  ISTAR_RETURN_IF_ERROR(RecordWorkerSeen(db, worker_id, Millis(now)));
+  return lease;
+}
+
+// Whether any attempt, of any trial, had the lease id `lease_id`.
+absl::StatusOr<bool> LeaseIdUsed(Database& db, const std::string& lease_id) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement used,
+                         db.Cached("SELECT 1 FROM attempts WHERE lease_id = ?1 LIMIT 1"));
+  used->BindText(1, lease_id);
+  return used->Step();
+}
+
+// A proposed lease id is empty (none) or what NewLeaseId makes: 32 lowercase hex digits.
+absl::Status CheckProposedLeaseId(const std::string& lease_id) {
+  if (lease_id.empty()) return absl::OkStatus();
+  const bool hex = std::all_of(lease_id.begin(), lease_id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+  if (lease_id.size() == 32 && hex) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("lease id '", lease_id.substr(0, 64),
+                                                 "': must be 32 lowercase hex digits (or empty)"));
 }
 
 // Writes `lease` (from NextPending, with its id and expiry) for `worker_id`.
@@ -368,17 +437,29 @@ absl::Status ReleaseQuarantine(Database& db, const std::string& worker_id) {
 
 absl::StatusOr<std::optional<Lease>> LeaseTrial(Database& db, const std::string& worker_id,
                                                 int64_t ranks, const LeasePolicy& policy,
-                                                Timestamp now) {
+                                                Timestamp now, const std::string& lease_id) {
   const std::string name = WorkerName(worker_id);
   ISTAR_RETURN_IF_ERROR(Named(CheckPolicy(policy), name));
   if (ranks < 1) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": ranks must be >= 1, got ", ranks));
   }
+  ISTAR_RETURN_IF_ERROR(Named(CheckProposedLeaseId(lease_id), name));
   // One IMMEDIATE transaction from the expiry to the new lease: two coordinators (or threads)
   // queue on the write lock, and the second sees the first's lease, so no trial is leased twice.
   ISTAR_ASSIGN_OR_RETURN(Transaction transaction, Named(Transaction::Begin(db), name));
   ISTAR_RETURN_IF_ERROR(Named(ExpireOverdue(db, policy, Millis(now)).status(), name));
   ISTAR_ASSIGN_OR_RETURN(const WorkerRecord worker, Named(ReadWorker(db, worker_id), name));
+  bool reuse_id = false;
+  if (!lease_id.empty()) {  // Note [Lease ids a group proposes]
+    ISTAR_ASSIGN_OR_RETURN(std::optional<Lease> again,
+                           Named(LeaseAgain(db, worker_id, ranks, lease_id, policy, now), name));
+    if (again) {
+      ISTAR_RETURN_IF_ERROR(Named(transaction.Commit(), name));
+      return again;
+    }
+    ISTAR_ASSIGN_OR_RETURN(const bool used, Named(LeaseIdUsed(db, lease_id), name));
+    reuse_id = !used;
+  }
   if (worker.quarantined) {
     // The expiries above are kept even though this worker gets nothing.
     ISTAR_RETURN_IF_ERROR(Named(transaction.Commit(), name));
@@ -388,7 +469,11 @@ absl::StatusOr<std::optional<Lease>> LeaseTrial(Database& db, const std::string&
   }
   ISTAR_ASSIGN_OR_RETURN(std::optional<Lease> lease, Named(NextPending(db, ranks), name));
   if (lease) {
-    ISTAR_ASSIGN_OR_RETURN(lease->lease_id, Named(NewLeaseId(), name));
+    if (reuse_id) {
+      lease->lease_id = lease_id;
+    } else {
+      ISTAR_ASSIGN_OR_RETURN(lease->lease_id, Named(NewLeaseId(), name));
+    }
     lease->expires_at = now + policy.ttl;
     ISTAR_RETURN_IF_ERROR(Named(StartLease(db, *lease, worker_id, Millis(now)),
                                 absl::StrCat(name, ", ", TrialName(lease->trial_id))));

@@ -76,11 +76,10 @@ extern const char kNextPendingSql[];
                                                           const std::string& host, Timestamp now);
 [[nodiscard]] absl::StatusOr<std::vector<WorkerRecord>> ListWorkers(Database& db);
 [[nodiscard]] absl::Status ReleaseQuarantine(Database& db, const std::string& worker_id);
-[[nodiscard]] absl::StatusOr<std::optional<Lease>> LeaseTrial(Database& db,
-                                                              const std::string& worker_id,
-                                                              int64_t ranks,
-                                                              const LeasePolicy& policy,
-                                                              Timestamp now);
+[[nodiscard]] absl::StatusOr<std::optional<Lease>> LeaseTrial(
+    Database& db, const std::string& worker_id, int64_t ranks, const LeasePolicy& policy,
+    Timestamp now, const std::string& lease_id);
+[[nodiscard]] absl::StatusOr<std::string> NewLeaseId();
 [[nodiscard]] absl::StatusOr<LeaseState> Heartbeat(Database& db, const std::string& trial_id,
                                                    int64_t fencing_token, const LeasePolicy& policy,
                                                    Timestamp now);

@@ -51,6 +51,34 @@ TEST_F(CoordinatorLeaseTest, AnOlderClientStillGetsTheSweepFile) {
   EXPECT_EQ(response.lease().gradient_accumulation_steps(), 1);
 }
 
+// A lease request tried again after its answer was lost (docs/protocol.md, LeaseTrialRequest's
+// lease_id): the same id gets the same lease, not a second trial; a malformed id is refused.
+TEST_F(CoordinatorLeaseTest, ARequestTriedAgainWithItsLeaseIdGetsTheSameLease) {
+  StartServer();
+  auto client = Connect();
+  Submit(*client, "retry", 2);
+  ASSERT_TRUE(client->RegisterWorker("w1", "host", 1).ok());
+  const std::string id = *db::NewLeaseId();
+  absl::StatusOr<std::optional<db::Lease>> first = client->LeaseTrial("w1", 1, nullptr, id);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->lease_id, id);
+  clock_.Advance(seconds(5));
+  absl::StatusOr<std::optional<db::Lease>> again = client->LeaseTrial("w1", 1, nullptr, id);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(again->has_value());
+  EXPECT_EQ((*again)->trial_id, (*first)->trial_id);
+  EXPECT_EQ((*again)->fencing_token, (*first)->fencing_token);
+  EXPECT_EQ((*again)->attempt, 1);
+  EXPECT_EQ((*again)->expires_at, clock_.Now() + seconds(30));
+  EXPECT_EQ(Count("SELECT count(*) FROM attempts"), 1);
+  EXPECT_EQ(Count("SELECT count(*) FROM trials WHERE status = 'pending'"), 1);
+
+  const absl::Status bad = client->LeaseTrial("w1", 1, nullptr, "not-hex").status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.message(), HasSubstr("32 lowercase hex digits"));
+}
+
 TEST_F(CoordinatorLeaseTest, FullCycleStoresResultsAndMarksTheTrialDone) {
   StartServer();
   auto client = Connect();

@@ -116,6 +116,80 @@ TEST_F(LeasesTest, WorkersAreRegisteredListedAndReleasedFromQuarantine) {
   EXPECT_EQ(store_->RegisterWorker("", "h").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Note [Lease ids a group proposes]: a request tried again because its answer was lost gets the
+// lease that answer carried, not a second trial; the first would wait a TTL for its expiry.
+TEST_F(LeasesTest, ALeaseRequestTriedAgainGetsTheLeaseItsLostAnswerCarried) {
+  Submit("retry", Trials({1, 2}));
+  absl::StatusOr<std::string> id = NewLeaseId();
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_THAT(*id, ::testing::MatchesRegex("[0-9a-f]{32}"));
+  absl::StatusOr<std::optional<Lease>> first = store_->LeaseTrial("w1", 1, kPolicy, *id);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->has_value());
+  EXPECT_EQ((*first)->lease_id, *id);  // the proposed id is the lease's
+
+  clock_.Advance(seconds(10));  // the answer is lost; the group tries again later
+  absl::StatusOr<std::optional<Lease>> again = store_->LeaseTrial("w1", 1, kPolicy, *id);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(again->has_value());
+  EXPECT_EQ((*again)->trial_id, (*first)->trial_id);
+  EXPECT_EQ((*again)->lease_id, *id);
+  EXPECT_EQ((*again)->attempt, 1);
+  EXPECT_EQ((*again)->fencing_token, (*first)->fencing_token);
+  EXPECT_EQ((*again)->canonical_json, (*first)->canonical_json);
+  EXPECT_EQ((*again)->expires_at, clock_.Now() + kPolicy.ttl);  // renewed, as by a heartbeat
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM attempts"), 1);
+  EXPECT_EQ(raw.Int("SELECT lease_expires_at FROM trials WHERE status = 'leased'"),
+            Millis(clock_.Now() + kPolicy.ttl));
+  EXPECT_EQ(StatusOf(HexId(2)), TrialStatus::kPending);  // no second trial leased
+  EXPECT_EQ(Worker("w1").last_seen_at, clock_.Now());
+  // The lease works as any other: its reports are accepted.
+  EXPECT_TRUE(store_->Heartbeat((*first)->trial_id, (*first)->fencing_token, kPolicy).ok());
+}
+
+// A proposed id is given again only to the worker that holds a live lease of it: another
+// worker's try, or a try after that lease ended, gets a new lease with an id of the store's.
+TEST_F(LeasesTest, AProposedIdOfAnotherWorkerOrOfAnEndedLeaseIsNotReused) {
+  Submit("ids", Trials({1, 2, 3}));
+  const std::string id = *NewLeaseId();
+  const Lease mine = **store_->LeaseTrial("w1", 1, kPolicy, id);
+  const absl::StatusOr<std::optional<Lease>> theirs = store_->LeaseTrial("w2", 1, kPolicy, id);
+  ASSERT_TRUE(theirs.ok()) << theirs.status();
+  ASSERT_TRUE(theirs->has_value());
+  EXPECT_NE((*theirs)->trial_id, mine.trial_id);
+  EXPECT_NE((*theirs)->lease_id, id);
+  EXPECT_THAT((*theirs)->lease_id, ::testing::MatchesRegex("[0-9a-f]{32}"));
+  // Another number of ranks is another request: nothing of 2 ranks is pending.
+  const absl::StatusOr<std::optional<Lease>> pair = store_->LeaseTrial("w1", 2, kPolicy, id);
+  ASSERT_TRUE(pair.ok()) << pair.status();
+  EXPECT_FALSE(pair->has_value());
+
+  // The lease expires; the same id then gets the next trial, under a new id.
+  clock_.Advance(kPolicy.ttl + seconds(1));
+  const absl::StatusOr<std::optional<Lease>> after = store_->LeaseTrial("w1", 1, kPolicy, id);
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_TRUE(after->has_value());
+  EXPECT_NE((*after)->lease_id, id);
+  EXPECT_EQ(RawDb(path_).Int("SELECT count(*) FROM attempts WHERE lease_id = '" + id + "'"), 1);
+  EXPECT_EQ(RawDb(path_).Int("SELECT count(*) FROM attempts WHERE trial_id = '" + mine.trial_id +
+                             "' AND outcome = 'expired'"),
+            1);
+}
+
+TEST_F(LeasesTest, AMalformedProposedLeaseIdIsRefusedAndLeasesNothing) {
+  Submit("bad", Trials({1}));
+  for (const std::string& bad : std::vector<std::string>{
+           "abc", std::string(31, 'a'), std::string(33, 'a'), std::string(32, 'A'),
+           std::string(31, 'a') + "g", std::string(31, 'a') + "'"}) {
+    const absl::Status refused = store_->LeaseTrial("w1", 1, kPolicy, bad).status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(refused.message(), AllOf(HasSubstr("worker 'w1'"), HasSubstr("32 lowercase hex")))
+        << bad;
+  }
+  EXPECT_EQ(StatusOf(HexId(1)), TrialStatus::kPending);
+}
+
 TEST_F(LeasesTest, LeasesTheOldestPendingTrialOfTheGroupSize) {
   Submit("first", Trials({3, 1, 2}));  // positions 0, 1, 2: the expansion order, not the ids
   clock_.Advance(seconds(1));
