@@ -20,9 +20,10 @@ using std::chrono::steady_clock;
 using HeartbeaterTest = CoordinatorTest;
 
 // The coordinator restarts while a group trains: the group's first heartbeat finds it gone, and
-// the next one must land soon after it is back, not one interval later (with a lease of three
-// intervals and the restart's grace of one TTL, a whole interval lost to a try that failed is
-// what let leases lapse on a loaded machine).
+// one must land soon after it is back, not one interval later (with a lease of three intervals
+// and the restart's grace of one TTL, a whole interval lost to a try that failed is what let
+// leases lapse on a loaded machine). It stays away for 7 s, long enough that tries spaced
+// wider than a second would also miss its return by seconds.
 TEST_F(HeartbeaterTest, LandsSoonAfterTheCoordinatorReturns) {
   StartServer();
   auto client = Connect();
@@ -34,13 +35,14 @@ TEST_F(HeartbeaterTest, LandsSoonAfterTheCoordinatorReturns) {
   server_->Wait();
   server_.reset();
 
-  constexpr seconds kInterval(6);
+  constexpr seconds kInterval(12);
+  constexpr seconds kAway(7);
   const auto started = steady_clock::now();
   Heartbeater heartbeat(*client, lease.trial_id, lease.fencing_token, kInterval);
-  // The first heartbeat, one interval from now, finds no coordinator; it is back half a second
-  // later, on the same port, with its clock a second on (so a heartbeat that lands shows as a
-  // new last_seen_at: the restart itself writes none).
-  std::this_thread::sleep_until(started + kInterval + milliseconds(500));
+  // The first heartbeat, one interval from now, finds no coordinator; it is back kAway later,
+  // on the same port, with its clock a second on (so a heartbeat that lands shows as a new
+  // last_seen_at: the restart itself writes none).
+  std::this_thread::sleep_until(started + kInterval + kAway);
   clock_.Advance(seconds(1));
   StartServer([&](coordinator::CoordinatorOptions& options) {
     options.listen_address = "127.0.0.1:" + port;
@@ -54,8 +56,9 @@ TEST_F(HeartbeaterTest, LandsSoonAfterTheCoordinatorReturns) {
   const auto landed_after = steady_clock::now() - returned;
   ASSERT_NE(seen, seen_before) << "no heartbeat landed within 30 s of the coordinator's return";
   // Tried again within a second of each failure, it lands within about two seconds (a second of
-  // retry and gRPC's reconnection backoff of at most a second); one try per interval would land
-  // 5.5 s after the return.
+  // retry and gRPC's reconnection backoff of at most a second). One try per interval would land
+  // 5 s after the return; tries doubling from 0.1 s without the 1 s cap (at 0.1, 0.3, 0.7, 1.5,
+  // 3.1, 6.3, 12.7 s after the first failure) 5.7 s after it.
   EXPECT_LT(landed_after, seconds(4))
       << std::chrono::duration_cast<milliseconds>(landed_after).count() << " ms";
   EXPECT_FALSE(heartbeat.lost());

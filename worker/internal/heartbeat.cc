@@ -69,8 +69,8 @@ void Heartbeater::Loop() {
     }
     // Unreachable: keep trying, soon at first (Note [Heartbeats while unreachable]).
     if (IsTransient(state.status())) {
-      retry =
-          retry.count() == 0 ? std::min(kFirstRetry, interval_) : std::min(retry * 2, interval_);
+      const std::chrono::milliseconds longest = std::min(kLastRetry, interval_);
+      retry = retry.count() == 0 ? std::min(kFirstRetry, longest) : std::min(retry * 2, longest);
       wait = retry;
       continue;
     }
