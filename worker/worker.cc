@@ -46,6 +46,13 @@ struct Order {
   std::string error;
 };
 
+// The order that ends the group with `status`, a refusal of the coordinator's.
+Order ErrorOrder(const absl::Status& status) {
+  return {.kind = OrderKind::kError,
+          .error_code = static_cast<int64_t>(status.code()),
+          .error = std::string(status.message())};
+}
+
 std::string Encode(const Order& order) {
   return nlohmann::json{{"kind", static_cast<int>(order.kind)},
                         {"trial_id", order.lease.trial_id},
@@ -155,22 +162,14 @@ class Leader {
     // db/internal/leases.cc).
     if (lease_id_.empty()) {
       absl::StatusOr<std::string> id = db::NewLeaseId();
-      if (!id.ok()) {
-        return {.kind = OrderKind::kError,
-                .error_code = static_cast<int64_t>(id.status().code()),
-                .error = std::string(id.status().message())};
-      }
+      if (!id.ok()) return ErrorOrder(id.status());
       lease_id_ = *std::move(id);
     }
     std::chrono::milliseconds retry_after(500);
     const absl::StatusOr<std::optional<db::Lease>> lease =
         client_.LeaseTrial(worker_id_, ranks_, &retry_after, lease_id_);
     if (lease.ok()) lease_id_.clear();  // answered: the next request proposes a new id
-    if (!lease.ok() && !IsTransient(lease.status())) {
-      return {.kind = OrderKind::kError,
-              .error_code = static_cast<int64_t>(lease.status().code()),
-              .error = std::string(lease.status().message())};
-    }
+    if (!lease.ok() && !IsTransient(lease.status())) return ErrorOrder(lease.status());
     if (lease.ok() && lease->has_value()) {
       idle_since_.reset();
       return {.kind = OrderKind::kTrain, .lease = **lease};

@@ -299,6 +299,18 @@ absl::StatusOr<std::optional<Lease>> NextPending(Database& db, int64_t ranks) {
   return LeaseOfRow(db, *next, /*next=*/true);
 }
 
+// Extends the live lease of `trial_id` to now + policy.ttl and records that its worker was seen:
+// what a heartbeat does, and a lease request tried again (LeaseAgain).
+absl::Status ExtendLease(Database& db, const std::string& trial_id, const std::string& worker_id,
+                         const LeasePolicy& policy, Timestamp now) {
+  ISTAR_ASSIGN_OR_RETURN(CachedStatement extend, db.Cached(R"sql(
+      UPDATE trials SET lease_expires_at = ?2 WHERE id = ?1)sql"));
+  extend->BindText(1, trial_id);
+  extend->BindInt(2, Millis(now + policy.ttl));
+  ISTAR_RETURN_IF_ERROR(extend->Run());
+  return RecordWorkerSeen(db, worker_id, Millis(now));
+}
+
 // Note [Lease ids a group proposes]
 // A lease request whose answer is lost (the coordinator killed after its commit, a deadline
 // that ran out while it wrote, a broken connection) leaves a trial leased to a group that never
@@ -326,12 +338,7 @@ absl::StatusOr<std::optional<Lease>> LeaseAgain(Database& db, const std::string&
   ISTAR_ASSIGN_OR_RETURN(Lease lease, LeaseOfRow(db, *held, /*next=*/false));
   lease.lease_id = lease_id;
   lease.expires_at = now + policy.ttl;
-  ISTAR_ASSIGN_OR_RETURN(CachedStatement extend, db.Cached(R"sql(
-      UPDATE trials SET lease_expires_at = ?2 WHERE id = ?1)sql"));
-  extend->BindText(1, lease.trial_id);
-  extend->BindInt(2, Millis(lease.expires_at));
-  ISTAR_RETURN_IF_ERROR(extend->Run());
-  ISTAR_RETURN_IF_ERROR(RecordWorkerSeen(db, worker_id, Millis(now)));
+  ISTAR_RETURN_IF_ERROR(ExtendLease(db, lease.trial_id, worker_id, policy, now));
   return lease;
 }
 
@@ -503,12 +510,7 @@ absl::StatusOr<LeaseState> Heartbeat(Database& db, const std::string& trial_id,
   if (lease.status != TrialStatus::kLeased || lease.fencing_token != fencing_token) {
     return Named(Stale(lease, fencing_token), name);
   }
-  ISTAR_ASSIGN_OR_RETURN(CachedStatement extend, db.Cached(R"sql(
-      UPDATE trials SET lease_expires_at = ?2 WHERE id = ?1)sql"));
-  extend->BindText(1, trial_id);
-  extend->BindInt(2, Millis(now + policy.ttl));
-  ISTAR_RETURN_IF_ERROR(Named(extend->Run(), name));
-  ISTAR_RETURN_IF_ERROR(Named(RecordWorkerSeen(db, lease.worker_id, Millis(now)), name));
+  ISTAR_RETURN_IF_ERROR(Named(ExtendLease(db, trial_id, lease.worker_id, policy, now), name));
   ISTAR_RETURN_IF_ERROR(Named(transaction.Commit(), name));
   return LeaseState::kActive;
 }
